@@ -1,0 +1,50 @@
+"""The project's facts in one place: output kinds, dtype spellings, default sizes.
+
+Everything else imports these names instead of repeating the literals, so a version bump or a
+new output kind is a one-line change here (and the tests that read this module follow).
+"""
+
+from __future__ import annotations
+
+# Output kinds of `frontend-mess import --to`, mapped to torch-mlir's `OutputType` names.
+# `fx` is not MLIR: it is the exported program's FX graph, printed, which is what a user
+# needs when the question is "what did torch.export produce before any MLIR tool saw it?".
+TORCH_MLIR_OUTPUT_TYPES: dict[str, str | None] = {
+    "fx": None,
+    "raw": "raw",
+    "torch": "torch",
+    "linalg": "linalg-on-tensors",
+    "tosa": "tosa",
+    "stablehlo": "stablehlo",
+}
+OUTPUT_KINDS: tuple[str, ...] = tuple(TORCH_MLIR_OUTPUT_TYPES)
+DEFAULT_OUTPUT_KIND = "linalg"
+
+# Short dtype names used by `--input-shape 2x16:i64`, the spelling MLIR users already read.
+DTYPES: dict[str, str] = {
+    "f64": "float64",
+    "f32": "float32",
+    "f16": "float16",
+    "bf16": "bfloat16",
+    "i64": "int64",
+    "i32": "int32",
+    "i16": "int16",
+    "i8": "int8",
+    "u8": "uint8",
+    "i1": "bool",
+}
+DEFAULT_DTYPE = "f32"
+
+# Integer example inputs are drawn from [0, INT_INPUT_HIGH): small enough to be valid token
+# ids or class indices for any real vocabulary, so an embedding lookup never goes out of range.
+INT_INPUT_HIGH = 2
+
+# torchvision classification models take 224x224 unless their weights or config say otherwise.
+DEFAULT_IMAGE_SIZE = 224
+
+# torch.export specializes a dimension whose example size is 1 (its "0/1 specialization"),
+# so a dimension the user marks dynamic is traced with at least this size.
+MIN_DYNAMIC_EXAMPLE_SIZE = 2
+
+# Seed for the example inputs that frontend-mess makes up, so two imports print the same IR.
+EXAMPLE_INPUT_SEED = 0

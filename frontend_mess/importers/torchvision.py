@@ -1,0 +1,82 @@
+"""torchvision classification models by name, with random weights unless a state dict is given.
+
+The default input size comes from the DEFAULT weights' evaluation transform (inception_v3: 299,
+efficientnet_b7: 600), which torchvision knows without downloading anything, except for ViTs:
+torchvision builds a weightless ViT for 224x224 and only its SWAG weights (vit_h_14: 518) change
+that, so a randomly initialised ViT takes 224.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from ..defaults import DEFAULT_IMAGE_SIZE
+from ..errors import FrontendError, first_lines
+from ..shapes import InputSpec
+
+PREFIX = "torchvision:"
+VIT_PREFIX = "vit_"
+
+
+def model_names() -> list[str]:
+    """Every classification model torchvision registers (not detection or segmentation)."""
+    from torchvision import models
+
+    return sorted(models.list_models(module=models))
+
+
+def is_model_name(name: str) -> bool:
+    return name in model_names()
+
+
+def suggest(name: str) -> list[str]:
+    return difflib.get_close_matches(name, model_names(), n=3, cutoff=0.5)
+
+
+def default_image_size(name: str) -> int:
+    from torchvision import models
+
+    if name.startswith(VIT_PREFIX):
+        return DEFAULT_IMAGE_SIZE
+
+    weights = models.get_model_weights(name).DEFAULT
+    crop = getattr(weights.transforms(), "crop_size", None)
+    return int(crop[0]) if crop else DEFAULT_IMAGE_SIZE
+
+
+def default_input_spec(name: str) -> InputSpec:
+    size = default_image_size(name)
+    return InputSpec(shape=(1, 3, size, size))
+
+
+def build(name: str, weights: str | Path | None = None):
+    """Build the model in eval mode; `weights` is a state-dict file written by `torch.save`."""
+    import torch
+    from torchvision import models
+
+    if not is_model_name(name):
+        close = suggest(name)
+        hint = f"did you mean {', '.join(close)}?" if close else "run `frontend-mess models`"
+        raise FrontendError(f"unknown torchvision model {name!r}: {hint}")
+    model = models.get_model(name, weights=None)
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise FrontendError(f"weights file {path} does not exist")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise FrontendError(
+                f"cannot read weights file {path}: {first_lines(exc, 1)} "
+                f"(expected a state dict saved with torch.save)"
+            ) from None
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        try:
+            model.load_state_dict(state)
+        except Exception as exc:
+            raise FrontendError(
+                f"weights file {path} does not fit {name}: {first_lines(exc, 2)}"
+            ) from None
+    return model.eval()
