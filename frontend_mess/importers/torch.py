@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..capture import VERBOSE_ENV, upstream_output
 from ..defaults import MIN_DYNAMIC_EXAMPLE_SIZE, TORCH_MLIR_OUTPUT_TYPES
 from ..errors import FrontendError, first_lines
 from ..progress import QUIET, Progress
@@ -87,7 +88,7 @@ def export(module, example_args: tuple, *, dynamic: list[DynamicDim] | None = No
     import torch
 
     example_args, dynamic_shapes = _dynamic_shapes(example_args, dynamic or [], progress)
-    with progress.step(f"torch.export {name}"):
+    with progress.step(f"torch.export {name}"), upstream_output():
         try:
             with torch.no_grad():
                 return torch.export.export(
@@ -96,7 +97,7 @@ def export(module, example_args: tuple, *, dynamic: list[DynamicDim] | None = No
         except Exception as exc:
             raise FrontendError(
                 f"torch.export could not trace {name}: {type(exc).__name__}: "
-                f"{first_lines(exc, 2)}"
+                f"{first_lines(exc, 2)} (rerun with {VERBOSE_ENV}=1 for torch's full output)"
             ) from None
 
 
@@ -118,15 +119,19 @@ def to_mlir(program, kind: str, *, name: str = "model", func_name: str = "main",
     """Import an exported program and lower it to `kind`; returns a torch_mlir `ir.Module`."""
     from torch_mlir import fx
     from torch_mlir.compiler_utils import TorchMlirCompilerError
+    from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 
     from .literals import FastLiteralHooks
 
     output_type = TORCH_MLIR_OUTPUT_TYPES[kind]
-    _expose_non_persistent_buffers(program)
-    with progress.step(f"importing {name} to {kind}"):
+    with progress.step(f"importing {name} to {kind}"), upstream_output():
         try:
+            # Decompose here rather than inside export_and_import, so that the buffers can be
+            # exposed after the decomposition's verifier ran (it rejects them in state_dict).
+            program = program.run_decompositions(get_decomposition_table())
+            _expose_non_persistent_buffers(program)
             return fx.export_and_import(program, output_type=output_type, func_name=func_name,
-                                        hooks=FastLiteralHooks())
+                                        decomposition_table={}, hooks=FastLiteralHooks())
         except TorchMlirCompilerError as exc:
             raise FrontendError(
                 f"torch-mlir could not lower {name} to {kind}: {_first_mlir_error(str(exc))}"

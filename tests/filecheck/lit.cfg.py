@@ -1,0 +1,29 @@
+"""lit configuration: RUN lines read like what a user types.
+
+`frontend-mess` and `filecheck` are the project's console scripts, found on PATH (the
+environment's bin directory is put first); `%python` is the environment's interpreter;
+`%inputs` is the directory of model files that several tests share.
+"""
+
+import os
+import sys
+
+import lit.formats
+
+config.name = "frontend-mess"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".test", ".py", ".mlir"]
+config.excludes = ["Inputs", "lit.cfg.py", "Output"]
+config.test_source_root = os.path.dirname(__file__)
+
+bin_dir = os.path.dirname(sys.executable)
+config.environment["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+for name in ("HOME", "TMPDIR", "CI", "UV_CACHE_DIR"):
+    if name in os.environ:
+        config.environment[name] = os.environ[name]
+# No model hub at run time: fail fast instead of waiting on the network.
+config.environment["HF_HUB_OFFLINE"] = "1"
+config.environment["PYTHONUNBUFFERED"] = "1"
+
+config.substitutions.append(("%python", sys.executable))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
