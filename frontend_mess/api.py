@@ -42,8 +42,9 @@ def import_model(
     """
     check_kind(to)
     specs = [s if isinstance(s, InputSpec) else parse_input_spec(s) for s in input_shapes or []]
-    dynamic = [d if isinstance(d, DynamicDim) else DynamicDim.parse(str(d))
-               for d in dynamic_dims or []]
+    dynamic = [
+        d if isinstance(d, DynamicDim) else DynamicDim.parse(str(d)) for d in dynamic_dims or []
+    ]
     if isinstance(source_or_module, str):
         with progress.step(f"loading {source_or_module}"):
             source = resolve(source_or_module, input_specs=specs or None, weights=weights)
@@ -62,7 +63,9 @@ def import_model(
     program = torch_importer.export(module, args, dynamic=dynamic, name=name, progress=progress)
     mlir_module = None
     if to != "fx":
-        mlir_module = torch_importer.to_mlir(program, to, name=name, func_name=func_name,
-                                             progress=progress)
-    return ImportedModel(source=name, kind=to, mlir_module=mlir_module, program=program,
-                         example_args=args)
+        mlir_module = torch_importer.to_mlir(
+            program, to, name=name, func_name=func_name, progress=progress
+        )
+    return ImportedModel(
+        source=name, kind=to, mlir_module=mlir_module, program=program, example_args=args
+    )

@@ -25,22 +25,47 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_import(sub) -> None:
-    p = sub.add_parser("import", help="import a model to MLIR",
-                       description="Import a model to MLIR (or its FX graph) and print or save it.")
-    p.add_argument("source", help="torchvision name (resnet18, torchvision:resnet18) or "
-                                  "path/model.py[:NAME]")
-    p.add_argument("--to", default=DEFAULT_OUTPUT_KIND, metavar="KIND",
-                   help=f"output kind: {', '.join(OUTPUT_KINDS)} (default: %(default)s)")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="write here instead of stdout; a .mlirbc name writes MLIR bytecode")
-    p.add_argument("--input-shape", action="append", default=[], metavar="SHAPE[:DTYPE]",
-                   help="example input, e.g. 1x3x224x224 or 2x16:i64; repeat for each input")
-    p.add_argument("--dynamic-dim", action="append", default=[], metavar="[ARG:]DIM",
-                   help="make a dimension symbolic: DIM of every input, or ARG:DIM of one input")
+    p = sub.add_parser(
+        "import",
+        help="import a model to MLIR",
+        description="Import a model to MLIR (or its FX graph) and print or save it.",
+    )
+    p.add_argument(
+        "source", help="torchvision name (resnet18, torchvision:resnet18) or path/model.py[:NAME]"
+    )
+    p.add_argument(
+        "--to",
+        default=DEFAULT_OUTPUT_KIND,
+        metavar="KIND",
+        help=f"output kind: {', '.join(OUTPUT_KINDS)} (default: %(default)s)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here instead of stdout; a .mlirbc name writes MLIR bytecode",
+    )
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="SHAPE[:DTYPE]",
+        help="example input, e.g. 1x3x224x224 or 2x16:i64; repeat for each input",
+    )
+    p.add_argument(
+        "--dynamic-dim",
+        action="append",
+        default=[],
+        metavar="[ARG:]DIM",
+        help="make a dimension symbolic: DIM of every input, or ARG:DIM of one input",
+    )
     p.add_argument("--weights", metavar="FILE", help="state dict for a torchvision model")
     p.add_argument("--func-name", default="main", help="name of the MLIR function")
-    p.add_argument("--stats", action="store_true",
-                   help="print the op histogram (instead of the module, unless -o is given)")
+    p.add_argument(
+        "--stats",
+        action="store_true",
+        help="print the op histogram (instead of the module, unless -o is given)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -52,8 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .versions import frontend_mess_version
 
     parser = _Parser(prog=PROG, description="Import neural nets into MLIR.")
-    parser.add_argument("--version", action="version",
-                        version=f"{PROG} {frontend_mess_version()}")
+    parser.add_argument("--version", action="version", version=f"{PROG} {frontend_mess_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_import(sub)
     _add_models(sub)
@@ -66,9 +90,15 @@ def _run_import(args) -> None:
 
     check_kind(args.to)
     progress = Progress(quiet=True if args.quiet else None)
-    model = import_model(args.source, to=args.to, input_shapes=args.input_shape,
-                         dynamic_dims=args.dynamic_dim, weights=args.weights,
-                         func_name=args.func_name, progress=progress)
+    model = import_model(
+        args.source,
+        to=args.to,
+        input_shapes=args.input_shape,
+        dynamic_dims=args.dynamic_dim,
+        weights=args.weights,
+        func_name=args.func_name,
+        progress=progress,
+    )
     if args.output:
         with progress.step(f"writing {args.output}"):
             model.save(args.output)

@@ -64,5 +64,6 @@ class ImportedModel:
         """The histogram as aligned `count  op` lines, most frequent first."""
         counts = self.stats()
         width = len(str(max(counts.values(), default=0)))
-        lines = [f"{n:>{width}}  {op}" for op, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        lines = [f"{n:>{width}}  {op}" for op, n in ordered]
         return "\n".join(lines) + "\n"

@@ -51,21 +51,24 @@ def _inputs(name: str, given: list[InputSpec] | None, default: tuple | None) -> 
     return default
 
 
-def resolve(source: str, *, input_specs: list[InputSpec] | None = None,
-            weights: str | Path | None = None) -> ModelSource:
+def resolve(
+    source: str, *, input_specs: list[InputSpec] | None = None, weights: str | Path | None = None
+) -> ModelSource:
     """Turn a source string into a module in eval mode and example inputs for it."""
     if pyfile.looks_like_python_file(source):
         if weights is not None:
             raise FrontendError("--weights applies to torchvision models; load weights in the file")
         loaded = pyfile.load(source)
-        return ModelSource(loaded.name, loaded.module, _inputs(loaded.name, input_specs,
-                                                               loaded.example_args))
+        return ModelSource(
+            loaded.name, loaded.module, _inputs(loaded.name, input_specs, loaded.example_args)
+        )
     name = source.removeprefix(torchvision.PREFIX)
     if torchvision.is_model_name(name):
         model = torchvision.build(name, weights)
         default = random_inputs([torchvision.default_input_spec(name)])
-        return ModelSource(f"{torchvision.PREFIX}{name}", model,
-                           _inputs(name, input_specs, default))
+        return ModelSource(
+            f"{torchvision.PREFIX}{name}", model, _inputs(name, input_specs, default)
+        )
     if source.startswith(torchvision.PREFIX):
         torchvision.build(name)  # raises the unknown-name error with suggestions
     if Path(source).exists():

@@ -94,9 +94,7 @@ def load(source: str) -> LoadedFile:
             f"building {path}:{name} failed: {type(exc).__name__}: {first_lines(exc, 1)}"
         ) from None
     if not isinstance(model, torch.nn.Module):
-        raise FrontendError(
-            f"{path}:{name} gave a {type(model).__name__}, not a torch.nn.Module"
-        )
+        raise FrontendError(f"{path}:{name} gave a {type(model).__name__}, not a torch.nn.Module")
     example_args = None
     maker = getattr(pymod, EXAMPLE_INPUTS_FUNCTION, None)
     if callable(maker):

@@ -82,8 +82,14 @@ def _dynamic_shapes(example_args: tuple, dynamic: list[DynamicDim], progress: Pr
     return tuple(args), tuple(specs)
 
 
-def export(module, example_args: tuple, *, dynamic: list[DynamicDim] | None = None,
-           name: str = "model", progress: Progress = QUIET):
+def export(
+    module,
+    example_args: tuple,
+    *,
+    dynamic: list[DynamicDim] | None = None,
+    name: str = "model",
+    progress: Progress = QUIET,
+):
     """Trace `module` with torch.export (non-strict, as torch-mlir does by default)."""
     import torch
 
@@ -114,8 +120,9 @@ def _expose_non_persistent_buffers(program) -> None:
             program.state_dict[buffer] = constants[buffer]
 
 
-def to_mlir(program, kind: str, *, name: str = "model", func_name: str = "main",
-            progress: Progress = QUIET):
+def to_mlir(
+    program, kind: str, *, name: str = "model", func_name: str = "main", progress: Progress = QUIET
+):
     """Import an exported program and lower it to `kind`; returns a torch_mlir `ir.Module`."""
     from torch_mlir import fx
     from torch_mlir.compiler_utils import TorchMlirCompilerError
@@ -130,16 +137,20 @@ def to_mlir(program, kind: str, *, name: str = "model", func_name: str = "main",
             # exposed after the decomposition's verifier ran (it rejects them in state_dict).
             program = program.run_decompositions(get_decomposition_table())
             _expose_non_persistent_buffers(program)
-            return fx.export_and_import(program, output_type=output_type, func_name=func_name,
-                                        decomposition_table={}, hooks=FastLiteralHooks())
+            return fx.export_and_import(
+                program,
+                output_type=output_type,
+                func_name=func_name,
+                decomposition_table={},
+                hooks=FastLiteralHooks(),
+            )
         except TorchMlirCompilerError as exc:
             raise FrontendError(
                 f"torch-mlir could not lower {name} to {kind}: {_first_mlir_error(str(exc))}"
             ) from None
         except Exception as exc:
             raise FrontendError(
-                f"torch-mlir could not import {name}: {type(exc).__name__}: "
-                f"{first_lines(exc, 1)}"
+                f"torch-mlir could not import {name}: {type(exc).__name__}: {first_lines(exc, 1)}"
             ) from None
 
 

@@ -10,6 +10,8 @@ import sys
 
 import lit.formats
 
+config = globals()["config"]  # provided by lit
+
 config.name = "frontend-mess"
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".test", ".py", ".mlir"]

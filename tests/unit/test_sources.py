@@ -1,0 +1,78 @@
+"""The resolver that the CLI and the API share."""
+
+import pytest
+import torch
+
+from frontend_mess.errors import FrontendError
+from frontend_mess.importers import torchvision as tv
+from frontend_mess.shapes import parse_input_spec
+from frontend_mess.sources import known_models, resolve
+
+
+def test_torchvision_names_with_and_without_prefix_agree():
+    bare, prefixed = resolve("squeezenet1_1"), resolve("torchvision:squeezenet1_1")
+    assert bare.name == prefixed.name == "torchvision:squeezenet1_1"
+    assert bare.input_specs == prefixed.input_specs
+    assert not bare.module.training
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("resnet18", 224),
+        ("inception_v3", 299),
+        ("efficientnet_b1", 240),
+        ("vit_h_14", 224),
+        ("swin_v2_t", 256),
+    ],
+)
+def test_default_input_size(name, size):
+    assert tv.default_input_spec(name).shape == (1, 3, size, size)
+
+
+def test_every_classification_model_is_listed():
+    names = known_models()
+    assert len(names) == len(tv.model_names()) >= 80
+    assert "torchvision:resnet18" in names
+    assert not any("fasterrcnn" in n for n in names)  # detection models are not classifiers
+
+
+def test_input_shape_overrides_the_default():
+    source = resolve("squeezenet1_1", input_specs=[parse_input_spec("2x3x64x64")])
+    assert source.example_args[0].shape == (2, 3, 64, 64)
+
+
+def test_unknown_name_suggests_close_ones():
+    with pytest.raises(FrontendError, match="did you mean resnet18"):
+        resolve("resnet81")
+
+
+def test_python_file_with_example_inputs(inputs_dir):
+    source = resolve(str(inputs_dir / "mlp.py"))
+    assert source.name.endswith("mlp.py:MLP")
+    assert source.example_args[0].shape == (8, 16)
+
+
+def test_python_file_factory_needs_an_input_shape(inputs_dir):
+    with pytest.raises(FrontendError, match="has no example inputs"):
+        resolve(f"{inputs_dir / 'zoo.py'}:make_conv")
+    source = resolve(
+        f"{inputs_dir / 'zoo.py'}:make_conv", input_specs=[parse_input_spec("1x3x8x8")]
+    )
+    assert isinstance(source.module, torch.nn.Sequential)
+
+
+def test_weights_file(tmp_path):
+    model = tv.build("squeezenet1_1")
+    torch.nn.init.constant_(model.classifier[1].bias, 0.25)
+    path = tmp_path / "sq.pt"
+    torch.save(model.state_dict(), path)
+    loaded = resolve("squeezenet1_1", weights=path).module
+    assert torch.all(loaded.classifier[1].bias == 0.25)
+
+
+def test_weights_that_do_not_fit(tmp_path):
+    path = tmp_path / "bad.pt"
+    torch.save({"nope": torch.ones(1)}, path)
+    with pytest.raises(FrontendError, match="does not fit squeezenet1_1"):
+        resolve("squeezenet1_1", weights=path)

@@ -1,0 +1,51 @@
+"""Upstream behaviours the torch importer works around. Each test shows the upstream behaviour
+itself (so it fails, and the note must change, when upstream changes) and that frontend-mess
+handles it. See notes/torch-export.md."""
+
+import pytest
+import torch
+from torch_mlir import fx
+
+import frontend_mess
+
+
+class WithNonPersistentBuffer(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("position_ids", torch.arange(6).float(), persistent=False)
+
+    def forward(self, x):
+        return x + self.position_ids
+
+
+def test_torch_mlir_frozen_import_misses_non_persistent_buffers():
+    """torch-mlir #4744: still broken in torch-mlir 20261001."""
+    program = torch.export.export(WithNonPersistentBuffer(), (torch.randn(2, 6),), strict=False)
+    with pytest.raises(AssertionError, match="Could not find state mapping for buffer"):
+        fx.export_and_import(program, output_type="linalg-on-tensors")
+
+
+def test_frontend_mess_imports_non_persistent_buffers():
+    model = frontend_mess.import_model(WithNonPersistentBuffer(), (torch.randn(2, 6),))
+    assert "dense_resource<torch_tensor_6_torch.float32>" in model.text
+
+
+class Double(torch.nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+def test_torch_export_specializes_size_one_dims():
+    """A dim marked dynamic whose example size is 1 is refused by torch.export."""
+    with pytest.raises(Exception, match="specialized it to be a constant"):
+        torch.export.export(
+            Double(),
+            (torch.randn(1, 3),),
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            strict=False,
+        )
+
+
+def test_frontend_mess_widens_size_one_dynamic_dims():
+    model = frontend_mess.import_model(Double(), (torch.randn(1, 3),), dynamic_dims=[0])
+    assert "tensor<?x3xf32>" in model.text
