@@ -1,4 +1,4 @@
-"""The Python entry point: `import_model`, a thin layer over the resolver and the importer,
+"""The Python entry point: `import_model`, a thin layer over the resolver and the importers,
 as torch-mlir's `fx.export_and_import` is over its `FxImporter`."""
 
 from __future__ import annotations
@@ -6,20 +6,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .defaults import DEFAULT_OUTPUT_KIND, OUTPUT_KINDS
+from .defaults import DEFAULT_ONNX_IMPORTER, DEFAULT_OUTPUT_KIND, DEFAULT_SEQ_LEN, OUTPUT_KINDS
 from .errors import FrontendError
 from .imported import ImportedModel
+from .importers import onnx as onnx_importer
 from .importers import torch as torch_importer
 from .importers.torch import DynamicDim
 from .progress import QUIET, Progress
-from .shapes import InputSpec, parse_input_spec
-from .sources import resolve
+from .shapes import InputSpec, parse_input_spec, random_inputs
+from .sources import Function, ModelSource, SourceOptions, is_onnx, resolve
 
 
 def check_kind(kind: str) -> str:
     if kind not in OUTPUT_KINDS:
         raise FrontendError(f"unknown output kind {kind!r}: use one of {', '.join(OUTPUT_KINDS)}")
     return kind
+
+
+def _from_module(module, example_args, specs: list[InputSpec], func_name: str) -> ModelSource:
+    name = type(module).__name__
+    if example_args is None and not specs:
+        raise FrontendError(f"{name} needs example_args or input_shapes to be traced")
+    args = tuple(example_args) if example_args is not None else random_inputs(specs)
+    return ModelSource(name, {func_name: Function(module.eval(), args)})
 
 
 def import_model(
@@ -30,42 +39,62 @@ def import_model(
     input_shapes: Sequence[str | InputSpec] | None = None,
     dynamic_dims: Sequence[int | str | DynamicDim] | None = None,
     weights: str | Path | None = None,
+    task: str | None = None,
+    seq_len: int = DEFAULT_SEQ_LEN,
+    attention: str | None = None,
+    onnx_importer_name: str = DEFAULT_ONNX_IMPORTER,
     func_name: str = "main",
     progress: Progress = QUIET,
 ) -> ImportedModel:
     """Import a model to MLIR of kind `to` (fx, raw, torch, linalg, tosa, stablehlo).
 
-    `source_or_module` is anything `frontend-mess import` takes (a torchvision name, a
-    `path/model.py[:NAME]`) or an `nn.Module`, which then needs `example_args` or
-    `input_shapes`. `dynamic_dims` marks dimensions symbolic: `0` is dim 0 of every input,
-    `"1:0"` dim 0 of input 1.
+    `source_or_module` is anything `frontend-mess import` takes (a torchvision name,
+    `path/model.py[:NAME]`, `hf:DIR`, `hf-config:DIR_OR_FILE`, `path/model.onnx`) or an
+    `nn.Module`, which then needs `example_args` or `input_shapes`. `dynamic_dims` marks
+    dimensions symbolic: `0` is dim 0 of every input, `"1:0"` dim 0 of input 1.
     """
     check_kind(to)
     specs = [s if isinstance(s, InputSpec) else parse_input_spec(s) for s in input_shapes or []]
     dynamic = [
         d if isinstance(d, DynamicDim) else DynamicDim.parse(str(d)) for d in dynamic_dims or []
     ]
+    if isinstance(source_or_module, str | Path) and is_onnx(str(source_or_module)):
+        return _import_onnx(str(source_or_module), to, specs, onnx_importer_name, progress)
     if isinstance(source_or_module, str):
+        options = SourceOptions(specs, weights, task, seq_len, attention)
         with progress.step(f"loading {source_or_module}"):
-            source = resolve(source_or_module, input_specs=specs or None, weights=weights)
-        name, module, args = source.name, source.module, source.example_args
+            source = resolve(source_or_module, options)
         if example_args is not None:
-            args = tuple(example_args)
+            source.main.example_args = tuple(example_args)
     else:
-        from .shapes import random_inputs
-
-        module = source_or_module
-        name = type(module).__name__
-        if example_args is None and not specs:
-            raise FrontendError(f"{name} needs example_args or input_shapes to be traced")
-        args = tuple(example_args) if example_args is not None else random_inputs(specs)
-        module.eval()
-    program = torch_importer.export(module, args, dynamic=dynamic, name=name, progress=progress)
+        source = _from_module(source_or_module, example_args, specs, func_name)
+    for choice, value in source.choices.items():
+        progress.note(f"{choice}: {value}")
+    programs, args = {}, {}
+    for name, function in source.functions.items():
+        label = source.name if len(source.functions) == 1 else f"{source.name} ({name})"
+        programs[name] = torch_importer.export(
+            function.module, function.example_args, dynamic=dynamic, name=label, progress=progress
+        )
+        args[name] = function.example_args
+    if len(programs) == 1 and func_name != "main":
+        programs = {func_name: next(iter(programs.values()))}
     mlir_module = None
     if to != "fx":
-        mlir_module = torch_importer.to_mlir(
-            program, to, name=name, func_name=func_name, progress=progress
-        )
+        mlir_module = torch_importer.to_mlir(programs, to, name=source.name, progress=progress)
     return ImportedModel(
-        source=name, kind=to, mlir_module=mlir_module, program=program, example_args=args
+        source=source.name,
+        kind=to,
+        mlir_module=mlir_module,
+        programs=programs,
+        example_args=args,
+        choices=source.choices,
     )
+
+
+def _import_onnx(path: str, to: str, specs, importer: str, progress: Progress) -> ImportedModel:
+    with progress.step(f"loading {path}"):
+        model = onnx_importer.load(path, specs, progress)
+    module = onnx_importer.to_mlir(model, to, importer=importer, name=path, progress=progress)
+    choices = {"onnx importer": importer, "opset": str(onnx_importer.default_opset(model))}
+    return ImportedModel(source=path, kind=to, mlir_module=module, choices=choices)

@@ -10,8 +10,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .defaults import DEFAULT_OUTPUT_KIND, OUTPUT_KINDS
+from .defaults import (
+    DEFAULT_ONNX_IMPORTER,
+    DEFAULT_OUTPUT_KIND,
+    DEFAULT_SEQ_LEN,
+    ONNX_IMPORTERS,
+    OUTPUT_KINDS,
+)
 from .errors import EXIT_USAGE, FrontendError
+from .importers.hf import ATTENTION, TASKS
 from .progress import Progress
 
 PROG = "frontend-mess"
@@ -31,7 +38,9 @@ def _add_import(sub) -> None:
         description="Import a model to MLIR (or its FX graph) and print or save it.",
     )
     p.add_argument(
-        "source", help="torchvision name (resnet18, torchvision:resnet18) or path/model.py[:NAME]"
+        "source",
+        help="torchvision name (resnet18, torchvision:resnet18), path/model.py[:NAME], "
+        "hf:DIR, hf-config:DIR_OR_FILE or path/model.onnx",
     )
     p.add_argument(
         "--to",
@@ -60,6 +69,31 @@ def _add_import(sub) -> None:
         help="make a dimension symbolic: DIM of every input, or ARG:DIM of one input",
     )
     p.add_argument("--weights", metavar="FILE", help="state dict for a torchvision model")
+    hf = p.add_argument_group("Hugging Face sources (hf:, hf-config:)")
+    hf.add_argument(
+        "--task",
+        choices=list(TASKS),
+        metavar="TASK",
+        help=f"model head: {', '.join(TASKS)} (default: from the config)",
+    )
+    hf.add_argument(
+        "--seq-len",
+        type=int,
+        default=DEFAULT_SEQ_LEN,
+        help="tokens in the example input (default: %(default)s)",
+    )
+    hf.add_argument(
+        "--attention",
+        choices=ATTENTION,
+        help="attention implementation (default: sdpa where supported, else eager)",
+    )
+    ox = p.add_argument_group("ONNX sources (.onnx)")
+    ox.add_argument(
+        "--onnx-importer",
+        choices=ONNX_IMPORTERS,
+        default=DEFAULT_ONNX_IMPORTER,
+        help="which ONNX importer (default: %(default)s)",
+    )
     p.add_argument("--func-name", default="main", help="name of the MLIR function")
     p.add_argument(
         "--stats",
@@ -96,6 +130,10 @@ def _run_import(args) -> None:
         input_shapes=args.input_shape,
         dynamic_dims=args.dynamic_dim,
         weights=args.weights,
+        task=args.task,
+        seq_len=args.seq_len,
+        attention=args.attention,
+        onnx_importer_name=args.onnx_importer,
         func_name=args.func_name,
         progress=progress,
     )

@@ -42,6 +42,15 @@ INT_INPUT_HIGH = 2
 # torchvision classification models take 224x224 unless their weights or config say otherwise.
 DEFAULT_IMAGE_SIZE = 224
 
+# ONNX models older than this opset are upgraded with onnx.version_converter before import:
+# torch-mlir's OnnxToTorch patterns are written against recent opsets (notes/onnx.md).
+MIN_ONNX_OPSET = 17
+ONNX_IMPORTERS: tuple[str, ...] = ("torch-mlir", "iree")
+DEFAULT_ONNX_IMPORTER = "torch-mlir"
+
+# Hugging Face text models are traced with this many tokens unless --seq-len says otherwise.
+DEFAULT_SEQ_LEN = 8
+
 # torch.export specializes a dimension whose example size is 1 (its "0/1 specialization"),
 # so a dimension the user marks dynamic is traced with at least this size.
 MIN_DYNAMIC_EXAMPLE_SIZE = 2

@@ -19,15 +19,21 @@ class ImportedModel:
     kind: str
     #: torch_mlir `ir.Module`, or None for the `fx` kind (which is not MLIR).
     mlir_module: object | None = None
-    #: the exported program; kept so that `fx` output and later verification can use it.
-    program: object | None = field(default=None, repr=False)
-    example_args: tuple = field(default=(), repr=False)
+    #: function name -> exported program (None for ONNX); kept for `fx` output and verification.
+    programs: dict = field(default_factory=dict, repr=False)
+    #: function name -> the example inputs it was traced with.
+    example_args: dict = field(default_factory=dict, repr=False)
+    #: choices made for the user (task, attention, ONNX importer, opset upgrade).
+    choices: dict = field(default_factory=dict)
 
     @property
     def text(self) -> str:
         """The module as MLIR assembly (or the FX graph for the `fx` kind)."""
         if self.mlir_module is None:
-            return self.program.graph_module.print_readable(print_output=False)
+            return "\n".join(
+                f"# function {name}\n{program.graph_module.print_readable(print_output=False)}"
+                for name, program in self.programs.items()
+            )
         return str(self.mlir_module)
 
     def save(self, path: str | Path) -> Path:
@@ -47,9 +53,10 @@ class ImportedModel:
         """Op histogram: MLIR op names, or FX call targets for the `fx` kind."""
         counts: Counter[str] = Counter()
         if self.mlir_module is None:
-            for node in self.program.graph.nodes:
-                if node.op == "call_function":
-                    counts[str(node.target)] += 1
+            for program in self.programs.values():
+                for node in program.graph.nodes:
+                    if node.op == "call_function":
+                        counts[str(node.target)] += 1
             return counts
         from torch_mlir.ir import WalkResult
 

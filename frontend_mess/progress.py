@@ -1,7 +1,9 @@
 """Progress lines on stderr for the steps that take seconds (export, import, lowering).
 
-Quiet when asked (`--quiet`) and when the `CI` environment variable is set, so CI logs keep
-only test results. Progress never goes to stdout, which carries the MLIR.
+Step lines are quiet when asked (`--quiet`) and when the `CI` environment variable is set, so
+CI logs keep only test results. Notes (a choice made for the user, such as a widened example
+input or the attention implementation) change what the output means, so only `--quiet`
+silences them. Nothing here goes to stdout, which carries the MLIR.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from contextlib import contextmanager
 
 class Progress:
     def __init__(self, quiet: bool | None = None) -> None:
+        self.quiet_notes = bool(quiet)
         self.quiet = bool(os.environ.get("CI")) if quiet is None else quiet
 
     def note(self, message: str) -> None:
         """A one-off remark (a choice that was made for the user, say)."""
-        if not self.quiet:
+        if not self.quiet_notes:
             print(f"frontend-mess: {message}", file=sys.stderr, flush=True)
 
     @contextmanager

@@ -1,35 +1,77 @@
-"""The source resolver: one place that turns what a user names into a model and its inputs.
+"""The source resolver: one place that turns what a user names into modules and their inputs.
 
 The CLI and the Python API both call `resolve`, so `frontend-mess import X` and
 `import_model("X")` can never disagree about what X means.
 
 Accepted forms:
-  NAME, torchvision:NAME     a torchvision classification model (random weights by default)
-  path/model.py[:NAME]       an nn.Module class, factory or instance in a Python file
+  NAME, torchvision:NAME       a torchvision classification model (random weights by default)
+  path/model.py[:NAME]         an nn.Module class, factory or instance in a Python file
+  hf:DIR_OR_ID                 a Hugging Face transformers model, `from_pretrained`
+  hf-config:DIR_OR_FILE        a transformers config.json, random weights
+  path/model.onnx              an ONNX file (imported by importers/onnx.py, not traced)
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .defaults import DEFAULT_SEQ_LEN
 from .errors import FrontendError
-from .importers import pyfile, torchvision
+from .importers import hf, pyfile, torchvision
 from .shapes import InputSpec, random_inputs, spec_of
 
-FORMS = "a torchvision model name (see `frontend-mess models`) or path/model.py[:NAME]"
+FORMS = (
+    "a torchvision model name (see `frontend-mess models`), path/model.py[:NAME], "
+    "hf:DIR, hf-config:DIR_OR_FILE or path/model.onnx"
+)
+ONNX_SUFFIX = ".onnx"
 
 
 @dataclass
-class ModelSource:
-    name: str
+class SourceOptions:
+    """Everything besides the source string that decides what is traced."""
+
+    input_specs: list[InputSpec] = field(default_factory=list)
+    weights: str | Path | None = None
+    task: str | None = None
+    seq_len: int = DEFAULT_SEQ_LEN
+    attention: str | None = None
+
+
+@dataclass
+class Function:
+    """One function of the MLIR module to be: a module to trace and its example inputs."""
+
     module: object  # torch.nn.Module
     example_args: tuple
 
     @property
     def input_specs(self) -> list[InputSpec]:
         return [spec_of(a) for a in self.example_args]
+
+
+@dataclass
+class ModelSource:
+    name: str
+    #: MLIR function name -> what to trace; one "main" for most models, an encoder and a
+    #: decoder step for encoder-decoders.
+    functions: dict[str, Function]
+    #: choices made for the user (task, attention implementation), reported on stderr.
+    choices: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def single(cls, name: str, module, example_args: tuple) -> ModelSource:
+        return cls(name, {"main": Function(module, example_args)})
+
+    @property
+    def main(self) -> Function:
+        return next(iter(self.functions.values()))
+
+
+def is_onnx(source: str) -> bool:
+    return source.endswith(ONNX_SUFFIX)
 
 
 def known_models() -> dict[str, InputSpec]:
@@ -40,7 +82,7 @@ def known_models() -> dict[str, InputSpec]:
     }
 
 
-def _inputs(name: str, given: list[InputSpec] | None, default: tuple | None) -> tuple:
+def _inputs(name: str, given: list[InputSpec], default: tuple | None) -> tuple:
     if given:
         return random_inputs(given)
     if default is None:
@@ -51,24 +93,38 @@ def _inputs(name: str, given: list[InputSpec] | None, default: tuple | None) -> 
     return default
 
 
-def resolve(
-    source: str, *, input_specs: list[InputSpec] | None = None, weights: str | Path | None = None
-) -> ModelSource:
-    """Turn a source string into a module in eval mode and example inputs for it."""
+def _resolve_hf(source: str, options: SourceOptions) -> ModelSource:
+    if options.weights is not None:
+        raise FrontendError("--weights applies to torchvision models; hf: loads its own weights")
+    model, task, attention = hf.load(source, task=options.task, attention=options.attention)
+    parts = hf.functions(model, task, seq_len=options.seq_len)
+    if options.input_specs:
+        raise FrontendError(
+            f"--input-shape does not apply to {source}: its inputs come from its config "
+            f"(use --seq-len for the sequence length)"
+        )
+    functions = {name: Function(module, args) for name, (module, args) in parts.items()}
+    choices = {"task": task, "attention": attention, "functions": ", ".join(functions)}
+    return ModelSource(source, functions, choices)
+
+
+def resolve(source: str, options: SourceOptions | None = None) -> ModelSource:
+    """Turn a source string into modules in eval mode and example inputs for them."""
+    options = options or SourceOptions()
+    if hf.is_source(source):
+        return _resolve_hf(source, options)
     if pyfile.looks_like_python_file(source):
-        if weights is not None:
+        if options.weights is not None:
             raise FrontendError("--weights applies to torchvision models; load weights in the file")
         loaded = pyfile.load(source)
-        return ModelSource(
-            loaded.name, loaded.module, _inputs(loaded.name, input_specs, loaded.example_args)
-        )
+        args = _inputs(loaded.name, options.input_specs, loaded.example_args)
+        return ModelSource.single(loaded.name, loaded.module, args)
     name = source.removeprefix(torchvision.PREFIX)
     if torchvision.is_model_name(name):
-        model = torchvision.build(name, weights)
+        model = torchvision.build(name, options.weights)
         default = random_inputs([torchvision.default_input_spec(name)])
-        return ModelSource(
-            f"{torchvision.PREFIX}{name}", model, _inputs(name, input_specs, default)
-        )
+        args = _inputs(name, options.input_specs, default)
+        return ModelSource.single(f"{torchvision.PREFIX}{name}", model, args)
     if source.startswith(torchvision.PREFIX):
         torchvision.build(name)  # raises the unknown-name error with suggestions
     if Path(source).exists():

@@ -1,7 +1,7 @@
 """PyTorch `nn.Module` -> `torch.export` -> torch-mlir's FX importer -> MLIR.
 
-The public entry is `import_module`; it is the one path every PyTorch-based source (a Python
-file, torchvision, later Hugging Face) goes through, so a fix here fixes all of them.
+`export` and `to_mlir` are the one path every PyTorch-based source (a Python file,
+torchvision, Hugging Face) goes through, so a fix here fixes all of them.
 Two upstream behaviours are handled here, each with a test in tests/unit/test_torch_importer.py
 and a note in notes/torch-export.md:
 
@@ -120,33 +120,78 @@ def _expose_non_persistent_buffers(program) -> None:
             program.state_dict[buffer] = constants[buffer]
 
 
-def to_mlir(
-    program, kind: str, *, name: str = "model", func_name: str = "main", progress: Progress = QUIET
-):
-    """Import an exported program and lower it to `kind`; returns a torch_mlir `ir.Module`."""
-    from torch_mlir import fx
-    from torch_mlir.compiler_utils import TorchMlirCompilerError
+def _wrap_state_in_lists(program, op) -> int:
+    """Put an `op` node between a lifted parameter/buffer/constant and every list that uses it.
+
+    `import_frozen_program` replaces those placeholders by their tensors, and a list argument
+    that then mixes a tensor literal with SSA values (`torch.cat([self.weight, x])`, as in Swin's
+    relative position bias or MobileBERT's embeddings) fails with "Heterogeneous lists are not
+    supported" (fx_importer.py `_import_list_argument`). A one-input op between the two turns
+    the literal into an SSA value the list can hold. Returns how many uses were rewritten.
+    """
+    graph = program.graph_module.graph
+    state = {
+        spec.arg.name
+        for spec in program.graph_signature.input_specs
+        if spec.kind.name in ("PARAMETER", "BUFFER", "CONSTANT_TENSOR")
+    }
+    placeholders = {n.name: n for n in graph.nodes if n.op == "placeholder" and n.name in state}
+    rewritten = 0
+    for node in list(graph.nodes):
+        if node.op != "call_function":
+            continue
+        for index, arg in enumerate(node.args):
+            if not isinstance(arg, list | tuple) or not any(
+                getattr(a, "name", None) in placeholders for a in arg
+            ):
+                continue
+            items = list(arg)
+            for position, item in enumerate(items):
+                if getattr(item, "name", None) in placeholders:
+                    with graph.inserting_before(node):
+                        items[position] = graph.call_function(op, (item,))
+                        items[position].meta = dict(item.meta)
+                    rewritten += 1
+            node.update_arg(index, type(arg)(items))
+    if rewritten:
+        program.graph_module.recompile()
+    return rewritten
+
+
+def to_mlir(programs: dict, kind: str, *, name: str = "model", progress: Progress = QUIET):
+    """Import exported programs, one function each (`{"main": program}` for most models,
+    `{"encoder": ..., "decoder_step": ...}` for encoder-decoders), into one module and lower it
+    to `kind`. Returns a torch_mlir `ir.Module`.
+
+    This is `fx.export_and_import` taken apart: one FxImporter takes several programs into one
+    module, and the decomposition runs before the buffers are exposed (see the module doc).
+    """
+    import torch
+    from torch_mlir import fx, ir
+    from torch_mlir.compiler_utils import OutputType, TorchMlirCompilerError
+    from torch_mlir.dialects import torch as torch_d
     from torch_mlir.extras.fx_decomp_util import get_decomposition_table
+    from torch_mlir.extras.fx_importer import FxImporter
 
     from .literals import FastLiteralHooks
 
-    output_type = TORCH_MLIR_OUTPUT_TYPES[kind]
+    output_type = OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind])
     with progress.step(f"importing {name} to {kind}"), upstream_output():
         try:
-            # Decompose here rather than inside export_and_import, so that the buffers can be
-            # exposed after the decomposition's verifier ran (it rejects them in state_dict).
-            program = program.run_decompositions(get_decomposition_table())
-            _expose_non_persistent_buffers(program)
-            return fx.export_and_import(
-                program,
-                output_type=output_type,
-                func_name=func_name,
-                decomposition_table={},
-                hooks=FastLiteralHooks(),
-            )
+            context = ir.Context()
+            torch_d.register_dialect(context)
+            importer = FxImporter(context=context, hooks=FastLiteralHooks())
+            table = get_decomposition_table()
+            for func_name, program in programs.items():
+                # Decompose first: its verifier rejects non-persistent buffers in state_dict.
+                program = program.run_decompositions(table)
+                _expose_non_persistent_buffers(program)
+                _wrap_state_in_lists(program, torch.ops.aten.clone.default)
+                importer.import_frozen_program(program, func_name=func_name)
+            return fx._module_lowering(False, False, output_type, importer.module)
         except TorchMlirCompilerError as exc:
             raise FrontendError(
-                f"torch-mlir could not lower {name} to {kind}: {_first_mlir_error(str(exc))}"
+                f"torch-mlir could not lower {name} to {kind}: {first_mlir_error(str(exc))}"
             ) from None
         except Exception as exc:
             raise FrontendError(
@@ -154,7 +199,7 @@ def to_mlir(
             ) from None
 
 
-def _first_mlir_error(report: str) -> str:
+def first_mlir_error(report: str) -> str:
     """The first `error:` diagnostic of a torch-mlir pipeline report, which names the op."""
     for line in report.splitlines():
         if "error:" in line:

@@ -6,14 +6,14 @@ import torch
 from frontend_mess.errors import FrontendError
 from frontend_mess.importers import torchvision as tv
 from frontend_mess.shapes import parse_input_spec
-from frontend_mess.sources import known_models, resolve
+from frontend_mess.sources import SourceOptions, known_models, resolve
 
 
 def test_torchvision_names_with_and_without_prefix_agree():
     bare, prefixed = resolve("squeezenet1_1"), resolve("torchvision:squeezenet1_1")
     assert bare.name == prefixed.name == "torchvision:squeezenet1_1"
-    assert bare.input_specs == prefixed.input_specs
-    assert not bare.module.training
+    assert bare.main.input_specs == prefixed.main.input_specs
+    assert not bare.main.module.training
 
 
 @pytest.mark.parametrize(
@@ -38,8 +38,8 @@ def test_every_classification_model_is_listed():
 
 
 def test_input_shape_overrides_the_default():
-    source = resolve("squeezenet1_1", input_specs=[parse_input_spec("2x3x64x64")])
-    assert source.example_args[0].shape == (2, 3, 64, 64)
+    source = resolve("squeezenet1_1", SourceOptions(input_specs=[parse_input_spec("2x3x64x64")]))
+    assert source.main.example_args[0].shape == (2, 3, 64, 64)
 
 
 def test_unknown_name_suggests_close_ones():
@@ -50,16 +50,17 @@ def test_unknown_name_suggests_close_ones():
 def test_python_file_with_example_inputs(inputs_dir):
     source = resolve(str(inputs_dir / "mlp.py"))
     assert source.name.endswith("mlp.py:MLP")
-    assert source.example_args[0].shape == (8, 16)
+    assert source.main.example_args[0].shape == (8, 16)
 
 
 def test_python_file_factory_needs_an_input_shape(inputs_dir):
     with pytest.raises(FrontendError, match="has no example inputs"):
         resolve(f"{inputs_dir / 'zoo.py'}:make_conv")
     source = resolve(
-        f"{inputs_dir / 'zoo.py'}:make_conv", input_specs=[parse_input_spec("1x3x8x8")]
+        f"{inputs_dir / 'zoo.py'}:make_conv",
+        SourceOptions(input_specs=[parse_input_spec("1x3x8x8")]),
     )
-    assert isinstance(source.module, torch.nn.Sequential)
+    assert isinstance(source.main.module, torch.nn.Sequential)
 
 
 def test_weights_file(tmp_path):
@@ -67,7 +68,7 @@ def test_weights_file(tmp_path):
     torch.nn.init.constant_(model.classifier[1].bias, 0.25)
     path = tmp_path / "sq.pt"
     torch.save(model.state_dict(), path)
-    loaded = resolve("squeezenet1_1", weights=path).module
+    loaded = resolve("squeezenet1_1", SourceOptions(weights=path)).main.module
     assert torch.all(loaded.classifier[1].bias == 0.25)
 
 
@@ -75,4 +76,4 @@ def test_weights_that_do_not_fit(tmp_path):
     path = tmp_path / "bad.pt"
     torch.save({"nope": torch.ones(1)}, path)
     with pytest.raises(FrontendError, match="does not fit squeezenet1_1"):
-        resolve("squeezenet1_1", weights=path)
+        resolve("squeezenet1_1", SourceOptions(weights=path))

@@ -1,0 +1,237 @@
+"""Hugging Face transformers models: `hf:DIR_OR_ID` (weights via `from_pretrained`) and
+`hf-config:DIR_OR_FILE` (a `config.json`, random weights).
+
+What breaks a naive `torch.export` of a transformers model, and what this module does:
+- outputs are `ModelOutput` objects and, for decoders, hold a `DynamicCache` that torch.export
+  cannot flatten (pytorch #136582): the model is wrapped so that it returns a flat tuple of
+  tensors, and `use_cache` is off;
+- non-persistent buffers (BERT's `position_ids`, RoPE's `inv_freq`): handled for every torch
+  source in `importers/torch.py` (torch-mlir #4744);
+- the attention implementation: `sdpa` where the model supports it (torch-mlir decomposes it
+  into matmuls and a softmax, and it keeps the graph small), else `eager`; the choice is
+  reported and `--attention` overrides it;
+- encoder-decoders (T5, BART, ...): the encoder and one decoder step become two functions,
+  `encoder` and `decoder_step`, of one module (see notes/huggingface.md).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from pathlib import Path
+
+from ..defaults import DEFAULT_IMAGE_SIZE, DEFAULT_SEQ_LEN, EXAMPLE_INPUT_SEED
+from ..errors import FrontendError, first_lines
+
+PRETRAINED_PREFIX = "hf:"
+CONFIG_PREFIX = "hf-config:"
+PREFIXES = (PRETRAINED_PREFIX, CONFIG_PREFIX)
+
+# --task name -> (Auto class, the modeling_auto mapping that lists its architectures)
+TASKS: dict[str, tuple[str, str]] = {
+    "base": ("AutoModel", "MODEL_MAPPING_NAMES"),
+    "causal-lm": ("AutoModelForCausalLM", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"),
+    "masked-lm": ("AutoModelForMaskedLM", "MODEL_FOR_MASKED_LM_MAPPING_NAMES"),
+    "seq2seq-lm": ("AutoModelForSeq2SeqLM", "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES"),
+    "sequence-classification": (
+        "AutoModelForSequenceClassification",
+        "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",
+    ),
+    "image-classification": (
+        "AutoModelForImageClassification",
+        "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES",
+    ),
+}
+ATTENTION = ("sdpa", "eager")
+
+
+def is_source(source: str) -> bool:
+    return source.startswith(PREFIXES)
+
+
+def _load_config(location: str):
+    from transformers import AutoConfig
+
+    path = Path(location)
+    try:
+        if path.is_file():
+            data = json.loads(path.read_text())
+            model_type = data.pop("model_type", None)
+            if model_type is None:
+                raise FrontendError(f"{path} has no model_type: is it a transformers config.json?")
+            return AutoConfig.for_model(model_type, **data)
+        return AutoConfig.from_pretrained(location)
+    except FrontendError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise FrontendError(f"{path} is not valid JSON: {exc}") from None
+    except (OSError, ValueError, KeyError) as exc:
+        where = "directory" if path.is_dir() else "id"
+        hint = (
+            "give a directory with a config.json, or an id already in the Hugging Face cache "
+            "(there is no network at run time)"
+        )
+        raise FrontendError(
+            f"cannot load a transformers config from {where} {location!r}: "
+            f"{first_lines(exc, 1)}; {hint}"
+        ) from None
+
+
+def default_task(config) -> str:
+    """The task whose Auto mapping lists the config's first architecture; `base` if none."""
+    from transformers.models.auto import modeling_auto
+
+    for architecture in getattr(config, "architectures", None) or []:
+        for task, (_, mapping) in TASKS.items():
+            if task != "base" and architecture in getattr(modeling_auto, mapping).values():
+                return task
+    return "base"
+
+
+def _auto_class(task: str):
+    import transformers
+
+    if task not in TASKS:
+        raise FrontendError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
+    return getattr(transformers, TASKS[task][0])
+
+
+def load(source: str, *, task: str | None = None, attention: str | None = None):
+    """Build the model; returns (model in eval mode, task, attention implementation)."""
+    pretrained = source.startswith(PRETRAINED_PREFIX)
+    location = source.removeprefix(PRETRAINED_PREFIX).removeprefix(CONFIG_PREFIX)
+    if not location:
+        raise FrontendError(f"{source!r} names no directory, file or id")
+    config = _load_config(location)
+    task = task or default_task(config)
+    auto = _auto_class(task)
+    if attention is not None and attention not in ATTENTION:
+        raise FrontendError(f"unknown attention {attention!r}: use one of {', '.join(ATTENTION)}")
+    config.use_cache = False
+    last_error = None
+    for attn in [attention] if attention else list(ATTENTION):
+        try:
+            if pretrained:
+                model = auto.from_pretrained(location, config=config, attn_implementation=attn)
+            else:
+                import torch
+
+                torch.manual_seed(EXAMPLE_INPUT_SEED)
+                model = auto.from_config(config, attn_implementation=attn)
+            return model.eval(), task, attn
+        except ValueError as exc:  # "does not support an attention implementation ..."
+            last_error = exc
+            if attention or "attn" not in str(exc).lower() and "attention" not in str(exc):
+                break
+        except OSError as exc:
+            raise FrontendError(
+                f"cannot load weights for {location!r}: {first_lines(exc, 1)}"
+            ) from None
+    raise FrontendError(
+        f"transformers cannot build {config.model_type} for task {task}: "
+        f"{first_lines(last_error, 1)}"
+    )
+
+
+class TensorOutputs:
+    """Wraps a transformers model so that it takes positional tensors and returns a flat tuple
+    of tensors: what torch.export and MLIR functions want, instead of a `ModelOutput` with a
+    cache object in it."""
+
+    @staticmethod
+    def wrap(model, names: list[str], **fixed):
+        import torch
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, *tensors):
+                out = self.model(**dict(zip(names, tensors, strict=True)), **fixed)
+                values = out.to_tuple() if hasattr(out, "to_tuple") else out
+                if isinstance(values, torch.Tensor):
+                    return (values,)
+                return tuple(v for v in values if isinstance(v, torch.Tensor))
+
+        Wrapped.__name__ = type(model).__name__
+        return Wrapped().eval()
+
+
+def _accepts(model, name: str) -> bool:
+    parameters = inspect.signature(model.forward).parameters
+    return name in parameters
+
+
+def _text_inputs(config, seq_len: int, generator):
+    import torch
+
+    vocab = getattr(config, "vocab_size", None) or 2
+    ids = torch.randint(0, vocab, (1, seq_len), generator=generator, dtype=torch.int64)
+    return ids, torch.ones(1, seq_len, dtype=torch.int64)
+
+
+def functions(model, task: str, *, seq_len: int = DEFAULT_SEQ_LEN) -> dict:
+    """MLIR function name -> (module to trace, example args) for this model."""
+    import torch
+
+    config = model.config
+    generator = torch.Generator().manual_seed(EXAMPLE_INPUT_SEED)
+    fixed = {"use_cache": False} if _accepts(model, "use_cache") else {}
+    fixed["return_dict"] = True
+    if _accepts(model, "pixel_values"):
+        channels = getattr(config, "num_channels", 3)
+        size = getattr(config, "image_size", DEFAULT_IMAGE_SIZE)
+        size = size if isinstance(size, int) else size[0]
+        pixels = torch.randn(1, channels, size, size, generator=generator)
+        return {"main": (TensorOutputs.wrap(model, ["pixel_values"], **fixed), (pixels,))}
+    ids, mask = _text_inputs(config, seq_len, generator)
+    if getattr(config, "is_encoder_decoder", False):
+        return _encoder_decoder(model, ids, mask, fixed)
+    names, args = ["input_ids"], [ids]
+    if _accepts(model, "attention_mask"):
+        names.append("attention_mask")
+        args.append(mask)
+    return {"main": (TensorOutputs.wrap(model, names, **fixed), tuple(args))}
+
+
+def _encoder_decoder(model, ids, mask, fixed) -> dict:
+    """`encoder(input_ids, attention_mask) -> hidden states` and `decoder_step(decoder_input_ids,
+    encoder_hidden_states, attention_mask) -> logits` (or hidden states for a base model). The
+    step decodes the whole prefix it is given: no KV cache, so every step is the same function.
+    """
+    import torch
+
+    encoder = TensorOutputs.wrap(
+        model.get_encoder(), ["input_ids", "attention_mask"], return_dict=True
+    )
+    with torch.no_grad():
+        hidden = encoder(ids, mask)[0]
+    start = getattr(model.config, "decoder_start_token_id", None) or 0
+    decoder_ids = torch.full((1, 1), start, dtype=torch.int64)
+
+    class DecoderStep(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, decoder_input_ids, encoder_hidden_states, attention_mask):
+            out = self.model(
+                decoder_input_ids=decoder_input_ids,
+                attention_mask=attention_mask,
+                encoder_outputs=(encoder_hidden_states,),
+                **fixed,
+            )
+            first = out.logits if hasattr(out, "logits") else out.last_hidden_state
+            return (first,)
+
+    return {
+        "encoder": (encoder, (ids, mask)),
+        "decoder_step": (DecoderStep().eval(), (decoder_ids, hidden, mask)),
+    }
+
+
+def offline() -> None:
+    """No model hub at run time: make transformers fail fast instead of retrying the network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")

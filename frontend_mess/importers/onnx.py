@@ -1,0 +1,179 @@
+"""ONNX files -> torch dialect (`torch.operator "onnx.*"`) -> torch / linalg / tosa / stablehlo.
+
+Two importers sit behind `--onnx-importer`:
+- `torch-mlir`: `torch_mlir.extras.onnx_importer`, the one behind `torch-mlir-import-onnx`;
+  its output lives in torch-mlir's own MLIR, so torch-mlir's pipelines lower it directly.
+- `iree`: IREE's bundled copy, the one behind `iree-import-onnx`, built against IREE's MLIR.
+  Its output is re-parsed as text by torch-mlir for lowering (the raw `onnx.*` operator form is
+  generic, so the text is the same in both MLIR versions).
+Which is the default, and why, is in notes/onnx.md.
+
+Before import: the model is loaded with its external data (files beside it), upgraded to
+MIN_ONNX_OPSET if older (torch-mlir's OnnxToTorch patterns are written against recent opsets),
+given the fixed input shapes the user asked for, and shape-inferred.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..capture import upstream_output
+from ..defaults import DEFAULT_ONNX_IMPORTER, MIN_ONNX_OPSET, ONNX_IMPORTERS
+from ..errors import FrontendError, first_lines
+from ..progress import QUIET, Progress
+from ..shapes import InputSpec
+
+TORCH_ONNX_PIPELINE = "builtin.module(torch-onnx-to-torch-backend-pipeline)"
+
+
+def load(path: str | Path, input_specs: list[InputSpec] | None = None, progress: Progress = QUIET):
+    """Read, upgrade, fix shapes, infer shapes. Returns the ModelProto."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FrontendError(f"ONNX file {path} does not exist")
+    try:
+        model = onnx.load(str(path), load_external_data=True)
+    except (DecodeError, RuntimeError, ValueError, OSError) as exc:
+        raise FrontendError(
+            f"{path} is not a readable ONNX model ({type(exc).__name__}: {first_lines(exc, 1)}): "
+            f"is the file truncated, or its external data missing from {path.parent}?"
+        ) from None
+    if not model.graph.node:
+        raise FrontendError(f"{path} holds no ONNX graph: is it an ONNX model file?")
+    opset = default_opset(model)
+    if opset < MIN_ONNX_OPSET:
+        from onnx import version_converter
+
+        with progress.step(f"upgrading {path.name} from opset {opset} to {MIN_ONNX_OPSET}"):
+            try:
+                model = version_converter.convert_version(model, MIN_ONNX_OPSET)
+            except Exception as exc:
+                progress.note(
+                    f"opset upgrade failed, importing opset {opset}: {first_lines(exc, 1)}"
+                )
+    if input_specs:
+        fix_input_shapes(model, input_specs, path)
+    try:
+        model = onnx.shape_inference.infer_shapes(model)
+    except Exception as exc:
+        progress.note(f"ONNX shape inference failed, importing as is: {first_lines(exc, 1)}")
+    return model
+
+
+def default_opset(model) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def graph_inputs(model) -> list:
+    """The real inputs: graph inputs that are not initializers (old IR versions list both)."""
+    initializers = {t.name for t in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in initializers]
+
+
+def fix_input_shapes(model, specs: list[InputSpec], path: Path) -> None:
+    """Set dims from `NAME=1x3x224x224` specs (or positional specs, in input order)."""
+    inputs = graph_inputs(model)
+    by_name = {i.name: i for i in inputs}
+    for position, spec in enumerate(specs):
+        if spec.name is not None:
+            if spec.name not in by_name:
+                raise FrontendError(
+                    f"{path} has no input {spec.name!r}: its inputs are {', '.join(by_name)}"
+                )
+            target = by_name[spec.name]
+        elif position < len(inputs):
+            target = inputs[position]
+        else:
+            raise FrontendError(f"{path} takes {len(inputs)} inputs, got {len(specs)} shapes")
+        dims = target.type.tensor_type.shape.dim
+        if len(dims) not in (0, len(spec.shape)):
+            raise FrontendError(
+                f"input {target.name!r} of {path} has rank {len(dims)}, "
+                f"the shape {spec} has rank {len(spec.shape)}"
+            )
+        target.type.tensor_type.shape.ClearField("dim")
+        for size in spec.shape:
+            target.type.tensor_type.shape.dim.add().dim_value = size
+
+
+def _import_torch_mlir(model):
+    from torch_mlir import ir
+    from torch_mlir.dialects import torch as torch_d
+    from torch_mlir.extras import onnx_importer
+
+    context = ir.Context()
+    torch_d.register_dialect(context)
+    info = onnx_importer.ModelInfo(model)
+    module = info.create_module(context=context)
+    onnx_importer.NodeImporter.define_function(info.main_graph, module.operation).import_all()
+    return module
+
+
+def _import_iree(model):
+    """IREE's importer, then the text re-parsed in torch-mlir's context."""
+    from iree.compiler import ir as iree_ir
+    from iree.compiler.extras import onnx_importer as iree_onnx
+    from torch_mlir import ir
+    from torch_mlir.dialects import torch as torch_d
+
+    iree_context = iree_ir.Context()
+    info = iree_onnx.ModelInfo(model)
+    iree_module = info.create_module(context=iree_context)
+    iree_onnx.NodeImporter.define_function(info.main_graph, iree_module.operation).import_all()
+    text = iree_module.operation.get_asm(assume_verified=False)
+    context = ir.Context()
+    torch_d.register_dialect(context)
+    return ir.Module.parse(text, context)
+
+
+def to_mlir(
+    model,
+    kind: str,
+    *,
+    importer: str = DEFAULT_ONNX_IMPORTER,
+    name: str = "model",
+    progress: Progress = QUIET,
+):
+    """Import a loaded ModelProto and lower it to `kind` (not `fx`: ONNX is not traced)."""
+    from torch_mlir.compiler_utils import (
+        OutputType,
+        TorchMlirCompilerError,
+        lower_mlir_module,
+        run_pipeline_with_repro_report,
+    )
+
+    from ..defaults import TORCH_MLIR_OUTPUT_TYPES
+
+    if importer not in ONNX_IMPORTERS:
+        raise FrontendError(
+            f"unknown ONNX importer {importer!r}: use one of {', '.join(ONNX_IMPORTERS)}"
+        )
+    if kind == "fx":
+        raise FrontendError(f"--to fx does not apply to ONNX ({name}): use raw, torch or linalg")
+    with progress.step(f"importing {name} with the {importer} ONNX importer"), upstream_output():
+        try:
+            module = _import_iree(model) if importer == "iree" else _import_torch_mlir(model)
+            module.operation.verify()
+        except Exception as exc:
+            raise FrontendError(
+                f"the {importer} ONNX importer failed on {name}: {type(exc).__name__}: "
+                f"{first_lines(exc, 1)}"
+            ) from None
+    if kind == "raw":
+        return module
+    with progress.step(f"lowering {name} to {kind}"), upstream_output():
+        try:
+            run_pipeline_with_repro_report(module, TORCH_ONNX_PIPELINE, "ONNX to torch backend")
+            if kind != "torch":
+                output_type = OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind])
+                module = lower_mlir_module(False, output_type, module)
+        except TorchMlirCompilerError as exc:
+            from .torch import first_mlir_error
+
+            raise FrontendError(
+                f"torch-mlir could not lower {name} to {kind}: {first_mlir_error(str(exc))}"
+            ) from None
+    return module
