@@ -18,11 +18,27 @@ from contextlib import contextmanager
 VERBOSE_ENV = "FRONTEND_MESS_VERBOSE"
 
 
+class Captured:
+    """What upstream code printed so far; MLIR prints its diagnostics (the `error:` line that
+    names the failing op) straight to stderr, not into the exception."""
+
+    def __init__(self, sink=None) -> None:
+        self._sink = sink
+
+    def text(self) -> str:
+        if self._sink is None:
+            return ""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._sink.seek(0)
+        return self._sink.read().decode(errors="replace")
+
+
 @contextmanager
-def upstream_output() -> Iterator[None]:
+def upstream_output() -> Iterator[Captured]:
     """Send whatever runs inside to a temporary file instead of fds 1 and 2."""
     if os.environ.get(VERBOSE_ENV):
-        yield
+        yield Captured()
         return
     sys.stdout.flush()
     sys.stderr.flush()
@@ -31,7 +47,7 @@ def upstream_output() -> Iterator[None]:
         try:
             os.dup2(sink.fileno(), 1)
             os.dup2(sink.fileno(), 2)
-            yield
+            yield Captured(sink)
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

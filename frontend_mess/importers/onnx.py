@@ -164,7 +164,7 @@ def to_mlir(
             ) from None
     if kind == "raw":
         return module
-    with progress.step(f"lowering {name} to {kind}"), upstream_output():
+    with progress.step(f"lowering {name} to {kind}"), upstream_output() as captured:
         try:
             run_pipeline_with_repro_report(module, TORCH_ONNX_PIPELINE, "ONNX to torch backend")
             if kind != "torch":
@@ -174,6 +174,7 @@ def to_mlir(
             from .torch import first_mlir_error
 
             raise FrontendError(
-                f"torch-mlir could not lower {name} to {kind}: {first_mlir_error(str(exc))}"
+                f"torch-mlir could not lower {name} to {kind}: "
+                f"{first_mlir_error(captured.text() + str(exc))}"
             ) from None
     return module

@@ -176,7 +176,7 @@ def to_mlir(programs: dict, kind: str, *, name: str = "model", progress: Progres
     from .literals import FastLiteralHooks
 
     output_type = OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind])
-    with progress.step(f"importing {name} to {kind}"), upstream_output():
+    with progress.step(f"importing {name} to {kind}"), upstream_output() as captured:
         try:
             context = ir.Context()
             torch_d.register_dialect(context)
@@ -191,7 +191,8 @@ def to_mlir(programs: dict, kind: str, *, name: str = "model", progress: Progres
             return fx._module_lowering(False, False, output_type, importer.module)
         except TorchMlirCompilerError as exc:
             raise FrontendError(
-                f"torch-mlir could not lower {name} to {kind}: {first_mlir_error(str(exc))}"
+                f"torch-mlir could not lower {name} to {kind}: "
+                f"{first_mlir_error(captured.text() + str(exc))}"
             ) from None
         except Exception as exc:
             raise FrontendError(
@@ -200,8 +201,9 @@ def to_mlir(programs: dict, kind: str, *, name: str = "model", progress: Progres
 
 
 def first_mlir_error(report: str) -> str:
-    """The first `error:` diagnostic of a torch-mlir pipeline report, which names the op."""
+    """The first `error:` diagnostic of a pipeline run, which names the op that failed, without
+    the location prefix (`loc(...)`) that is empty for imported models."""
     for line in report.splitlines():
         if "error:" in line:
-            return line.strip()
+            return line[line.index("error:") :].strip()
     return first_lines(report, 2)

@@ -1,0 +1,143 @@
+"""Hugging Face importer: tiny configs from tests/data/hf-tiny, random weights, saved to a
+temporary directory where `from_pretrained` is the path under test. Each known breakage has a
+test that shows the upstream failure and one that shows frontend-mess's import working."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+
+import frontend_mess
+from frontend_mess.errors import FrontendError
+from frontend_mess.importers import hf
+
+TINY = Path(__file__).resolve().parents[1] / "data" / "hf-tiny"
+
+
+def saved(name: str, tmp_path: Path, auto=transformers.AutoModel) -> Path:
+    config = transformers.AutoConfig.from_pretrained(TINY / f"{name}.json")
+    auto.from_config(config).save_pretrained(tmp_path / name)
+    return tmp_path / name
+
+
+def test_default_task_from_architectures():
+    config = transformers.AutoConfig.from_pretrained(TINY / "gpt2.json")
+    assert hf.default_task(config) == "causal-lm"
+    config.architectures = None
+    assert hf.default_task(config) == "base"
+
+
+@pytest.mark.parametrize("name", ["bert", "gpt2", "llama", "t5", "vit"])
+def test_issue_models_import_to_linalg_from_a_directory(name, tmp_path):
+    """The five architectures the issue names, via from_pretrained on a saved directory."""
+    directory = saved(name, tmp_path)
+    model = frontend_mess.import_model(f"hf:{directory}", to="linalg")
+    assert "linalg." in model.text
+    assert not [op for op in model.stats() if op.startswith("torch.")]
+    assert model.choices["task"] == "base"  # AutoModel saved a base architecture
+
+
+def test_pretrained_weights_are_loaded(tmp_path):
+    directory = saved("bert", tmp_path)
+    built, _, _ = hf.load(f"hf:{directory}")
+    reference = transformers.AutoModel.from_pretrained(directory)
+    assert torch.equal(
+        built.embeddings.word_embeddings.weight, reference.embeddings.word_embeddings.weight
+    )
+
+
+def test_bert_non_persistent_buffer_breaks_plain_torch_mlir():
+    """BERT's position_ids: torch-mlir's own entry point fails (torch-mlir #4744)."""
+    from torch_mlir import fx
+
+    model, _, _ = hf.load(f"hf-config:{TINY / 'bert.json'}", task="base")
+    assert "embeddings.position_ids" in dict(model.named_buffers())
+    ((module, args),) = hf.functions(model, "base").values()
+    program = torch.export.export(module, args, strict=False)
+    with pytest.raises(AssertionError, match="Could not find state mapping for buffer"):
+        fx.export_and_import(program, output_type="linalg-on-tensors")
+    assert (
+        "linalg.batch_matmul"
+        in frontend_mess.import_model(f"hf-config:{TINY / 'bert.json'}", task="base").text
+    )
+
+
+def test_gpt2_cache_breaks_export_unless_turned_off():
+    """GPT-2 with use_cache=True returns a DynamicCache; exporting its raw output fails."""
+    config = transformers.AutoConfig.from_pretrained(TINY / "gpt2.json")
+    config.use_cache = True
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    ids = torch.zeros(1, 4, dtype=torch.int64)
+
+    class Raw(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, ids):
+            return self.model(input_ids=ids, use_cache=True)
+
+    with pytest.raises(Exception):  # noqa: B017  (the type varies with torch's version)
+        torch.export.export(Raw(), (ids,), strict=False)
+    imported = frontend_mess.import_model(f"hf-config:{TINY / 'gpt2.json'}", to="torch")
+    assert "!torch.vtensor<[1,8,128],f32>" in imported.text  # logits only, no cache outputs
+
+
+def test_outputs_are_plain_tensors_matching_the_model():
+    model, task, _ = hf.load(f"hf-config:{TINY / 'gpt2.json'}")
+    ((wrapped, args),) = hf.functions(model, task).values()
+    outputs = wrapped(*args)
+    assert isinstance(outputs, tuple) and all(isinstance(t, torch.Tensor) for t in outputs)
+    expected = model(input_ids=args[0], attention_mask=args[1]).logits
+    torch.testing.assert_close(outputs[0], expected, rtol=0, atol=0)
+
+
+def test_attention_choice_is_recorded_and_can_be_forced():
+    default = frontend_mess.import_model(f"hf-config:{TINY / 'llama.json'}", to="fx")
+    assert default.choices["attention"] == "sdpa"
+    assert "scaled_dot_product_attention" in default.text
+    eager = frontend_mess.import_model(
+        f"hf-config:{TINY / 'llama.json'}", to="fx", attention="eager"
+    )
+    assert eager.choices["attention"] == "eager"
+    assert "scaled_dot_product_attention" not in eager.text
+
+
+def test_encoder_decoder_gives_two_functions():
+    model = frontend_mess.import_model(f"hf-config:{TINY / 'bart.json'}", to="linalg")
+    assert list(model.programs) == ["encoder", "decoder_step"]
+    assert "func.func @encoder(" in model.text and "func.func @decoder_step(" in model.text
+
+
+def test_seq_len():
+    model = frontend_mess.import_model(f"hf-config:{TINY / 'bert.json'}", to="torch", seq_len=5)
+    assert "!torch.vtensor<[1,5],si64>" in model.text
+
+
+def test_token_ids_are_in_vocabulary_range():
+    model, task, _ = hf.load(f"hf-config:{TINY / 'gpt2.json'}")
+    ((_, (ids, mask)),) = hf.functions(model, task, seq_len=64).values()
+    assert ids.max() < model.config.vocab_size and ids.min() >= 0
+    assert torch.all(mask == 1)
+
+
+def test_missing_directory_is_one_clear_error(tmp_path):
+    with pytest.raises(FrontendError, match="no network at run time"):
+        hf.load(f"hf:{tmp_path / 'nothing'}")
+
+
+def test_config_without_model_type(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"hidden_size": 8}))
+    with pytest.raises(FrontendError, match="has no model_type"):
+        hf.load(f"hf-config:{path}")
+
+
+@pytest.mark.parametrize("config", sorted(TINY.glob("*.json")), ids=lambda p: p.stem)
+def test_every_tiny_config_imports_to_linalg(config):
+    """The architectures listed in notes/huggingface.md, each from its tiny config."""
+    model = frontend_mess.import_model(f"hf-config:{config}", to="linalg")
+    assert not [op for op in model.stats() if op.startswith("torch.")]
+    assert model.stats()["func.func"] == len(model.programs) >= 1
