@@ -13,7 +13,7 @@ import time
 import torch
 from torch_mlir import fx
 
-from frontend_mess.importers.literals import FastLiteralHooks
+from frontend_mess.importers.literals import torch_mlir_hooks
 from frontend_mess.importers.torchvision import build, default_input_spec
 from frontend_mess.shapes import random_inputs
 
@@ -36,7 +36,7 @@ def main(names: list[str]) -> None:
         default = best_of(2, lambda p=program: fx.export_and_import(p, output_type="raw"))
         hook = best_of(
             2,
-            lambda p=program: fx.export_and_import(p, output_type="raw", hooks=FastLiteralHooks()),
+            lambda p=program: fx.export_and_import(p, output_type="raw", hooks=torch_mlir_hooks()),
         )
         print(f"{name:<20} {default:>10.2f} {hook:>8.2f} {default / hook:>6.1f}")
 

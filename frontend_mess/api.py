@@ -23,6 +23,10 @@ def check_kind(kind: str) -> str:
     return kind
 
 
+def parse_specs(items: Sequence[str | InputSpec] | None) -> list[InputSpec]:
+    return [s if isinstance(s, InputSpec) else parse_input_spec(s) for s in items or []]
+
+
 def _from_module(module, example_args, specs: list[InputSpec], func_name: str) -> ModelSource:
     name = type(module).__name__
     if example_args is None and not specs:
@@ -54,7 +58,7 @@ def import_model(
     dimensions symbolic: `0` is dim 0 of every input, `"1:0"` dim 0 of input 1.
     """
     check_kind(to)
-    specs = [s if isinstance(s, InputSpec) else parse_input_spec(s) for s in input_shapes or []]
+    specs = parse_specs(input_shapes)
     dynamic = [
         d if isinstance(d, DynamicDim) else DynamicDim.parse(str(d)) for d in dynamic_dims or []
     ]

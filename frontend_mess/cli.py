@@ -18,7 +18,10 @@ from .defaults import (
     OUTPUT_KINDS,
 )
 from .errors import EXIT_USAGE, FrontendError
+from .defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
 from .importers.hf import ATTENTION, TASKS
+from .lowering import DEFAULT_VIA, VIAS
+from .targets import DEFAULT_CPU, DEFAULT_CUDA_ARCH, DEFAULT_TARGET, DEVICES, TARGETS
 from .progress import Progress
 
 PROG = "frontend-mess"
@@ -54,12 +57,13 @@ def _add_import(sub) -> None:
         metavar="FILE",
         help="write here instead of stdout; a .mlirbc name writes MLIR bytecode",
     )
-    p.add_argument(
-        "--input-shape",
-        action="append",
-        default=[],
-        metavar="SHAPE[:DTYPE]",
-        help="example input, e.g. 1x3x224x224 or 2x16:i64; repeat for each input",
+    _add_source_options(p)
+    ox = p.add_argument_group("ONNX sources (.onnx)")
+    ox.add_argument(
+        "--onnx-importer",
+        choices=ONNX_IMPORTERS,
+        default=DEFAULT_ONNX_IMPORTER,
+        help="which ONNX importer (default: %(default)s)",
     )
     p.add_argument(
         "--dynamic-dim",
@@ -67,6 +71,25 @@ def _add_import(sub) -> None:
         default=[],
         metavar="[ARG:]DIM",
         help="make a dimension symbolic: DIM of every input, or ARG:DIM of one input",
+    )
+    p.add_argument("--func-name", default="main", help="name of the MLIR function")
+    p.add_argument(
+        "--stats",
+        action="store_true",
+        help="print the op histogram (instead of the module, unless -o is given)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _add_source_options(p) -> None:
+    """Options that decide what a source becomes; shared by import, compile and verify."""
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="SHAPE[:DTYPE]",
+        help="example input, e.g. 1x3x224x224 or 2x16:i64 (ONNX: NAME=1x3x224x224); "
+        "repeat for each input",
     )
     p.add_argument("--weights", metavar="FILE", help="state dict for a torchvision model")
     hf = p.add_argument_group("Hugging Face sources (hf:, hf-config:)")
@@ -87,20 +110,86 @@ def _add_import(sub) -> None:
         choices=ATTENTION,
         help="attention implementation (default: sdpa where supported, else eager)",
     )
-    ox = p.add_argument_group("ONNX sources (.onnx)")
-    ox.add_argument(
-        "--onnx-importer",
-        choices=ONNX_IMPORTERS,
-        default=DEFAULT_ONNX_IMPORTER,
-        help="which ONNX importer (default: %(default)s)",
-    )
-    p.add_argument("--func-name", default="main", help="name of the MLIR function")
+
+
+def _add_target_options(p) -> None:
     p.add_argument(
-        "--stats",
-        action="store_true",
-        help="print the op histogram (instead of the module, unless -o is given)",
+        "--target",
+        choices=TARGETS,
+        default=DEFAULT_TARGET,
+        help="IREE target (default: %(default)s)",
+    )
+    p.add_argument(
+        "--cpu",
+        default=DEFAULT_CPU,
+        help="llvm-cpu: host (default), generic (any x86-64), or a CPU name",
+    )
+    p.add_argument(
+        "--cuda-arch",
+        default=DEFAULT_CUDA_ARCH,
+        help="cuda: sm_80, sm_86, sm_89, sm_90, a100, h100, ... (default: %(default)s)",
+    )
+    p.add_argument(
+        "--via",
+        choices=VIAS,
+        default=DEFAULT_VIA,
+        help="import path for torch sources (default: %(default)s)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _add_compile(sub) -> None:
+    p = sub.add_parser(
+        "compile",
+        help="compile a model or an MLIR file with IREE",
+        description="Import (unless the input is .mlir/.mlirbc) and compile with IREE to a .vmfb.",
+    )
+    p.add_argument("source", help="anything `import` takes, or a .mlir/.mlirbc file")
+    p.add_argument("-o", "--output", metavar="FILE.vmfb", help="default: SOURCE_NAME.vmfb")
+    p.add_argument(
+        "--keep-diagnostics",
+        metavar="DIR",
+        help="on failure, write the full diagnostics and the IR to DIR",
+    )
+    _add_target_options(p)
+    _add_source_options(p)
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a compiled .vmfb",
+        description="Run a function of a .vmfb on inputs from .npy files or random ones.",
+    )
+    p.add_argument("module", help="a .vmfb from `frontend-mess compile`")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="FILE.npy|SHAPExDTYPE=random",
+        help="one per function input, in order: a .npy file, or e.g. 1x3x224x224xf32=random",
+    )
+    p.add_argument("--output", metavar="FILE.npz", help="save the outputs here")
+    p.add_argument("--function", help="function to call (default: main, or the only one)")
+    p.add_argument("--device", choices=DEVICES, help="IREE runtime device (default: local-task)")
+    p.add_argument("--seed", type=int, default=VERIFY_SEED, help="seed for random inputs")
+
+
+def _add_verify(sub) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="compile, run and compare with the framework",
+        description="Import, compile, run on fresh seeded random inputs and "
+        "compare every output with PyTorch eager (onnxruntime for "
+        "ONNX). Exit 1 past tolerance.",
+    )
+    p.add_argument("source", help="anything `import` takes")
+    p.add_argument("--seed", type=int, default=VERIFY_SEED)
+    p.add_argument("--rtol", type=float, default=VERIFY_RTOL)
+    p.add_argument("--atol", type=float, default=VERIFY_ATOL)
+    p.add_argument("--device", choices=DEVICES, help="IREE runtime device")
+    _add_target_options(p)
+    _add_source_options(p)
 
 
 def _add_models(sub) -> None:
@@ -114,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {frontend_mess_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_import(sub)
+    _add_compile(sub)
+    _add_run(sub)
+    _add_verify(sub)
     _add_models(sub)
     sub.add_parser("versions", help="print the versions of the upstream tools in use")
     return parser
@@ -163,14 +255,105 @@ def _run_versions(_args) -> None:
         print(f"{name} {version}")
 
 
-COMMANDS = {"import": _run_import, "models": _run_models, "versions": _run_versions}
+def _options(args):
+    from .api import parse_specs
+    from .sources import SourceOptions
+
+    return SourceOptions(
+        parse_specs(args.input_shape), args.weights, args.task, args.seq_len, args.attention
+    )
+
+
+def _spec(args):
+    from .targets import target_spec
+
+    return target_spec(args.target, cpu=args.cpu, cuda_arch=args.cuda_arch)
+
+
+def _run_compile(args) -> None:
+    from pathlib import Path
+
+    from .lowering import compile_model
+
+    progress = Progress(quiet=True if args.quiet else None)
+    output = args.output or f"{Path(args.source.split(':')[0]).stem}.vmfb"
+    artifact = compile_model(
+        args.source,
+        _spec(args),
+        via=args.via,
+        options=_options(args),
+        keep_diagnostics=args.keep_diagnostics,
+        progress=progress,
+    )
+    artifact.save(output)
+    print(
+        f"wrote {output} ({len(artifact.data)} bytes, {artifact.target}, "
+        f"input {artifact.input_type})"
+    )
+
+
+def _run_run(args) -> None:
+    import numpy as np
+
+    from .artifact import Artifact
+    from .runtime import parse_run_input
+
+    module = Artifact.load(args.module).module(args.device)
+    function = args.function or module.default_function()
+    signature = module.signature(function)
+    rng = np.random.default_rng(args.seed)
+    inputs = [parse_run_input(text, rng) for text in args.input]
+    outputs = module.call(function, inputs)
+    if args.output:
+        from .atomic import write_atomically
+
+        arrays = {f"output{i}": o for i, o in enumerate(outputs)}
+        write_atomically(args.output, lambda handle: np.savez(handle, **arrays))
+    print(f"{function}{signature}")
+    for index, output in enumerate(outputs):
+        flat = output.reshape(-1)
+        head = " ".join(f"{v:.6g}" for v in flat[:6].tolist())
+        print(
+            f"output {index}: {'x'.join(map(str, output.shape))}x{output.dtype} "
+            f"[{head}{' ...' if flat.size > 6 else ''}]"
+        )
+
+
+def _run_verify(args) -> int:
+    from .verify import verify
+
+    progress = Progress(quiet=True if args.quiet else None)
+    report = verify(
+        args.source,
+        _spec(args),
+        via=args.via,
+        seed=args.seed,
+        rtol=args.rtol,
+        atol=args.atol,
+        options=_options(args),
+        device=args.device,
+        progress=progress,
+    )
+    sys.stdout.write(report.text())
+    return 0 if report.ok else 1
+
+
+COMMANDS = {
+    "import": _run_import,
+    "compile": _run_compile,
+    "run": _run_run,
+    "verify": _run_verify,
+    "models": _run_models,
+    "versions": _run_versions,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args) or 0
         sys.stdout.flush()
+        return code
     except FrontendError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

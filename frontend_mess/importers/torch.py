@@ -158,36 +158,41 @@ def _wrap_state_in_lists(program, op) -> int:
     return rewritten
 
 
+def _prepare(program):
+    """What every exported program needs before either FX importer sees it."""
+    import torch
+    from torch_mlir.extras.fx_decomp_util import get_decomposition_table
+
+    # Decompose first: its verifier rejects non-persistent buffers in state_dict.
+    program = program.run_decompositions(get_decomposition_table())
+    _expose_non_persistent_buffers(program)
+    _wrap_state_in_lists(program, torch.ops.aten.clone.default)
+    return program
+
+
 def to_mlir(programs: dict, kind: str, *, name: str = "model", progress: Progress = QUIET):
     """Import exported programs, one function each (`{"main": program}` for most models,
     `{"encoder": ..., "decoder_step": ...}` for encoder-decoders), into one module and lower it
     to `kind`. Returns a torch_mlir `ir.Module`.
 
     This is `fx.export_and_import` taken apart: one FxImporter takes several programs into one
-    module, and the decomposition runs before the buffers are exposed (see the module doc).
+    module, and the programs are prepared (`_prepare`) between export and import.
     """
-    import torch
     from torch_mlir import fx, ir
     from torch_mlir.compiler_utils import OutputType, TorchMlirCompilerError
     from torch_mlir.dialects import torch as torch_d
-    from torch_mlir.extras.fx_decomp_util import get_decomposition_table
     from torch_mlir.extras.fx_importer import FxImporter
 
-    from .literals import FastLiteralHooks
+    from .literals import torch_mlir_hooks
 
     output_type = OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind])
     with progress.step(f"importing {name} to {kind}"), upstream_output() as captured:
         try:
             context = ir.Context()
             torch_d.register_dialect(context)
-            importer = FxImporter(context=context, hooks=FastLiteralHooks())
-            table = get_decomposition_table()
+            importer = FxImporter(context=context, hooks=torch_mlir_hooks())
             for func_name, program in programs.items():
-                # Decompose first: its verifier rejects non-persistent buffers in state_dict.
-                program = program.run_decompositions(table)
-                _expose_non_persistent_buffers(program)
-                _wrap_state_in_lists(program, torch.ops.aten.clone.default)
-                importer.import_frozen_program(program, func_name=func_name)
+                importer.import_frozen_program(_prepare(program), func_name=func_name)
             return fx._module_lowering(False, False, output_type, importer.module)
         except TorchMlirCompilerError as exc:
             raise FrontendError(
@@ -197,6 +202,28 @@ def to_mlir(programs: dict, kind: str, *, name: str = "model", progress: Progres
         except Exception as exc:
             raise FrontendError(
                 f"torch-mlir could not import {name}: {type(exc).__name__}: {first_lines(exc, 1)}"
+            ) from None
+
+
+def to_iree_torch(programs: dict, *, name: str = "model", progress: Progress = QUIET):
+    """Raw torch dialect from IREE's bundled FX importer, in IREE's own MLIR: the
+    version-matched input for `iree-compile --iree-input-type=torch` (iree PR #15037: IREE's
+    torch pipeline is the stable entry). Returns an `iree.compiler.ir` Module."""
+    from iree.compiler import ir
+    from iree.compiler.extras.fx_importer import FxImporter
+
+    from .literals import iree_hooks
+
+    with progress.step(f"importing {name} with IREE's FX importer"), upstream_output():
+        try:
+            importer = FxImporter(context=ir.Context(), hooks=iree_hooks())
+            for func_name, program in programs.items():
+                importer.import_frozen_program(_prepare(program), func_name=func_name)
+            return importer.module
+        except Exception as exc:
+            raise FrontendError(
+                f"IREE's FX importer could not import {name}: {type(exc).__name__}: "
+                f"{first_lines(exc, 1)}"
             ) from None
 
 

@@ -3,7 +3,7 @@
 import torch
 from torch_mlir import fx
 
-from frontend_mess.importers.literals import FastLiteralHooks
+from frontend_mess.importers.literals import torch_mlir_hooks
 
 
 class Mixed(torch.nn.Module):
@@ -26,5 +26,5 @@ def test_same_module_text_as_the_default_path():
     program = torch.export.export(Mixed(), (torch.randn(2, 5), torch.tensor([1, 2])), strict=False)
     for kind in ("raw", "linalg-on-tensors"):
         default = str(fx.export_and_import(program, output_type=kind))
-        fast = str(fx.export_and_import(program, output_type=kind, hooks=FastLiteralHooks()))
+        fast = str(fx.export_and_import(program, output_type=kind, hooks=torch_mlir_hooks()))
         assert fast == default

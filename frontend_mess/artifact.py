@@ -1,0 +1,55 @@
+"""`Artifact`: a compiled IREE module, what it was compiled for and with, and how to run it.
+
+Modelled on iree-turbine's export result: one object to save, inspect and run. Loaded from a
+file, the `.vmfb` is memory-mapped (`VmModule.mmap`), not read into Python memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .atomic import write_atomically
+from .errors import FrontendError
+
+
+@dataclass
+class Artifact:
+    data: bytes | None = None
+    path: Path | None = None
+    target: str = "llvm-cpu"
+    flags: tuple[str, ...] = ()
+    input_type: str = ""
+    tool_versions: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.tool_versions:
+            from .versions import tool_versions
+
+            versions = tool_versions()
+            self.tool_versions = {k: versions[k] for k in ("iree-base-compiler", "torch-mlir")}
+
+    @classmethod
+    def load(cls, path: str | Path) -> Artifact:
+        path = Path(path)
+        if not path.is_file():
+            raise FrontendError(f"module file {path} does not exist")
+        return cls(path=path, target="")
+
+    def save(self, path: str | Path) -> Path:
+        if self.data is None:
+            raise FrontendError("this artifact was loaded from a file; copy that file instead")
+        data = self.data
+        return write_atomically(path, lambda handle: handle.write(data))
+
+    def module(self, device: str | None = None):
+        """A `runtime.LoadedModule` on `device` (local-task, local-sync, cuda)."""
+        from .runtime import LoadedModule
+        from .targets import DEFAULT_DEVICE
+
+        device = device or DEFAULT_DEVICE.get(self.target, "local-task")
+        return LoadedModule(self, device)
+
+    def run(self, *arrays, function: str | None = None, device: str | None = None) -> list:
+        """Call `function` on NumPy arrays; returns NumPy arrays."""
+        return self.module(device).call(function, arrays)

@@ -1,0 +1,114 @@
+"""IREE compile flags per target, in one place.
+
+CPU defaults are for speed, not IREE's bare defaults (which run at O0): on this machine bare
+flags ran ResNet-18 eleven times slower than PyTorch eager, and this set brought it level
+(notes/iree.md, benchmarks/iree_cpu_flags.py). CUDA takes an architecture; names IREE 3.13 has
+no target description for (Hopper, Blackwell) map to the newest it has, whose PTX the driver
+JIT-compiles for the newer GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import FrontendError
+
+TARGETS = ("llvm-cpu", "cuda")
+DEFAULT_TARGET = "llvm-cpu"
+
+CPU_SPEED_FLAGS: tuple[str, ...] = (
+    "--iree-opt-level=O3",
+    "--iree-opt-data-tiling",
+    "--iree-global-opt-use-im2col-for-convs",
+    "--iree-llvmcpu-enable-ukernels=all",
+)
+DEFAULT_CPU = "host"
+# `generic` is an artifact that runs on any x86-64: no host-specific instructions.
+GENERIC_CPU = "generic"
+
+# User spellings -> the `--iree-cuda-target` IREE 3.13 knows.
+CUDA_ALIASES: dict[str, str] = {
+    "a100": "sm_80",
+    "ampere": "sm_80",
+    "a10": "sm_86",
+    "rtx3090": "sm_86",
+    "l4": "sm_89",
+    "l40s": "sm_89",
+    "ada": "sm_89",
+    "rtx4090": "sm_89",
+}
+KNOWN_CUDA_ARCHS = ("sm_60", "sm_61", "sm_70", "sm_75", "sm_80", "sm_86", "sm_87", "sm_89")
+# IREE 3.13 says "missing GPU target in #hal.executable.target" for these: compile for the
+# newest architecture it describes; the embedded PTX is JIT-compiled by the driver on the newer
+# GPU (PTX is forward compatible). notes/iree.md has the details.
+NEWER_THAN_IREE: dict[str, str] = {
+    "sm_90": "sm_89",
+    "sm_90a": "sm_89",
+    "hopper": "sm_89",
+    "h100": "sm_89",
+    "h200": "sm_89",
+    "sm_100": "sm_89",
+    "sm_100a": "sm_89",
+    "blackwell": "sm_89",
+    "b200": "sm_89",
+}
+DEFAULT_CUDA_ARCH = "sm_80"
+
+# Input dialect -> `--iree-input-type`. `none` is plain linalg/tensor/arith input.
+INPUT_TYPES = ("torch", "onnx", "tosa", "stablehlo", "none")
+
+# Runtime drivers per target.
+DEFAULT_DEVICE = {"llvm-cpu": "local-task", "cuda": "cuda"}
+DEVICES = ("local-task", "local-sync", "cuda")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    target: str
+    flags: tuple[str, ...] = field(default=())
+    #: what was asked for when it differs from what is compiled for (`sm_90` -> `sm_89`).
+    substituted: str | None = None
+    #: the CPU or GPU architecture the flags name.
+    compiled_for: str = ""
+
+    @property
+    def device(self) -> str:
+        return DEFAULT_DEVICE[self.target]
+
+
+def resolve_cuda_arch(arch: str) -> tuple[str, str | None]:
+    """(architecture to compile for, the name asked for if it was replaced)."""
+    name = arch.strip().lower()
+    name = CUDA_ALIASES.get(name, name)
+    if name in NEWER_THAN_IREE:
+        return NEWER_THAN_IREE[name], arch
+    if name in KNOWN_CUDA_ARCHS:
+        return name, None
+    choices = ", ".join([*KNOWN_CUDA_ARCHS, *NEWER_THAN_IREE, *CUDA_ALIASES])
+    raise FrontendError(f"unknown CUDA architecture {arch!r}: use one of {choices}")
+
+
+def target_spec(
+    target: str, *, cpu: str = DEFAULT_CPU, cuda_arch: str = DEFAULT_CUDA_ARCH, fast: bool = True
+) -> TargetSpec:
+    """The flags for a target; `fast=False` gives IREE's bare defaults (for comparisons)."""
+    if target == "llvm-cpu":
+        flags = [
+            "--iree-hal-target-device=local",
+            "--iree-hal-local-target-device-backends=llvm-cpu",
+            f"--iree-llvmcpu-target-cpu={cpu}",
+        ]
+        if fast:
+            flags += CPU_SPEED_FLAGS
+        return TargetSpec(target, tuple(flags), compiled_for=cpu)
+    if target == "cuda":
+        arch, asked = resolve_cuda_arch(cuda_arch)
+        flags = ["--iree-hal-target-device=cuda", f"--iree-cuda-target={arch}"]
+        if fast:
+            flags.append("--iree-opt-level=O3")
+        return TargetSpec(target, tuple(flags), substituted=asked, compiled_for=arch)
+    raise FrontendError(f"unknown target {target!r}: use one of {', '.join(TARGETS)}")
+
+
+def input_type_flag(input_type: str) -> str:
+    return f"--iree-input-type={input_type}"

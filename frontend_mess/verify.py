@@ -1,0 +1,173 @@
+"""Compile, run on fresh seeded random inputs, and compare every output with the framework's
+own result: PyTorch eager for torch sources, onnxruntime for ONNX files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
+from .errors import FrontendError
+from .lowering import DEFAULT_VIA, lower_source
+from .progress import QUIET, Progress
+from .sources import SourceOptions, is_onnx, resolve
+from .targets import TargetSpec
+
+
+@dataclass
+class OutputCheck:
+    function: str
+    index: int
+    shape: tuple
+    max_abs: float
+    max_rel: float
+    ok: bool
+
+    def line(self) -> str:
+        status = "ok" if self.ok else "MISMATCH"
+        shape = "x".join(map(str, self.shape)) or "scalar"
+        return (
+            f"{self.function} output {self.index} ({shape}): max abs error {self.max_abs:.3g},"
+            f" max rel error {self.max_rel:.3g}  {status}"
+        )
+
+
+@dataclass
+class VerifyReport:
+    source: str
+    target: str
+    via: str
+    seed: int
+    rtol: float
+    atol: float
+    reference: str
+    checks: list[OutputCheck] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def text(self) -> str:
+        head = (
+            f"verify {self.source} on {self.target} via {self.via} against {self.reference}"
+            f" (seed {self.seed}, rtol {self.rtol:g}, atol {self.atol:g})"
+        )
+        verdict = "PASS" if self.ok else "FAIL"
+        return "\n".join([head, *(c.line() for c in self.checks), verdict]) + "\n"
+
+
+def compare(
+    function: str, index: int, got: np.ndarray, want: np.ndarray, rtol: float, atol: float
+) -> OutputCheck:
+    if got.shape != want.shape:
+        return OutputCheck(function, index, want.shape, float("inf"), float("inf"), False)
+    got64, want64 = got.astype(np.float64), want.astype(np.float64)
+    diff = np.abs(got64 - want64)
+    max_abs = float(diff.max()) if diff.size else 0.0
+    scale = np.maximum(np.abs(want64), np.finfo(np.float32).tiny)
+    max_rel = float((diff / scale).max()) if diff.size else 0.0
+    ok = bool(np.allclose(got64, want64, rtol=rtol, atol=atol, equal_nan=True))
+    return OutputCheck(function, index, tuple(want.shape), max_abs, max_rel, ok)
+
+
+def fresh_like(example, generator):
+    """A new random tensor shaped like an example input. Integer inputs stay in the example's
+    range (token ids below the vocabulary size); a constant integer input (an all-ones
+    attention mask) stays constant."""
+    import torch
+
+    if example.dtype.is_floating_point:
+        return torch.randn(example.shape, generator=generator).to(example.dtype)
+    low, high = int(example.min()), int(example.max())
+    if low == high:
+        return example.clone()
+    return torch.randint(low, high + 1, example.shape, generator=generator).to(example.dtype)
+
+
+def _flatten(result) -> list:
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        return [result]
+    if isinstance(result, tuple | list):
+        return [t for item in result for t in _flatten(item)]
+    if hasattr(result, "to_tuple"):
+        return _flatten(result.to_tuple())
+    return []
+
+
+def verify(
+    source: str,
+    spec: TargetSpec,
+    *,
+    via: str = DEFAULT_VIA,
+    seed: int = VERIFY_SEED,
+    rtol: float = VERIFY_RTOL,
+    atol: float = VERIFY_ATOL,
+    options: SourceOptions | None = None,
+    device: str | None = None,
+    progress: Progress = QUIET,
+) -> VerifyReport:
+    if is_onnx(source):
+        return _verify_onnx(source, spec, seed, rtol, atol, options, device, progress)
+    import torch
+
+    from .compiler import compile_text
+
+    with progress.step(f"loading {source}"):
+        resolved = resolve(source, options or SourceOptions())
+    mlir, input_type = lower_source(resolved, via, progress)
+    artifact = compile_text(mlir, spec, input_type=input_type, name=source, progress=progress)
+    module = artifact.module(device)
+    report = VerifyReport(source, spec.target, via, seed, rtol, atol, "PyTorch eager")
+    generator = torch.Generator().manual_seed(seed)
+    for name, function in resolved.functions.items():
+        inputs = tuple(fresh_like(e, generator) for e in function.example_args)
+        with torch.no_grad():
+            expected = [t.numpy() for t in _flatten(function.module(*inputs))]
+        iree_name = name if len(resolved.functions) > 1 else module.default_function()
+        with progress.step(f"running {iree_name} on {module.config.device}"):
+            got = module.call(iree_name, [i.numpy() for i in inputs])
+        if len(got) != len(expected):
+            raise FrontendError(
+                f"{source}: IREE returned {len(got)} outputs, PyTorch {len(expected)}"
+            )
+        report.checks += [
+            compare(name, i, g, e, rtol, atol)
+            for i, (g, e) in enumerate(zip(got, expected, strict=True))
+        ]
+    return report
+
+
+def _verify_onnx(source, spec, seed, rtol, atol, options, device, progress) -> VerifyReport:
+    import onnxruntime
+
+    from .compiler import compile_text
+    from .importers import onnx as onnx_importer
+
+    options = options or SourceOptions()
+    model = onnx_importer.load(source, options.input_specs, progress)
+    mlir = str(onnx_importer.to_mlir(model, "raw", name=source, progress=progress))
+    artifact = compile_text(mlir, spec, input_type="onnx", name=source, progress=progress)
+    module = artifact.module(device)
+    function = module.default_function()
+    signature = module.signature(function)
+    if any(d is None for t in signature.inputs for d in t.shape):
+        raise FrontendError(
+            f"{source} has dynamic input dims: fix them with --input-shape NAME=DIMS to verify"
+        )
+    rng = np.random.default_rng(seed)
+    inputs = [t.random(rng) for t in signature.inputs]
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    names = [i.name for i in session.get_inputs()]
+    expected = session.run(None, dict(zip(names, inputs, strict=True)))
+    got = module.call(function, inputs)
+    report = VerifyReport(source, spec.target, "onnx", seed, rtol, atol, "onnxruntime")
+    report.checks = [
+        compare(function, i, g, np.asarray(e), rtol, atol)
+        for i, (g, e) in enumerate(zip(got, expected, strict=True))
+    ]
+    return report
