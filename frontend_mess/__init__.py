@@ -6,8 +6,9 @@ model.save("resnet18.mlirbc")
 print(model.format_stats())
 """
 
-from .api import import_model
+from .api import compile, import_model
+from .artifact import Artifact
 from .errors import FrontendError
 from .imported import ImportedModel
 
-__all__ = ["FrontendError", "ImportedModel", "import_model"]
+__all__ = ["Artifact", "FrontendError", "ImportedModel", "compile", "import_model"]

@@ -102,3 +102,35 @@ def _import_onnx(path: str, to: str, specs, importer: str, progress: Progress) -
     module = onnx_importer.to_mlir(model, to, importer=importer, name=path, progress=progress)
     choices = {"onnx importer": importer, "opset": str(onnx_importer.default_opset(model))}
     return ImportedModel(source=path, kind=to, mlir_module=module, choices=choices)
+
+
+def compile(  # noqa: A001  (the public name mirrors iree.compiler.compile_*)
+    source: str,
+    target: str = "llvm-cpu",
+    *,
+    via: str = "fx-torch",
+    cpu: str = "host",
+    cuda_arch: str = "sm_80",
+    input_shapes: Sequence[str | InputSpec] | None = None,
+    weights: str | Path | None = None,
+    task: str | None = None,
+    seq_len: int = DEFAULT_SEQ_LEN,
+    attention: str | None = None,
+    keep_diagnostics: str | Path | None = None,
+    progress: Progress = QUIET,
+):
+    """Import `source` (anything `import_model` takes as a string, or a .mlir/.mlirbc file)
+    and compile it with IREE; returns an `Artifact` to save, inspect and `.run()`."""
+    from .lowering import compile_model
+    from .targets import target_spec
+
+    options = SourceOptions(parse_specs(input_shapes), weights, task, seq_len, attention)
+    spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch)
+    return compile_model(
+        str(source),
+        spec,
+        via=via,
+        options=options,
+        keep_diagnostics=keep_diagnostics,
+        progress=progress,
+    )

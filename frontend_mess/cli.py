@@ -16,13 +16,15 @@ from .defaults import (
     DEFAULT_SEQ_LEN,
     ONNX_IMPORTERS,
     OUTPUT_KINDS,
+    VERIFY_ATOL,
+    VERIFY_RTOL,
+    VERIFY_SEED,
 )
 from .errors import EXIT_USAGE, FrontendError
-from .defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
 from .importers.hf import ATTENTION, TASKS
 from .lowering import DEFAULT_VIA, VIAS
-from .targets import DEFAULT_CPU, DEFAULT_CUDA_ARCH, DEFAULT_TARGET, DEVICES, TARGETS
 from .progress import Progress
+from .targets import DEFAULT_CPU, DEFAULT_CUDA_ARCH, DEFAULT_TARGET, DEVICES, TARGETS
 
 PROG = "frontend-mess"
 
@@ -296,7 +298,7 @@ def _run_run(args) -> None:
     import numpy as np
 
     from .artifact import Artifact
-    from .runtime import parse_run_input
+    from .runtime import element_type_name, parse_run_input
 
     module = Artifact.load(args.module).module(args.device)
     function = args.function or module.default_function()
@@ -314,7 +316,7 @@ def _run_run(args) -> None:
         flat = output.reshape(-1)
         head = " ".join(f"{v:.6g}" for v in flat[:6].tolist())
         print(
-            f"output {index}: {'x'.join(map(str, output.shape))}x{output.dtype} "
+            f"output {index}: {'x'.join(map(str, output.shape))}x{element_type_name(output.dtype)} "
             f"[{head}{' ...' if flat.size > 6 else ''}]"
         )
 

@@ -139,6 +139,14 @@ class LoadedModule:
         return [np.asarray(r.to_host() if hasattr(r, "to_host") else r) for r in results]
 
 
+def element_type_name(dtype) -> str:
+    """NumPy dtype -> the element type name IREE signatures use (`float32` -> `f32`)."""
+    for name, numpy_type in _ELEMENT_TYPES.items():
+        if np.dtype(numpy_type) == np.dtype(dtype):
+            return name
+    return str(dtype)
+
+
 def check_inputs(signature: Signature, arrays: list[np.ndarray], function: str) -> None:
     if len(arrays) != len(signature.inputs):
         raise FrontendError(
@@ -146,7 +154,7 @@ def check_inputs(signature: Signature, arrays: list[np.ndarray], function: str) 
         )
     for index, (expected, array) in enumerate(zip(signature.inputs, arrays, strict=True)):
         if not expected.accepts(array):
-            got = "x".join(map(str, array.shape)) + f"x{array.dtype}"
+            got = "x".join(map(str, array.shape)) + f"x{element_type_name(array.dtype)}"
             raise FrontendError(
                 f"input {index} of {function} must be tensor<{expected}>, got {got} "
                 f"(signature: {signature})"
