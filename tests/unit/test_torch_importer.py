@@ -49,3 +49,27 @@ def test_torch_export_specializes_size_one_dims():
 def test_frontend_mess_widens_size_one_dynamic_dims():
     model = frontend_mess.import_model(Double(), (torch.randn(1, 3),), dynamic_dims=[0])
     assert "tensor<?x3xf32>" in model.text
+
+
+class ParameterInList(torch.nn.Module):
+    """`torch.cat([self.weight, x])`: the pattern in Swin's and MobileBERT's embeddings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(2, 4))
+
+    def forward(self, x):
+        return torch.cat([self.weight, x], dim=0)
+
+
+def test_torch_mlir_frozen_import_rejects_parameters_in_lists():
+    """No upstream issue found; still broken in torch-mlir 20261001."""
+    program = torch.export.export(ParameterInList(), (torch.randn(3, 4),), strict=False)
+    with pytest.raises(AssertionError, match="Heterogeneous lists are not supported"):
+        fx.export_and_import(program, output_type="linalg-on-tensors")
+
+
+def test_frontend_mess_imports_parameters_in_lists():
+    model = frontend_mess.import_model(ParameterInList(), (torch.randn(3, 4),))
+    assert "tensor.concat dim(0)" in model.text
+    assert "linalg.copy" not in model.text  # the inserted clone folds away
