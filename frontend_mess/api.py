@@ -134,3 +134,34 @@ def compile(  # noqa: A001  (the public name mirrors iree.compiler.compile_*)
         keep_diagnostics=keep_diagnostics,
         progress=progress,
     )
+
+
+def linalg_module(source: str, options: SourceOptions, progress: Progress = QUIET):
+    """linalg-on-tensors as a torch_mlir `ir.Module`: imported from a source, or parsed from a
+    `.mlir`/`.mlirbc` file (which must hold linalg already)."""
+    if source.endswith((".mlir", ".mlirbc")):
+        from torch_mlir import ir
+        from torch_mlir.dialects import torch as torch_d
+
+        from .errors import first_lines
+
+        path = Path(source)
+        if not path.is_file():
+            raise FrontendError(f"MLIR file {path} does not exist")
+        context = ir.Context()
+        torch_d.register_dialect(context)
+        try:
+            return ir.Module.parse(path.read_bytes(), context)
+        except Exception as exc:
+            raise FrontendError(f"{path} is not valid MLIR: {first_lines(exc, 1)}") from None
+    model = import_model(
+        source,
+        to="linalg",
+        input_shapes=options.input_specs,
+        weights=options.weights,
+        task=options.task,
+        seq_len=options.seq_len,
+        attention=options.attention,
+        progress=progress,
+    )
+    return model.mlir_module

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .analysis import GROUP_KEYS
 from .defaults import (
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_OUTPUT_KIND,
@@ -75,6 +76,11 @@ def _add_import(sub) -> None:
         help="make a dimension symbolic: DIM of every input, or ARG:DIM of one input",
     )
     p.add_argument("--func-name", default="main", help="name of the MLIR function")
+    p.add_argument(
+        "--strip-weights",
+        action="store_true",
+        help="replace every weight constant with a zero splat of the same type",
+    )
     p.add_argument(
         "--stats",
         action="store_true",
@@ -194,6 +200,31 @@ def _add_verify(sub) -> None:
     _add_source_options(p)
 
 
+def _add_analyze(sub) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="characterize the linalg workload, op by op",
+        description="Import to linalg (unless given a linalg .mlir/.mlirbc), "
+        "generalize, and count ops, loop structures, work and "
+        "traffic.",
+    )
+    p.add_argument("source", help="anything `import` takes, or a linalg .mlir/.mlirbc file")
+    p.add_argument("--json", action="store_true", help="print JSON (notes/analysis.md)")
+    p.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML page")
+    p.add_argument(
+        "--group-by",
+        choices=GROUP_KEYS,
+        help="group ops that share iterators, indexing maps or body",
+    )
+    p.add_argument(
+        "--strip-weights",
+        metavar="OUT.mlir",
+        help="also write the linalg IR with every weight replaced by a zero splat",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_source_options(p)
+
+
 def _add_models(sub) -> None:
     sub.add_parser("models", help="list the named model sources and their default inputs")
 
@@ -208,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compile(sub)
     _add_run(sub)
     _add_verify(sub)
+    _add_analyze(sub)
     _add_models(sub)
     sub.add_parser("versions", help="print the versions of the upstream tools in use")
     return parser
@@ -231,6 +263,10 @@ def _run_import(args) -> None:
         func_name=args.func_name,
         progress=progress,
     )
+    if args.strip_weights and model.mlir_module is not None:
+        from .strip import strip_weights
+
+        strip_weights(model.mlir_module)
     if args.output:
         with progress.step(f"writing {args.output}"):
             model.save(args.output)
@@ -340,11 +376,37 @@ def _run_verify(args) -> int:
     return 0 if report.ok else 1
 
 
+def _run_analyze(args) -> None:
+    from . import analysis_report
+    from .analysis import analyze_module
+    from .api import linalg_module
+    from .atomic import write_atomically
+
+    progress = Progress(quiet=True if args.quiet else None)
+    module = linalg_module(args.source, _options(args), progress)
+    if args.strip_weights:
+        from .strip import strip_weights
+
+        strip_weights(module)
+        stripped = str(module).encode()
+        write_atomically(args.strip_weights, lambda handle: handle.write(stripped))
+    with progress.step(f"analyzing {args.source}"):
+        analysis = analyze_module(module, args.source)
+    if args.html:
+        page = analysis_report.html_page(analysis).encode()
+        write_atomically(args.html, lambda handle: handle.write(page))
+    if args.json:
+        sys.stdout.write(analysis_report.json_text(analysis))
+    else:
+        sys.stdout.write(analysis_report.text(analysis, args.group_by))
+
+
 COMMANDS = {
     "import": _run_import,
     "compile": _run_compile,
     "run": _run_run,
     "verify": _run_verify,
+    "analyze": _run_analyze,
     "models": _run_models,
     "versions": _run_versions,
 }
