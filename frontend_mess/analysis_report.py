@@ -20,6 +20,12 @@ def _si(value: float | int | None) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _unit(value: int | None, unit: str) -> str:
+    """`3.627 GFLOP`, `512 FLOP`."""
+    scaled = _si(value)
+    return f"{scaled}{unit}" if scaled[-1].isalpha() else f"{scaled} {unit}"
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
@@ -128,7 +134,7 @@ def html_page(analysis: Analysis) -> str:
     bars = "".join(
         f'<g transform="translate(0,{i * 22})"><text x="0" y="15">{esc(k)}</text>'
         f'<rect x="260" y="3" height="16" width="{max(1, 500 * v / peak):.1f}" fill="#3a6ea5"/>'
-        f'<text x="{268 + 500 * v / peak:.1f}" y="15">{_si(v)}FLOP</text></g>'
+        f'<text x="{268 + 500 * v / peak:.1f}" y="15">{_unit(v, "FLOP")}</text></g>'
         for i, (k, v) in enumerate(kinds)
     )
     chart = (
