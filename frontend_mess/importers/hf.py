@@ -122,7 +122,8 @@ def load(source: str, *, task: str | None = None, attention: str | None = None):
             return model.eval(), task, attn
         except ValueError as exc:  # "does not support an attention implementation ..."
             last_error = exc
-            if attention or "attn" not in str(exc).lower() and "attention" not in str(exc):
+            about_attention = "attn" in str(exc).lower() or "attention" in str(exc).lower()
+            if attention or not about_attention:
                 break
         except OSError as exc:
             raise FrontendError(

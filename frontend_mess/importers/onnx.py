@@ -50,6 +50,7 @@ def load(path: str | Path, input_specs: list[InputSpec] | None = None, progress:
         with progress.step(f"upgrading {path.name} from opset {opset} to {MIN_ONNX_OPSET}"):
             try:
                 model = version_converter.convert_version(model, MIN_ONNX_OPSET)
+                progress.note(f"upgraded {path.name} from opset {opset} to {MIN_ONNX_OPSET}")
             except Exception as exc:
                 progress.note(
                     f"opset upgrade failed, importing opset {opset}: {first_lines(exc, 1)}"
