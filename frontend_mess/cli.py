@@ -7,10 +7,12 @@ nothing is written to an output file unless the whole import succeeded.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from .analysis import GROUP_KEYS
+from .capture import VERBOSE_ENV
 from .defaults import (
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_OUTPUT_KIND,
@@ -21,7 +23,7 @@ from .defaults import (
     VERIFY_RTOL,
     VERIFY_SEED,
 )
-from .errors import EXIT_USAGE, FrontendError
+from .errors import EXIT_INTERNAL, EXIT_USAGE, FrontendError, first_lines
 from .importers.hf import ATTENTION, TASKS
 from .lowering import DEFAULT_VIA, VIAS
 from .progress import Progress
@@ -428,7 +430,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader (e.g. `| head`) went away; that is not an error of ours.
         sys.stderr.close()
         return 0
-    return 0
+    except Exception as exc:  # a bug, or an upstream failure no importer anticipated
+        if os.environ.get(VERBOSE_ENV):
+            raise
+        print(
+            f"{PROG}: error: unexpected {type(exc).__name__}: {first_lines(exc, 1)} "
+            f"(rerun with {VERBOSE_ENV}=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 Anything raised as `FrontendError` is a problem with the user's input or with what an upstream
 tool could do with it; the CLI prints its message as one line and exits with `EXIT_USAGE`.
-Anything else is a bug in frontend-mess and keeps its traceback.
+Anything else is unanticipated: the CLI prints one line and exits with `EXIT_INTERNAL`, and
+FRONTEND_MESS_VERBOSE=1 shows the traceback.
 """
 
 from __future__ import annotations
 
 EXIT_USAGE = 2
+# A failure nobody anticipated: one line by default, the traceback with FRONTEND_MESS_VERBOSE=1.
+EXIT_INTERNAL = 1
 
 
 class FrontendError(Exception):

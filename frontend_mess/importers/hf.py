@@ -129,6 +129,11 @@ def load(source: str, *, task: str | None = None, attention: str | None = None):
             raise FrontendError(
                 f"cannot load weights for {location!r}: {first_lines(exc, 1)}"
             ) from None
+        except Exception as exc:  # the model's own constructor rejected the config
+            raise FrontendError(
+                f"transformers cannot build {config.model_type} for task {task} from "
+                f"{location}: {type(exc).__name__}: {first_lines(exc, 1)}"
+            ) from None
     raise FrontendError(
         f"transformers cannot build {config.model_type} for task {task}: "
         f"{first_lines(last_error, 1)}"
@@ -181,6 +186,11 @@ def functions(model, task: str, *, seq_len: int = DEFAULT_SEQ_LEN) -> dict:
     generator = torch.Generator().manual_seed(EXAMPLE_INPUT_SEED)
     fixed = {"use_cache": False} if _accepts(model, "use_cache") else {}
     fixed["return_dict"] = True
+    if _accepts(model, "input_features") or _accepts(model, "input_values"):
+        raise FrontendError(
+            f"{config.model_type} takes audio features; frontend-mess makes example inputs for "
+            f"text (input_ids) and vision (pixel_values) models only"
+        )
     if _accepts(model, "pixel_values"):
         channels = getattr(config, "num_channels", 3)
         size = getattr(config, "image_size", DEFAULT_IMAGE_SIZE)

@@ -78,3 +78,20 @@ def test_output_into_missing_directory(capsys, inputs_dir, tmp_path):
         str(tmp_path / "no" / "such" / "dir.mlir"),
     )
     assert code == EXIT_USAGE and "does not exist" in err
+
+
+def test_unexpected_failures_are_one_line_too(capsys, monkeypatch):
+    from frontend_mess import cli
+
+    def broken(_args):
+        raise RuntimeError("something upstream broke\nwith a long second line")
+
+    monkeypatch.setitem(cli.COMMANDS, "models", broken)
+    monkeypatch.delenv("FRONTEND_MESS_VERBOSE", raising=False)
+    code, out, err = run(capsys, "models")
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1
+    assert "unexpected RuntimeError: something upstream broke" in err
+    monkeypatch.setenv("FRONTEND_MESS_VERBOSE", "1")
+    with pytest.raises(RuntimeError):
+        main(["models"])

@@ -141,3 +141,21 @@ def test_every_tiny_config_imports_to_linalg(config):
     model = frontend_mess.import_model(f"hf-config:{config}", to="linalg")
     assert not [op for op in model.stats() if op.startswith("torch.")]
     assert model.stats()["func.func"] == len(model.programs) >= 1
+
+
+def test_audio_models_are_refused_in_one_line():
+    config = transformers.WhisperConfig(
+        d_model=64,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        vocab_size=128,
+        pad_token_id=0,
+        bos_token_id=0,
+        eos_token_id=0,
+        decoder_start_token_id=0,
+    )
+    model = transformers.AutoModel.from_config(config)
+    with pytest.raises(FrontendError, match="takes audio features"):
+        hf.functions(model, "base")
