@@ -145,6 +145,13 @@ def _add_target_options(p) -> None:
         default=DEFAULT_VIA,
         help="import path for torch sources (default: %(default)s)",
     )
+    p.add_argument(
+        "--iree-flag",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="extra iree-compile flag, after the defaults; repeat for more",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -307,7 +314,9 @@ def _options(args):
 def _spec(args):
     from .targets import target_spec
 
-    return target_spec(args.target, cpu=args.cpu, cuda_arch=args.cuda_arch)
+    return target_spec(
+        args.target, cpu=args.cpu, cuda_arch=args.cuda_arch, extra_flags=tuple(args.iree_flag)
+    )
 
 
 def _run_compile(args) -> None:

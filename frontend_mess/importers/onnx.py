@@ -29,14 +29,13 @@ TORCH_ONNX_PIPELINE = "builtin.module(torch-onnx-to-torch-backend-pipeline)"
 def load(path: str | Path, input_specs: list[InputSpec] | None = None, progress: Progress = QUIET):
     """Read, upgrade, fix shapes, infer shapes. Returns the ModelProto."""
     import onnx
-    from google.protobuf.message import DecodeError
 
     path = Path(path)
     if not path.is_file():
         raise FrontendError(f"ONNX file {path} does not exist")
     try:
         model = onnx.load(str(path), load_external_data=True)
-    except (DecodeError, RuntimeError, ValueError, OSError) as exc:
+    except Exception as exc:  # DecodeError, onnx's ValidationError for missing data, OSError
         raise FrontendError(
             f"{path} is not a readable ONNX model ({type(exc).__name__}: {first_lines(exc, 1)}): "
             f"is the file truncated, or its external data missing from {path.parent}?"

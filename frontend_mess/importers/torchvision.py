@@ -9,6 +9,7 @@ that, so a randomly initialised ViT takes 224.
 from __future__ import annotations
 
 import difflib
+import warnings
 from pathlib import Path
 
 from ..defaults import DEFAULT_IMAGE_SIZE
@@ -59,7 +60,9 @@ def build(name: str, weights: str | Path | None = None):
         close = suggest(name)
         hint = f"did you mean {', '.join(close)}?" if close else "run `frontend-mess models`"
         raise FrontendError(f"unknown torchvision model {name!r}: {hint}")
-    model = models.get_model(name, weights=None)
+    with warnings.catch_warnings():  # inception_v3/googlenet warn about a future init change
+        warnings.simplefilter("ignore", FutureWarning)
+        model = models.get_model(name, weights=None)
     if weights is not None:
         path = Path(weights)
         if not path.is_file():

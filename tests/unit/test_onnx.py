@@ -94,3 +94,30 @@ def test_both_importers_produce_the_same_raw_ops():
         for name in ONNX_IMPORTERS
     ]
     assert ops[0] == ops[1]
+
+
+def test_external_data_beside_the_model(tmp_path):
+    """Weights in a separate file next to the .onnx (how large models ship) are found."""
+    source = tmp_path / "src.onnx"
+    module = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU())
+    torch.onnx.export(module, (torch.randn(2, 64),), str(source), dynamo=False)
+    model = onnx.load(str(source))
+    target = tmp_path / "model" / "net.onnx"
+    target.parent.mkdir()
+    onnx.save_model(
+        model,
+        str(target),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="net.weights",
+        size_threshold=0,
+    )
+    assert (target.parent / "net.weights").stat().st_size >= 64 * 32 * 4
+    from frontend_mess.targets import target_spec
+    from frontend_mess.verify import verify
+
+    report = verify(str(target), target_spec("llvm-cpu"))
+    assert report.ok, report.text()
+    (target.parent / "net.weights").unlink()
+    with pytest.raises(FrontendError, match="external data missing"):
+        frontend_mess.import_model(str(target), to="linalg")
