@@ -26,6 +26,7 @@ from .defaults import (
 from .errors import EXIT_INTERNAL, EXIT_USAGE, FrontendError, first_lines
 from .importers.hf import ATTENTION, TASKS
 from .lowering import DEFAULT_VIA, VIAS
+from .matrix import SUITES
 from .progress import Progress
 from .targets import DEFAULT_CPU, DEFAULT_CUDA_ARCH, DEFAULT_TARGET, DEVICES, TARGETS
 
@@ -234,6 +235,75 @@ def _add_analyze(sub) -> None:
     _add_source_options(p)
 
 
+def _add_matrix(sub) -> None:
+    p = sub.add_parser(
+        "matrix",
+        help="run sources × paths × targets, one process per cell",
+        description="Run a compatibility matrix; results go to --output as "
+        "each cell ends; rerunning resumes.",
+    )
+    p.add_argument("--suite", action="append", choices=SUITES, help="default: all")
+    p.add_argument("--path", action="append", choices=VIAS, help="default: all")
+    p.add_argument("--target", action="append", choices=TARGETS, help="default: llvm-cpu")
+    p.add_argument("--limit", type=int, help="at most this many sources per suite")
+    p.add_argument(
+        "--max-params",
+        type=float,
+        metavar="MILLIONS",
+        help="torchvision: skip models with more parameters",
+    )
+    p.add_argument("-j", "--jobs", type=int, default=2)
+    p.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    p.add_argument("--memory-gb", type=float, default=16, help="address-space limit per cell")
+    p.add_argument("-o", "--output", default="reports/matrix.jsonl")
+    p.add_argument("--markdown", help="also write the summary here")
+    p.add_argument("--no-resume", action="store_true", help="start over")
+    p.add_argument("--rerun-failures", action="store_true")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="show what changed between two result files, run nothing",
+    )
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def _run_matrix(args) -> int:
+    from pathlib import Path
+
+    from . import matrix
+    from .atomic import write_atomically
+
+    if args.compare:
+        old, new = (matrix.read_results(Path(p)) for p in args.compare)
+        sys.stdout.write(matrix.compare_runs(old, new))
+        return 0
+    todo = matrix.cells(
+        args.suite or list(SUITES),
+        args.path or list(VIAS),
+        args.target or ["llvm-cpu"],
+        limit=args.limit,
+        max_params_m=args.max_params,
+    )
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    records = matrix.run_matrix(
+        todo,
+        output,
+        jobs=args.jobs,
+        resume=not args.no_resume,
+        rerun_failures=args.rerun_failures,
+        timeout_s=args.timeout,
+        memory_gb=args.memory_gb,
+        progress=Progress(quiet=True if args.quiet else None),
+    )
+    summary = matrix.summary_markdown(records)
+    if args.markdown:
+        write_atomically(args.markdown, lambda handle: handle.write(summary.encode()))
+    sys.stdout.write(summary)
+    return 0
+
+
 def _add_models(sub) -> None:
     sub.add_parser("models", help="list the named model sources and their default inputs")
 
@@ -249,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_verify(sub)
     _add_analyze(sub)
+    _add_matrix(sub)
     _add_models(sub)
     sub.add_parser("versions", help="print the versions of the upstream tools in use")
     return parser
@@ -418,6 +489,7 @@ COMMANDS = {
     "run": _run_run,
     "verify": _run_verify,
     "analyze": _run_analyze,
+    "matrix": _run_matrix,
     "models": _run_models,
     "versions": _run_versions,
 }
