@@ -40,15 +40,14 @@ def error_class(message: str) -> str:
 
 
 def run_cell(cell: dict) -> dict:
-    import numpy as np
-
     from .compiler import compile_text
+    from .defaults import VERIFY_ATOL, VERIFY_RTOL
     from .errors import FrontendError
     from .lowering import lower_source
     from .progress import QUIET
     from .sources import is_onnx, resolve
     from .targets import target_spec
-    from .verify import VERIFY_ATOL, VERIFY_RTOL, compare, fresh_like
+    from .verify import onnx_checks, torch_checks
 
     seconds: dict[str, float] = {}
     record = {
@@ -95,39 +94,10 @@ def run_cell(cell: dict) -> dict:
     start = time.perf_counter()
     try:
         module = artifact.module()
-        checks = []
         if functions is None:
-            import onnxruntime
-
-            name = module.default_function()
-            rng = np.random.default_rng(1)
-            inputs = [t.random(rng) for t in module.signature(name).inputs]
-            session = onnxruntime.InferenceSession(
-                model.SerializeToString(), providers=["CPUExecutionProvider"]
-            )
-            feeds = dict(zip([i.name for i in session.get_inputs()], inputs, strict=True))
-            expected = session.run(None, feeds)
-            got = module.call(name, inputs)
-            checks = [
-                compare(name, i, g, np.asarray(e), VERIFY_RTOL, VERIFY_ATOL)
-                for i, (g, e) in enumerate(zip(got, expected, strict=True))
-            ]
+            checks = onnx_checks(model, module, seed=1, rtol=VERIFY_RTOL, atol=VERIFY_ATOL)
         else:
-            import torch
-
-            from .verify import _flatten
-
-            generator = torch.Generator().manual_seed(1)
-            for name, function in functions.items():
-                inputs = tuple(fresh_like(e, generator) for e in function.example_args)
-                with torch.no_grad():
-                    expected = [t.numpy() for t in _flatten(function.module(*inputs))]
-                call = name if len(functions) > 1 else module.default_function()
-                got = module.call(call, [i.numpy() for i in inputs])
-                checks += [
-                    compare(name, i, g, e, VERIFY_RTOL, VERIFY_ATOL)
-                    for i, (g, e) in enumerate(zip(got, expected, strict=True))
-                ]
+            checks = torch_checks(functions, module, seed=1, rtol=VERIFY_RTOL, atol=VERIFY_ATOL)
     except Exception as exc:  # noqa: BLE001  (any runtime failure is this cell's result)
         return fail("run-fail", "run", exc)
     seconds["run"] = round(time.perf_counter() - start, 2)

@@ -102,6 +102,58 @@ def _flatten(result) -> list:
     return []
 
 
+def torch_checks(
+    functions: dict, module, *, seed: int, rtol: float, atol: float, progress: Progress = QUIET
+) -> list[OutputCheck]:
+    """Run each traced function in PyTorch eager and in the loaded IREE module on the same
+    fresh inputs, and compare every output."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    checks: list[OutputCheck] = []
+    for name, function in functions.items():
+        inputs = tuple(fresh_like(e, generator) for e in function.example_args)
+        with torch.no_grad():
+            expected = [t.numpy() for t in _flatten(function.module(*inputs))]
+        iree_name = name if len(functions) > 1 else module.default_function()
+        with progress.step(f"running {iree_name} on {module.config.device}"):
+            got = module.call(iree_name, [i.numpy() for i in inputs])
+        if len(got) != len(expected):
+            raise FrontendError(
+                f"{name}: IREE returned {len(got)} outputs, PyTorch {len(expected)}"
+            )
+        checks += [
+            compare(name, i, g, e, rtol, atol)
+            for i, (g, e) in enumerate(zip(got, expected, strict=True))
+        ]
+    return checks
+
+
+def onnx_checks(model, module, *, seed: int, rtol: float, atol: float) -> list[OutputCheck]:
+    """Run the ONNX model in onnxruntime and the loaded IREE module on the same random inputs
+    (drawn from the compiled signature), and compare every output."""
+    import onnxruntime
+
+    function = module.default_function()
+    signature = module.signature(function)
+    if any(d is None for t in signature.inputs for d in t.shape):
+        raise FrontendError(
+            "the model has dynamic input dims: fix them with --input-shape NAME=DIMS to verify"
+        )
+    rng = np.random.default_rng(seed)
+    inputs = [t.random(rng) for t in signature.inputs]
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    names = [i.name for i in session.get_inputs()]
+    expected = session.run(None, dict(zip(names, inputs, strict=True)))
+    got = module.call(function, inputs)
+    return [
+        compare(function, i, g, np.asarray(e), rtol, atol)
+        for i, (g, e) in enumerate(zip(got, expected, strict=True))
+    ]
+
+
 def verify(
     source: str,
     spec: TargetSpec,
@@ -114,65 +166,29 @@ def verify(
     device: str | None = None,
     progress: Progress = QUIET,
 ) -> VerifyReport:
-    if is_onnx(source):
-        return _verify_onnx(source, spec, seed, rtol, atol, options, device, progress)
-    import torch
-
     from .compiler import compile_text
-
-    with progress.step(f"loading {source}"):
-        resolved = resolve(source, options or SourceOptions())
-    mlir, input_type = lower_source(resolved, via, progress)
-    artifact = compile_text(mlir, spec, input_type=input_type, name=source, progress=progress)
-    module = artifact.module(device)
-    report = VerifyReport(source, spec.target, via, seed, rtol, atol, "PyTorch eager")
-    generator = torch.Generator().manual_seed(seed)
-    for name, function in resolved.functions.items():
-        inputs = tuple(fresh_like(e, generator) for e in function.example_args)
-        with torch.no_grad():
-            expected = [t.numpy() for t in _flatten(function.module(*inputs))]
-        iree_name = name if len(resolved.functions) > 1 else module.default_function()
-        with progress.step(f"running {iree_name} on {module.config.device}"):
-            got = module.call(iree_name, [i.numpy() for i in inputs])
-        if len(got) != len(expected):
-            raise FrontendError(
-                f"{source}: IREE returned {len(got)} outputs, PyTorch {len(expected)}"
-            )
-        report.checks += [
-            compare(name, i, g, e, rtol, atol)
-            for i, (g, e) in enumerate(zip(got, expected, strict=True))
-        ]
-    return report
-
-
-def _verify_onnx(source, spec, seed, rtol, atol, options, device, progress) -> VerifyReport:
-    import onnxruntime
-
-    from .compiler import compile_text
-    from .importers import onnx as onnx_importer
 
     options = options or SourceOptions()
-    model = onnx_importer.load(source, options.input_specs, progress)
-    mlir = str(onnx_importer.to_mlir(model, "raw", name=source, progress=progress))
-    artifact = compile_text(mlir, spec, input_type="onnx", name=source, progress=progress)
-    module = artifact.module(device)
-    function = module.default_function()
-    signature = module.signature(function)
-    if any(d is None for t in signature.inputs for d in t.shape):
-        raise FrontendError(
-            f"{source} has dynamic input dims: fix them with --input-shape NAME=DIMS to verify"
-        )
-    rng = np.random.default_rng(seed)
-    inputs = [t.random(rng) for t in signature.inputs]
-    session = onnxruntime.InferenceSession(
-        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    if is_onnx(source):
+        from .importers import onnx as onnx_importer
+
+        model = onnx_importer.load(source, options.input_specs, progress)
+        mlir = str(onnx_importer.to_mlir(model, "raw", name=source, progress=progress))
+        artifact = compile_text(mlir, spec, input_type="onnx", name=source, progress=progress)
+        report = VerifyReport(source, spec.target, "onnx", seed, rtol, atol, "onnxruntime")
+        report.checks = onnx_checks(model, artifact.module(device), seed=seed, rtol=rtol, atol=atol)
+        return report
+    with progress.step(f"loading {source}"):
+        resolved = resolve(source, options)
+    mlir, input_type = lower_source(resolved, via, progress)
+    artifact = compile_text(mlir, spec, input_type=input_type, name=source, progress=progress)
+    report = VerifyReport(source, spec.target, via, seed, rtol, atol, "PyTorch eager")
+    report.checks = torch_checks(
+        resolved.functions,
+        artifact.module(device),
+        seed=seed,
+        rtol=rtol,
+        atol=atol,
+        progress=progress,
     )
-    names = [i.name for i in session.get_inputs()]
-    expected = session.run(None, dict(zip(names, inputs, strict=True)))
-    got = module.call(function, inputs)
-    report = VerifyReport(source, spec.target, "onnx", seed, rtol, atol, "onnxruntime")
-    report.checks = [
-        compare(function, i, g, np.asarray(e), rtol, atol)
-        for i, (g, e) in enumerate(zip(got, expected, strict=True))
-    ]
     return report

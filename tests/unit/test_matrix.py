@@ -9,18 +9,29 @@ INPUTS = Path(__file__).resolve().parents[1] / "filecheck" / "Inputs"
 
 
 def cell(source: str, path: str = "fx-torch") -> dict:
-    return {"suite": "test", "source": source, "path": path, "target": "llvm-cpu",
-            "compile_only": False}
+    return {
+        "suite": "test",
+        "source": source,
+        "path": path,
+        "target": "llvm-cpu",
+        "compile_only": False,
+    }
 
 
 def test_statuses_resume_and_summary(tmp_path):
     output = tmp_path / "m.jsonl"
-    todo = [cell(str(INPUTS / "mlp.py")), cell(f"{INPUTS / 'zoo.py'}:AddMul"),
-            cell(str(INPUTS / "rotary.py"), "fx-tosa")]
+    todo = [
+        cell(str(INPUTS / "mlp.py")),
+        cell(f"{INPUTS / 'zoo.py'}:AddMul"),
+        cell(str(INPUTS / "rotary.py"), "fx-tosa"),
+    ]
     records = run_matrix(todo, output, jobs=2, timeout_s=300)
     status = {Path(r["source"]).name + "/" + r["path"]: r["status"] for r in records}
-    assert status == {"mlp.py/fx-torch": "pass", "zoo.py:AddMul/fx-torch": "import-fail",
-                      "rotary.py/fx-tosa": "pass"}
+    assert status == {
+        "mlp.py/fx-torch": "pass",
+        "zoo.py:AddMul/fx-torch": "import-fail",
+        "rotary.py/fx-tosa": "pass",
+    }
     passed = next(r for r in records if r["status"] == "pass")
     assert set(passed["seconds"]) == {"import", "compile", "run"}
     assert passed["max_rel_error"] is not None
