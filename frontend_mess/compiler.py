@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
 from pathlib import Path
 
 from .artifact import Artifact
@@ -166,7 +165,3 @@ def _keep(diagnostics: str, mlir: str | bytes, directory: str | Path | None) -> 
     suffix = ".mlir" if isinstance(mlir, str) else ".mlirbc"
     (directory / f"input{suffix}").write_bytes(mlir.encode() if isinstance(mlir, str) else mlir)
     return f" (full diagnostics and IR in {directory})"
-
-
-def scratch_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="frontend-mess-"))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 from pathlib import Path
 
 from ..defaults import DEFAULT_IMAGE_SIZE, DEFAULT_SEQ_LEN, EXAMPLE_INPUT_SEED
@@ -241,8 +240,3 @@ def _encoder_decoder(model, ids, mask, fixed) -> dict:
         "encoder": (encoder, (ids, mask)),
         "decoder_step": (DecoderStep().eval(), (decoder_ids, hidden, mask)),
     }
-
-
-def offline() -> None:
-    """No model hub at run time: make transformers fail fast instead of retrying the network."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
