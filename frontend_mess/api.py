@@ -57,21 +57,53 @@ def import_model(
     `nn.Module`, which then needs `example_args` or `input_shapes`. `dynamic_dims` marks
     dimensions symbolic: `0` is dim 0 of every input, `"1:0"` dim 0 of input 1.
     """
+    options = SourceOptions(parse_specs(input_shapes), weights, task, seq_len, attention)
+    if isinstance(source_or_module, str | Path):
+        return import_source(
+            str(source_or_module),
+            to,
+            options,
+            dynamic_dims=dynamic_dims,
+            onnx_importer_name=onnx_importer_name,
+            func_name=func_name,
+            example_args=example_args,
+            progress=progress,
+        )
     check_kind(to)
-    specs = parse_specs(input_shapes)
+    source = _from_module(source_or_module, example_args, options.input_specs, func_name)
+    return _trace_and_import(source, to, dynamic_dims, func_name, progress)
+
+
+def import_source(
+    source: str,
+    to: str = DEFAULT_OUTPUT_KIND,
+    options: SourceOptions | None = None,
+    *,
+    dynamic_dims: Sequence[int | str | DynamicDim] | None = None,
+    onnx_importer_name: str = DEFAULT_ONNX_IMPORTER,
+    func_name: str = "main",
+    example_args: Sequence | None = None,
+    progress: Progress = QUIET,
+) -> ImportedModel:
+    """`import_model` for a source string, with the source options as one `SourceOptions`
+    (what the CLI parses): the one path every string source takes."""
+    check_kind(to)
+    options = options or SourceOptions()
+    if is_onnx(source):
+        return _import_onnx(source, to, options.input_specs, onnx_importer_name, progress)
+    with progress.step(f"loading {source}"):
+        resolved = resolve(source, options)
+    if example_args is not None:
+        resolved.main.example_args = tuple(example_args)
+    return _trace_and_import(resolved, to, dynamic_dims, func_name, progress)
+
+
+def _trace_and_import(
+    source: ModelSource, to: str, dynamic_dims, func_name: str, progress: Progress
+) -> ImportedModel:
     dynamic = [
         d if isinstance(d, DynamicDim) else DynamicDim.parse(str(d)) for d in dynamic_dims or []
     ]
-    if isinstance(source_or_module, str | Path) and is_onnx(str(source_or_module)):
-        return _import_onnx(str(source_or_module), to, specs, onnx_importer_name, progress)
-    if isinstance(source_or_module, str):
-        options = SourceOptions(specs, weights, task, seq_len, attention)
-        with progress.step(f"loading {source_or_module}"):
-            source = resolve(source_or_module, options)
-        if example_args is not None:
-            source.main.example_args = tuple(example_args)
-    else:
-        source = _from_module(source_or_module, example_args, specs, func_name)
     for choice, value in source.choices.items():
         progress.note(f"{choice}: {value}")
     programs, args = {}, {}
@@ -154,14 +186,5 @@ def linalg_module(source: str, options: SourceOptions, progress: Progress = QUIE
             return ir.Module.parse(path.read_bytes(), context)
         except Exception as exc:
             raise FrontendError(f"{path} is not valid MLIR: {first_lines(exc, 1)}") from None
-    model = import_model(
-        source,
-        to="linalg",
-        input_shapes=options.input_specs,
-        weights=options.weights,
-        task=options.task,
-        seq_len=options.seq_len,
-        attention=options.attention,
-        progress=progress,
-    )
+    model = import_source(source, "linalg", options, progress=progress)
     return model.mlir_module

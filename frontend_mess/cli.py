@@ -326,19 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_import(args) -> None:
-    from .api import check_kind, import_model
+    from .api import import_source
 
-    check_kind(args.to)
     progress = Progress(quiet=True if args.quiet else None)
-    model = import_model(
+    model = import_source(
         args.source,
-        to=args.to,
-        input_shapes=args.input_shape,
+        args.to,
+        _options(args),
         dynamic_dims=args.dynamic_dim,
-        weights=args.weights,
-        task=args.task,
-        seq_len=args.seq_len,
-        attention=args.attention,
         onnx_importer_name=args.onnx_importer,
         func_name=args.func_name,
         progress=progress,
@@ -353,9 +348,8 @@ def _run_import(args) -> None:
     if args.stats:
         sys.stdout.write(model.format_stats())
     elif not args.output:
-        sys.stdout.write(model.text)
-        if not model.text.endswith("\n"):
-            sys.stdout.write("\n")
+        text = model.text  # printing a big module takes a while: once
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def _run_models(_args) -> None:
@@ -391,12 +385,12 @@ def _spec(args):
 
 
 def _run_compile(args) -> None:
-    from pathlib import Path
 
     from .lowering import compile_model
+    from .sources import short_name
 
     progress = Progress(quiet=True if args.quiet else None)
-    output = args.output or f"{Path(args.source.split(':')[0]).stem}.vmfb"
+    output = args.output or f"{short_name(args.source)}.vmfb"
     artifact = compile_model(
         args.source,
         _spec(args),

@@ -141,8 +141,7 @@ def _through_onnx(source: ModelSource, progress: Progress) -> str:
                 raise FrontendError(
                     f"torch.onnx.export failed on {source.name}: {first_lines(exc, 1)}"
                 ) from None
-        model = onnx_importer.load(path, progress=progress)
-    return str(onnx_importer.to_mlir(model, "raw", name=source.name, progress=progress))
+        return onnx_importer.load_raw(path, progress=progress, name=source.name)[1]
 
 
 def compile_model(
@@ -161,8 +160,7 @@ def compile_model(
     elif is_onnx(source):
         from .importers import onnx as onnx_importer
 
-        model = onnx_importer.load(source, options.input_specs, progress)
-        mlir = str(onnx_importer.to_mlir(model, "raw", name=source, progress=progress))
+        mlir = onnx_importer.load_raw(source, options.input_specs, progress)[1]
         input_type = "onnx"
     else:
         with progress.step(f"loading {source}"):

@@ -72,8 +72,7 @@ def run_cell(cell: dict) -> dict:
         if is_onnx(cell["source"]):
             from .importers import onnx as onnx_importer
 
-            model = onnx_importer.load(cell["source"])
-            mlir = str(onnx_importer.to_mlir(model, "raw", name=cell["source"]))
+            model, mlir = onnx_importer.load_raw(cell["source"])
             input_type, functions = "onnx", None
         else:
             resolved = resolve(cell["source"])

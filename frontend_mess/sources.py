@@ -74,6 +74,17 @@ def is_onnx(source: str) -> bool:
     return source.endswith(ONNX_SUFFIX)
 
 
+def short_name(source: str) -> str:
+    """A file-name stem for a source: `torchvision:resnet18` -> resnet18, `model.py:Net` ->
+    Net, `hf-config:dir/bert.json` -> bert, `hf:./my-bert` -> my-bert."""
+    if pyfile.looks_like_python_file(source):
+        path, name = pyfile.split_source(source)
+        return name or path.stem
+    for prefix in (torchvision.PREFIX, *hf.PREFIXES):
+        source = source.removeprefix(prefix)
+    return Path(source.rstrip("/")).stem or "model"
+
+
 def known_models() -> dict[str, InputSpec]:
     """Named sources and the input each is imported with by default."""
     return {

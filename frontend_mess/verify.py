@@ -172,8 +172,7 @@ def verify(
     if is_onnx(source):
         from .importers import onnx as onnx_importer
 
-        model = onnx_importer.load(source, options.input_specs, progress)
-        mlir = str(onnx_importer.to_mlir(model, "raw", name=source, progress=progress))
+        model, mlir = onnx_importer.load_raw(source, options.input_specs, progress)
         artifact = compile_text(mlir, spec, input_type="onnx", name=source, progress=progress)
         report = VerifyReport(source, spec.target, "onnx", seed, rtol, atol, "onnxruntime")
         report.checks = onnx_checks(model, artifact.module(device), seed=seed, rtol=rtol, atol=atol)

@@ -178,3 +178,15 @@ def to_mlir(
                 f"{first_mlir_error(captured.text() + str(exc))}"
             ) from None
     return module
+
+
+def load_raw(
+    path: str | Path,
+    input_specs: list[InputSpec] | None = None,
+    progress: Progress = QUIET,
+    name: str | None = None,
+) -> tuple:
+    """(the prepared ModelProto, its `raw` MLIR text): what IREE's `--iree-input-type=onnx`
+    takes, and the model onnxruntime runs as the reference."""
+    model = load(path, input_specs, progress)
+    return model, str(to_mlir(model, "raw", name=name or str(path), progress=progress))

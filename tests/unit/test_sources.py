@@ -77,3 +77,22 @@ def test_weights_that_do_not_fit(tmp_path):
     torch.save({"nope": torch.ones(1)}, path)
     with pytest.raises(FrontendError, match="does not fit squeezenet1_1"):
         resolve("squeezenet1_1", SourceOptions(weights=path))
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        ("torchvision:resnet18", "resnet18"),
+        ("resnet18", "resnet18"),
+        ("dir/model.py:Net", "Net"),
+        ("dir/model.py", "model"),
+        ("hf-config:tests/data/hf-tiny/bert.json", "bert"),
+        ("hf:./my-bert/", "my-bert"),
+        ("x/net.onnx", "net"),
+        ("m.tosa.mlir", "m.tosa"),
+    ],
+)
+def test_short_name(source, name):
+    from frontend_mess.sources import short_name
+
+    assert short_name(source) == name
