@@ -42,7 +42,8 @@ def classify_stage(diagnostics: str) -> str:
         return "parse"
     if re.search(
         r"failed to legalize operation '(torch|tosa|stablehlo|onnx)\.|"
-        r"torch\.operator|unsupported by backend contract",
+        r"torch\.operator|unsupported by backend contract|"
+        r"'(tosa|stablehlo|torch)\.\w+' op ",  # input-dialect validation, e.g. TOSA profiles
         first,
     ):
         return "input conversion"
