@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -85,17 +84,12 @@ def cell_key(cell: dict) -> tuple:
     return (cell["suite"], cell["source"], cell["path"], cell["target"])
 
 
-def _limits(memory_gb: float):
-    limit = int(memory_gb * 2**30)
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
-
-
 def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
-    command = [sys.executable, "-m", "frontend_mess.matrix_cell", json.dumps(cell)]
+    # The cell limits its own address space (matrix_cell.limit_memory): a preexec_fn would do it
+    # in the forked child, which is unsafe while this process runs threads.
+    # The cell caps its own address space (matrix_cell.limit_memory): a preexec_fn would do it
+    # in the forked child, which is unsafe while this process runs threads.
+    command = [sys.executable, "-m", "frontend_mess.matrix_cell", json.dumps(cell), str(memory_gb)]
     env = {**os.environ, "CI": "1"}
     try:
         done = subprocess.run(
@@ -103,7 +97,6 @@ def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
             capture_output=True,
             text=True,
             timeout=timeout_s,
-            preexec_fn=_limits(memory_gb),
             env=env,
         )
     except subprocess.TimeoutExpired:

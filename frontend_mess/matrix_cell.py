@@ -111,5 +111,15 @@ def run_cell(cell: dict) -> dict:
     return record
 
 
+def limit_memory(gigabytes: float) -> None:
+    """Cap this process's address space, so an out-of-memory cell dies alone."""
+    import resource
+
+    limit = int(gigabytes * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        limit_memory(float(sys.argv[2]))
     print(json.dumps(run_cell(json.loads(sys.argv[1]))), flush=True)
