@@ -87,7 +87,7 @@ def cell_key(cell: dict) -> tuple:
 def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
     # The cell limits its own address space (matrix_cell.limit_memory): a preexec_fn would do it
     # in the forked child, which is unsafe while this process runs threads.
-    # The cell caps its own address space (matrix_cell.limit_memory): a preexec_fn would do it
+    command = [sys.executable, "-m", "frontend_mess.matrix_cell", json.dumps(cell), str(memory_gb)]
     env = {**os.environ, "CI": "1"}
     try:
         done = subprocess.run(
