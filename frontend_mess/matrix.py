@@ -9,6 +9,7 @@ suite, the ONNX Backend adapter and the HTML page (issue 5 is open).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -21,6 +22,8 @@ from pathlib import Path
 from .errors import FrontendError
 from .lowering import VIAS
 from .progress import QUIET, Progress
+from .targets import target_spec
+from .versions import frontend_mess_version, tool_versions
 
 SUITES = ("torchvision", "hf-tiny", "onnx-models")
 DEFAULT_TIMEOUT_S = 900
@@ -84,6 +87,19 @@ def cell_key(cell: dict) -> tuple:
     return (cell["suite"], cell["source"], cell["path"], cell["target"])
 
 
+def failed(cell: dict, status: str, error: str, error_class: str) -> dict:
+    """The record of a cell whose process gave no record of its own."""
+    return {
+        **cell,
+        "status": status,
+        "stage": "",
+        "error": error[:400],
+        "error_class": error_class,
+        "max_rel_error": None,
+        "seconds": {},
+    }
+
+
 def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
     # The cell limits its own address space (matrix_cell.limit_memory): a preexec_fn would do it
     # in the forked child, which is unsafe while this process runs threads.
@@ -98,29 +114,24 @@ def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
             env=env,
         )
     except subprocess.TimeoutExpired:
-        return {
-            **cell,
-            "status": "timeout",
-            "stage": "",
-            "error": f"over {timeout_s} s",
-            "error_class": "timeout",
-            "max_rel_error": None,
-            "seconds": {},
-        }
+        return failed(cell, "timeout", f"over {timeout_s} s", "timeout")
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode == 0 and lines:
         return json.loads(lines[-1])
     tail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-    cause = "killed (out of memory?)" if done.returncode < 0 else tail
-    return {
-        **cell,
-        "status": "crash",
-        "stage": "",
-        "error": cause[:400],
-        "error_class": f"signal {-done.returncode}" if done.returncode < 0 else "crash",
-        "max_rel_error": None,
-        "seconds": {},
-    }
+    if done.returncode < 0:
+        return failed(cell, "crash", "killed (out of memory?)", f"signal {-done.returncode}")
+    return failed(cell, "crash", tail, "crash")
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    return {"frontend-mess": frontend_mess_version(), **tool_versions()}
+
+
+def context(cell: dict) -> dict:
+    """What a record needs to be read later on its own: the tool versions and the flags."""
+    return {"versions": _versions(), "flags": list(target_spec(cell["target"]).flags)}
 
 
 def read_results(path: Path) -> list[dict]:
@@ -154,7 +165,7 @@ def run_matrix(
 
     def work(cell: dict) -> None:
         nonlocal done
-        record = run_one(cell, timeout_s, memory_gb)
+        record = {**run_one(cell, timeout_s, memory_gb), **context(cell)}
         with lock:
             with output.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")

@@ -100,7 +100,7 @@ def run_cell(cell: dict) -> dict:
     except Exception as exc:  # noqa: BLE001  (any runtime failure is this cell's result)
         return fail("run-fail", "run", exc)
     seconds["run"] = round(time.perf_counter() - start, 2)
-    record["max_rel_error"] = max((c.max_rel for c in checks), default=None)
+    record["max_rel_error"] = max((c.scaled_error for c in checks), default=None)
     if not all(c.ok for c in checks):
         record.update(
             status="mismatch",

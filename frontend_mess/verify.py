@@ -23,6 +23,13 @@ class OutputCheck:
     max_abs: float
     max_rel: float
     ok: bool
+    #: the largest |reference| value: the scale the tolerance is judged against.
+    peak: float = 0.0
+
+    @property
+    def scaled_error(self) -> float:
+        """Max abs error over the output's largest magnitude: the quantity `ok` judges."""
+        return self.max_abs / max(self.peak, float(np.finfo(np.float32).tiny))
 
     def line(self) -> str:
         status = "ok" if self.ok else "MISMATCH"
@@ -61,7 +68,7 @@ def compare(
     function: str, index: int, got: np.ndarray, want: np.ndarray, rtol: float, atol: float
 ) -> OutputCheck:
     if got.shape != want.shape:
-        return OutputCheck(function, index, want.shape, float("inf"), float("inf"), False)
+        return OutputCheck(function, index, want.shape, float("inf"), float("inf"), False, 1.0)
     got64, want64 = got.astype(np.float64), want.astype(np.float64)
     diff = np.abs(got64 - want64)
     max_abs = float(diff.max()) if diff.size else 0.0
@@ -73,7 +80,7 @@ def compare(
     ok = bool(np.isfinite(max_abs) and max_abs <= atol + rtol * peak) or (
         bool(np.array_equal(got64, want64, equal_nan=True))
     )
-    return OutputCheck(function, index, tuple(want.shape), max_abs, max_rel, ok)
+    return OutputCheck(function, index, tuple(want.shape), max_abs, max_rel, ok, peak)
 
 
 def fresh_like(example, generator):
