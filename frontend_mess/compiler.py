@@ -11,7 +11,7 @@ from .artifact import Artifact
 from .capture import upstream_output
 from .errors import FrontendError
 from .progress import QUIET, Progress
-from .targets import TargetSpec, input_type_flag
+from .targets import TargetSpec, input_flags
 
 # Op-name prefixes that give the input dialect away, checked in this order.
 _DIALECT_SIGNS = (
@@ -126,7 +126,7 @@ def compile_text(
 
     if input_type is None:
         input_type = detect_input_type(mlir if isinstance(mlir, str) else "")
-    flags = [*spec.flags, input_type_flag(input_type)]
+    flags = [*spec.flags, *input_flags(input_type, spec.target)]
     if keep_diagnostics:
         flags.append("--mlir-print-ir-after-failure")
     if spec.substituted:

@@ -10,6 +10,7 @@ can be compared on the same model:
   form (`"tosa.const_shape"() <{values = ...}>`), which both parse alike (notes/iree.md).
 - `turbine`: iree-turbine's `aot.export` (strict torch.export) -> iree-compile.
 - `onnx`: torch.onnx.export -> torch-mlir's ONNX importer -> `--iree-input-type=onnx`.
+- `onnx-iree`: the same with IREE's bundled ONNX importer (`iree-import-onnx`'s).
 ONNX files always take the ONNX path; `.mlir`/`.mlirbc` files are compiled as they are.
 """
 
@@ -26,7 +27,9 @@ from .progress import QUIET, Progress
 from .sources import ModelSource, SourceOptions, is_onnx, resolve
 from .targets import TargetSpec
 
-VIAS = ("fx-torch", "fx-linalg", "fx-tosa", "fx-stablehlo", "turbine", "onnx")
+VIAS = ("fx-torch", "fx-linalg", "fx-tosa", "fx-stablehlo", "turbine", "onnx", "onnx-iree")
+#: the paths through ONNX, and the ONNX importer each takes (the only paths for ONNX sources).
+ONNX_VIAS = {"onnx": "torch-mlir", "onnx-iree": "iree"}
 # --via fx-KIND: torch-mlir's output of that kind, handed to IREE in generic op form.
 _TORCH_MLIR_VIAS = {"fx-linalg": "linalg", "fx-tosa": "tosa", "fx-stablehlo": "stablehlo"}
 DEFAULT_VIA = "fx-torch"
@@ -97,8 +100,8 @@ def lower_source(source: ModelSource, via: str, progress: Progress) -> tuple[str
         return generic_form(module), "none" if kind == "linalg" else kind
     if via == "turbine":
         return _turbine(source, progress), "torch"
-    if via == "onnx":
-        return _through_onnx(source, progress), "onnx"
+    if via in ONNX_VIAS:
+        return _through_onnx(source, progress, via), "onnx"
     raise FrontendError(f"unknown path {via!r}: use one of {', '.join(VIAS)}")
 
 
@@ -126,12 +129,12 @@ def _turbine(source: ModelSource, progress: Progress) -> bytes:
     return _bytecode(exported.mlir_module)
 
 
-def _through_onnx(source: ModelSource, progress: Progress) -> str:
+def _through_onnx(source: ModelSource, progress: Progress, via: str) -> str:
     import torch
 
     from .importers import onnx as onnx_importer
 
-    function = _single(source, "onnx")
+    function = _single(source, via)
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "model.onnx"
         with progress.step(f"torch.onnx.export {source.name}"):
@@ -141,7 +144,11 @@ def _through_onnx(source: ModelSource, progress: Progress) -> str:
                 raise FrontendError(
                     f"torch.onnx.export failed on {source.name}: {first_lines(exc, 1)}"
                 ) from None
-        return onnx_importer.load_raw(path, progress=progress, name=source.name)[1]
+        importer = ONNX_VIAS[via]
+        _, mlir = onnx_importer.load_raw(
+            path, progress=progress, name=source.name, importer=importer
+        )
+        return mlir
 
 
 def compile_model(

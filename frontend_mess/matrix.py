@@ -3,35 +3,38 @@ a time and a memory limit, several at once, results appended as each cell ends (
 run resumes), and a Markdown summary; `--compare` diffs two runs.
 
 Suites: `torchvision` (every classification model), `hf-tiny` (tests/data/hf-tiny configs),
-`onnx-models` (the models the `onnx` wheel ships). Not yet here: the `onnx-node` conformance
-suite, the ONNX Backend adapter and the HTML page (issue 5 is open).
+`onnx-models` (the models the `onnx` wheel ships), `onnx-node` (onnx's node conformance cases,
+written to a cache directory once: onnx_node.py). Each cell's process is forked from a server
+that has already imported torch, IREE and onnx, so a small case costs its work, not 2 s of
+imports.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import FrontendError
-from .lowering import VIAS
+from .lowering import ONNX_VIAS, VIAS
 from .progress import QUIET, Progress
 from .targets import target_spec
 from .versions import frontend_mess_version, tool_versions
 
-SUITES = ("torchvision", "hf-tiny", "onnx-models")
+SUITES = ("torchvision", "hf-tiny", "onnx-models", "onnx-node")
+#: suites of ONNX sources: they take only the ONNX paths (one per ONNX importer).
+ONNX_SUITES = ("onnx-models", "onnx-node")
 DEFAULT_TIMEOUT_S = 900
 DEFAULT_MEMORY_GB = 16
 HF_TINY_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "hf-tiny"
 
 
-def suite_sources(suite: str, max_params_m: float | None = None) -> list[str]:
+def suite_sources(
+    suite: str, max_params_m: float | None = None, progress: Progress = QUIET
+) -> list[str]:
     if suite == "torchvision":
         from torchvision import models
 
@@ -54,6 +57,10 @@ def suite_sources(suite: str, max_params_m: float | None = None) -> list[str]:
             for s in ("light", "simple", "pytorch-converted", "pytorch-operator")
             for p in sorted((root / s).rglob("*.onnx"))
         ]
+    if suite == "onnx-node":
+        from .onnx_node import case_names
+
+        return case_names(progress)
     raise FrontendError(f"unknown suite {suite!r}: use one of {', '.join(SUITES)}")
 
 
@@ -64,12 +71,18 @@ def cells(
     *,
     limit: int | None = None,
     max_params_m: float | None = None,
+    progress: Progress = QUIET,
 ) -> list[dict]:
+    """Every (suite, source, path, target) cell. ONNX suites take the ONNX paths among
+    `paths` (both importers when none is named); other suites take the paths as given."""
     out = []
     for suite in suites:
-        sources = suite_sources(suite, max_params_m)[:limit]
+        sources = suite_sources(suite, max_params_m, progress)[:limit]
+        suite_paths = paths
+        if suite in ONNX_SUITES:
+            suite_paths = [p for p in paths if p in ONNX_VIAS] or list(ONNX_VIAS)
         for source in sources:
-            for path in ["onnx"] if suite == "onnx-models" else paths:
+            for path in suite_paths:
                 for target in targets:
                     out.append(
                         {
@@ -100,28 +113,57 @@ def failed(cell: dict, status: str, error: str, error_class: str) -> dict:
     }
 
 
+def _fork_server():
+    """A multiprocessing context whose processes fork from a server that has already imported
+    the heavy modules (matrix_cell.PRELOAD): each cell still gets its own process, limits and
+    fate, without paying the imports again."""
+    import multiprocessing
+
+    from .matrix_cell import PRELOAD
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
 def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
-    # The cell limits its own address space (matrix_cell.limit_memory): a preexec_fn would do it
-    # in the forked child, which is unsafe while this process runs threads.
-    command = [sys.executable, "-m", "frontend_mess.matrix_cell", json.dumps(cell), str(memory_gb)]
-    env = {**os.environ, "CI": "1"}
-    try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env=env,
+    """Run one cell in its own process; a timeout, a crash or an out-of-memory kill becomes
+    that cell's record. The process caps its own address space (matrix_cell.child_main)."""
+    import tempfile
+
+    from .matrix_cell import child_main
+
+    context = _fork_server()
+    receive, send = context.Pipe(duplex=False)
+    with tempfile.NamedTemporaryFile(prefix="frontend-mess-cell-", suffix=".log") as log:
+        process = context.Process(
+            target=child_main, args=(cell, memory_gb, log.name, send), daemon=True
         )
-    except subprocess.TimeoutExpired:
-        return failed(cell, "timeout", f"over {timeout_s} s", "timeout")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode == 0 and lines:
-        return json.loads(lines[-1])
-    tail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-    if done.returncode < 0:
-        return failed(cell, "crash", "killed (out of memory?)", f"signal {-done.returncode}")
-    return failed(cell, "crash", tail, "crash")
+        process.start()
+        send.close()
+        try:
+            if not receive.poll(timeout_s):
+                process.kill()
+                process.join()
+                return failed(cell, "timeout", f"over {timeout_s} s", "timeout")
+            return receive.recv()
+        except EOFError:  # the process ended without a record
+            process.join()
+            if process.exitcode is not None and process.exitcode < 0:
+                signal = -process.exitcode
+                return failed(cell, "crash", f"killed by signal {signal}", f"signal {signal}")
+            lines = Path(log.name).read_text(errors="replace").strip().splitlines()
+            tail = lines[-1] if lines else f"exit {process.exitcode}"
+            return failed(cell, "crash", tail, _crash_class(tail))
+        finally:
+            process.join(timeout=30)
+            receive.close()
+
+
+def _crash_class(tail: str) -> str:
+    from .matrix_cell import error_class
+
+    return "out of memory" if "MemoryError" in tail or "bad_alloc" in tail else error_class(tail)
 
 
 @functools.cache

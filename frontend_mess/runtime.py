@@ -20,6 +20,9 @@ _ELEMENT_TYPES = {
     "i16": np.int16,
     "i8": np.int8,
     "ui8": np.uint8,
+    "ui16": np.uint16,
+    "ui32": np.uint32,
+    "ui64": np.uint64,
     "i1": np.bool_,
 }
 _TENSOR = re.compile(r"tensor<((?:[0-9?]+x)*)([a-z0-9]+)>")
@@ -145,6 +148,11 @@ def element_type_name(dtype) -> str:
         if np.dtype(numpy_type) == np.dtype(dtype):
             return name
     return str(dtype)
+
+
+def dtype_of(name: str) -> np.dtype | None:
+    """IREE element type name -> NumPy dtype (`f32` -> float32), None if unknown."""
+    return np.dtype(_ELEMENT_TYPES[name]) if name in _ELEMENT_TYPES else None
 
 
 def check_inputs(signature: Signature, arrays: list[np.ndarray], function: str) -> None:

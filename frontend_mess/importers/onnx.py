@@ -42,20 +42,31 @@ def load(path: str | Path, input_specs: list[InputSpec] | None = None, progress:
         ) from None
     if not model.graph.node:
         raise FrontendError(f"{path} holds no ONNX graph: is it an ONNX model file?")
+    return prepare(model, input_specs, progress, name=str(path))
+
+
+def prepare(
+    model, input_specs: list[InputSpec] | None = None, progress: Progress = QUIET, name: str = ""
+):
+    """Upgrade an old opset, fix input shapes, infer shapes: what every ONNX model gets before
+    import, whether it came from a file or from memory (the conformance cases)."""
+    import onnx
+
+    name = name or model.graph.name
     opset = default_opset(model)
     if opset < MIN_ONNX_OPSET:
         from onnx import version_converter
 
-        with progress.step(f"upgrading {path.name} from opset {opset} to {MIN_ONNX_OPSET}"):
+        with progress.step(f"upgrading {name} from opset {opset} to {MIN_ONNX_OPSET}"):
             try:
                 model = version_converter.convert_version(model, MIN_ONNX_OPSET)
-                progress.note(f"upgraded {path.name} from opset {opset} to {MIN_ONNX_OPSET}")
+                progress.note(f"upgraded {name} from opset {opset} to {MIN_ONNX_OPSET}")
             except Exception as exc:
                 progress.note(
                     f"opset upgrade failed, importing opset {opset}: {first_lines(exc, 1)}"
                 )
     if input_specs:
-        fix_input_shapes(model, input_specs, path)
+        fix_input_shapes(model, input_specs, Path(name))
     try:
         model = onnx.shape_inference.infer_shapes(model)
     except Exception as exc:
@@ -138,15 +149,6 @@ def to_mlir(
     progress: Progress = QUIET,
 ):
     """Import a loaded ModelProto and lower it to `kind` (not `fx`: ONNX is not traced)."""
-    from torch_mlir.compiler_utils import (
-        OutputType,
-        TorchMlirCompilerError,
-        lower_mlir_module,
-        run_pipeline_with_repro_report,
-    )
-
-    from ..defaults import TORCH_MLIR_OUTPUT_TYPES
-
     if importer not in ONNX_IMPORTERS:
         raise FrontendError(
             f"unknown ONNX importer {importer!r}: use one of {', '.join(ONNX_IMPORTERS)}"
@@ -164,6 +166,17 @@ def to_mlir(
             ) from None
     if kind == "raw":
         return module
+    # Only here: torch_mlir.compiler_utils imports torch, seconds that a raw import (what IREE
+    # compiles) does not need.
+    from torch_mlir.compiler_utils import (
+        OutputType,
+        TorchMlirCompilerError,
+        lower_mlir_module,
+        run_pipeline_with_repro_report,
+    )
+
+    from ..defaults import TORCH_MLIR_OUTPUT_TYPES
+
     with progress.step(f"lowering {name} to {kind}"), upstream_output() as captured:
         try:
             run_pipeline_with_repro_report(module, TORCH_ONNX_PIPELINE, "ONNX to torch backend")
@@ -185,8 +198,10 @@ def load_raw(
     input_specs: list[InputSpec] | None = None,
     progress: Progress = QUIET,
     name: str | None = None,
+    importer: str = DEFAULT_ONNX_IMPORTER,
 ) -> tuple:
     """(the prepared ModelProto, its `raw` MLIR text): what IREE's `--iree-input-type=onnx`
     takes, and the model onnxruntime runs as the reference."""
     model = load(path, input_specs, progress)
-    return model, str(to_mlir(model, "raw", name=name or str(path), progress=progress))
+    raw = to_mlir(model, "raw", importer=importer, name=name or str(path), progress=progress)
+    return model, str(raw)

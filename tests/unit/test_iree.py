@@ -13,7 +13,7 @@ from frontend_mess.compiler import classify_stage, detect_input_type
 from frontend_mess.errors import FrontendError
 from frontend_mess.lowering import VIAS
 from frontend_mess.runtime import Signature
-from frontend_mess.targets import CPU_SPEED_FLAGS, resolve_cuda_arch, target_spec
+from frontend_mess.targets import CPU_SPEED_FLAGS, gpu_present, resolve_cuda_arch, target_spec
 from frontend_mess.verify import verify
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,7 +132,7 @@ def test_torch_mlir_tosa_custom_syntax_is_rejected_by_iree():
         compile_str(text, extra_args=list(target_spec("llvm-cpu").flags))
 
 
-@pytest.mark.skipif(not any(Path("/dev").glob("nvidia[0-9]*")), reason="no NVIDIA GPU here")
+@pytest.mark.skipif(not gpu_present(), reason="no NVIDIA GPU here")
 def test_cuda_run_matches_pytorch():
     report = verify(str(INPUTS / "mlp.py"), target_spec("cuda", cuda_arch="sm_80"), device="cuda")
     assert report.ok, report.text()

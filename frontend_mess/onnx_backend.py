@@ -1,0 +1,121 @@
+"""IREE behind onnx's `onnx.backend.base.Backend` interface, so that onnx's own `BackendTest`
+runner (and anything else written against that interface) can drive frontend-mess's ONNX path:
+
+    import onnx.backend.test
+    from frontend_mess.onnx_backend import IreeBackend
+
+    globals().update(onnx.backend.test.BackendTest(IreeBackend, __name__)
+                     .include("test_relu_").test_cases)
+
+`prepare` does what `frontend-mess compile model.onnx` does (opset upgrade, shape inference,
+import, `iree-compile --iree-input-type=onnx`) and returns a rep whose `run` takes and returns
+NumPy arrays in the ONNX graph's own element types. The matrix's `onnx-node` cells use the same
+three steps, timed one by one (`import_model`, `compile_model`, `IreeBackendRep`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx.backend.base import Backend, BackendRep
+
+from .defaults import DEFAULT_ONNX_IMPORTER
+
+# ONNX device names -> frontend-mess targets.
+_TARGETS = {"CPU": "llvm-cpu", "CUDA": "cuda"}
+
+
+def import_model(model, importer: str = DEFAULT_ONNX_IMPORTER, name: str = "") -> tuple:
+    """(prepared ModelProto, raw MLIR text): the model as frontend-mess imports any ONNX file."""
+    from .importers import onnx as onnx_importer
+
+    model = onnx_importer.prepare(model, name=name)
+    name = name or model.graph.name
+    return model, str(onnx_importer.to_mlir(model, "raw", importer=importer, name=name))
+
+
+def compile_model(mlir: str, device: str = "CPU", name: str = "model"):
+    from .compiler import compile_text
+    from .targets import target_spec
+
+    return compile_text(mlir, target_spec(_TARGETS[device]), input_type="onnx", name=name)
+
+
+class IreeBackendRep(BackendRep):
+    """A compiled model loaded on one device; `run` converts to and from IREE's ABI types."""
+
+    def __init__(self, artifact, model, device: str = "CPU") -> None:
+        from .targets import DEFAULT_DEVICE
+
+        self.module = artifact.module(DEFAULT_DEVICE[_TARGETS[device]])
+        self.function = self.module.default_function()
+        self.signature = self.module.signature(self.function)
+        self.output_dtypes = [_numpy_dtype(o) for o in model.graph.output]
+
+    def run(self, inputs, **kwargs) -> tuple[np.ndarray, ...]:
+        if isinstance(inputs, np.ndarray):
+            inputs = [inputs]
+        arrays = [
+            _to_abi(np.asarray(a), t) for a, t in zip(inputs, self.signature.inputs, strict=False)
+        ]
+        results = self.module.call(self.function, arrays)
+        return tuple(
+            _from_abi(r, d) for r, d in zip(results, self.output_dtypes, strict=False)
+        ) + tuple(results[len(self.output_dtypes) :])
+
+
+class IreeBackend(Backend):
+    """onnx backend: `prepare(model, device)` imports and compiles; `supports_device` says
+    which ONNX devices this machine can run (CUDA only where IREE's runtime finds a GPU)."""
+
+    importer = DEFAULT_ONNX_IMPORTER
+
+    @classmethod
+    def prepare(cls, model, device: str = "CPU", **kwargs) -> IreeBackendRep:
+        super().prepare(model, device, **kwargs)
+        prepared, mlir = import_model(model, cls.importer)
+        artifact = compile_model(mlir, device, name=prepared.graph.name)
+        return IreeBackendRep(artifact, prepared, device)
+
+    @classmethod
+    def run_model(cls, model, inputs, device: str = "CPU", **kwargs) -> tuple:
+        return cls.prepare(model, device, **kwargs).run(inputs)
+
+    @classmethod
+    def supports_device(cls, device: str) -> bool:
+        if device == "CPU":
+            return True
+        if device == "CUDA":
+            from .targets import gpu_present
+
+            return gpu_present()
+        return False
+
+
+def _numpy_dtype(value_info) -> np.dtype | None:
+    from onnx import helper
+
+    if value_info.type.WhichOneof("value") != "tensor_type":
+        return None
+    return np.dtype(helper.tensor_dtype_to_np_dtype(value_info.type.tensor_type.elem_type))
+
+
+def _to_abi(array: np.ndarray, expected) -> np.ndarray:
+    """IREE's ABI drops signedness (`ui8` arrives as `i8`): reinterpret, never convert values."""
+    from .runtime import dtype_of, element_type_name
+
+    if element_type_name(array.dtype) == expected.dtype or array.dtype.kind not in "ub":
+        return array
+    target = dtype_of(expected.dtype)
+    if target is not None and target.itemsize == array.dtype.itemsize:
+        return array.view(target)
+    return array
+
+
+def _from_abi(array: np.ndarray, dtype: np.dtype | None) -> np.ndarray:
+    if dtype is None or array.dtype == dtype:
+        return array
+    if dtype == np.bool_:
+        return array.astype(np.bool_)
+    if array.dtype.kind in "iu" and dtype.kind in "iu" and array.dtype.itemsize == dtype.itemsize:
+        return array.view(dtype)
+    return array
