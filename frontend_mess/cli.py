@@ -247,6 +247,12 @@ def _add_matrix(sub) -> None:
     p.add_argument("--target", action="append", choices=TARGETS, help="default: llvm-cpu")
     p.add_argument("--limit", type=int, help="at most this many sources per suite")
     p.add_argument(
+        "--match",
+        action="append",
+        metavar="TEXT",
+        help="only sources whose name contains TEXT (repeatable)",
+    )
+    p.add_argument(
         "--max-params",
         type=float,
         metavar="MILLIONS",
@@ -256,7 +262,11 @@ def _add_matrix(sub) -> None:
     p.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     p.add_argument("--memory-gb", type=float, default=16, help="address-space limit per cell")
     p.add_argument("-o", "--output", default="reports/matrix.jsonl")
-    p.add_argument("--markdown", help="also write the summary here")
+    p.add_argument("--markdown", metavar="FILE", help="also write the summary here")
+    p.add_argument(
+        "--html", metavar="FILE", help="also write a self-contained page to sort and filter cells"
+    )
+    p.add_argument("--list", action="store_true", help="print the cells, run nothing")
     p.add_argument("--no-resume", action="store_true", help="start over")
     p.add_argument("--rerun-failures", action="store_true")
     p.add_argument(
@@ -265,41 +275,60 @@ def _add_matrix(sub) -> None:
         metavar=("OLD", "NEW"),
         help="show what changed between two result files, run nothing",
     )
+    p.add_argument(
+        "--render",
+        nargs="+",
+        metavar="RESULTS",
+        help="summarize these result files (and write --markdown/--html), run nothing",
+    )
     p.add_argument("-q", "--quiet", action="store_true")
 
 
 def _run_matrix(args) -> int:
     from pathlib import Path
 
-    from . import matrix
+    from . import matrix, matrix_report
     from .atomic import write_atomically
 
+    progress = Progress(quiet=True if args.quiet else None)
     if args.compare:
-        old, new = (matrix.read_results(Path(p)) for p in args.compare)
-        sys.stdout.write(matrix.compare_runs(old, new))
+        old, new = (matrix.read_results(Path(p), must_exist=True) for p in args.compare)
+        sys.stdout.write(matrix_report.compare_runs(old, new))
         return 0
-    todo = matrix.cells(
-        args.suite or list(SUITES),
-        args.path or list(VIAS),
-        args.target or ["llvm-cpu"],
-        limit=args.limit,
-        max_params_m=args.max_params,
-    )
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    records = matrix.run_matrix(
-        todo,
-        output,
-        jobs=args.jobs,
-        resume=not args.no_resume,
-        rerun_failures=args.rerun_failures,
-        timeout_s=args.timeout,
-        memory_gb=args.memory_gb,
-        progress=Progress(quiet=True if args.quiet else None),
-    )
-    summary = matrix.summary_markdown(records)
+    if args.render:
+        records = [r for p in args.render for r in matrix.read_results(Path(p), must_exist=True)]
+    else:
+        todo = matrix.cells(
+            args.suite or list(SUITES),
+            args.path or list(VIAS),
+            args.target or ["llvm-cpu"],
+            limit=args.limit,
+            max_params_m=args.max_params,
+            match=args.match,
+            progress=progress,
+        )
+        if args.list:
+            for cell in todo:
+                print(cell["suite"], cell["source"], cell["path"], cell["target"])
+            return 0
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        records = matrix.run_matrix(
+            todo,
+            output,
+            jobs=args.jobs,
+            resume=not args.no_resume,
+            rerun_failures=args.rerun_failures,
+            timeout_s=args.timeout,
+            memory_gb=args.memory_gb,
+            progress=progress,
+        )
+    summary = matrix_report.summary_markdown(records)
     if args.markdown:
         write_atomically(args.markdown, lambda handle: handle.write(summary.encode()))
+    if args.html:
+        page = matrix_report.html_page(records).encode()
+        write_atomically(args.html, lambda handle: handle.write(page))
     sys.stdout.write(summary)
     return 0
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .atomic import write_atomically
 from .errors import FrontendError
 from .lowering import ONNX_VIAS, VIAS
+from .matrix_report import cell_key
 from .progress import QUIET, Progress
 from .targets import target_spec
 from .versions import frontend_mess_version, tool_versions
@@ -71,13 +72,17 @@ def cells(
     *,
     limit: int | None = None,
     max_params_m: float | None = None,
+    match: list[str] | None = None,
     progress: Progress = QUIET,
 ) -> list[dict]:
     """Every (suite, source, path, target) cell. ONNX suites take the ONNX paths among
     `paths` (both importers when none is named); other suites take the paths as given."""
     out = []
     for suite in suites:
-        sources = suite_sources(suite, max_params_m, progress)[:limit]
+        sources = suite_sources(suite, max_params_m, progress)
+        if match:
+            sources = [s for s in sources if any(m in s for m in match)]
+        sources = sources[:limit]
         suite_paths = paths
         if suite in ONNX_SUITES:
             suite_paths = [p for p in paths if p in ONNX_VIAS] or list(ONNX_VIAS)
@@ -94,10 +99,6 @@ def cells(
                         }
                     )
     return out
-
-
-def cell_key(cell: dict) -> tuple:
-    return (cell["suite"], cell["source"], cell["path"], cell["target"])
 
 
 def failed(cell: dict, status: str, error: str, error_class: str) -> dict:
@@ -176,10 +177,31 @@ def context(cell: dict) -> dict:
     return {"versions": _versions(), "flags": list(target_spec(cell["target"]).flags)}
 
 
-def read_results(path: Path) -> list[dict]:
+def read_results(path: Path, must_exist: bool = False) -> list[dict]:
+    """The records in a result file (one JSON object per line). A line cut short by a kill
+    mid-write is skipped: its cell reruns on resume."""
     if not path.exists():
+        if must_exist:
+            raise FrontendError(f"result file {path} does not exist")
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                continue  # the last line, cut short by a kill
+            raise FrontendError(
+                f"{path}:{number} is not a matrix record: is it a `frontend-mess matrix` "
+                f"result file?"
+            ) from None
+        if not isinstance(record, dict) or "status" not in record:
+            raise FrontendError(f"{path}:{number} is not a matrix record (no status)")
+        records.append(record)
+    return records
 
 
 def run_matrix(
@@ -199,8 +221,9 @@ def run_matrix(
     if not resume and output.exists():
         output.unlink()
     keep = {cell_key(r): r for r in previous if not (rerun_failures and r["status"] != "pass")}
-    if rerun_failures:
-        output.write_text("".join(json.dumps(r) + "\n" for r in keep.values()))
+    if previous:  # drop failures to rerun and a line a kill cut short, before appending
+        text = "".join(json.dumps(r) + "\n" for r in keep.values()).encode()
+        write_atomically(output, lambda handle: handle.write(text))
     pending = [c for c in todo if cell_key(c) not in keep]
     lock = threading.Lock()
     done = 0
@@ -222,42 +245,4 @@ def run_matrix(
     return read_results(output)
 
 
-def summary_markdown(records: list[dict]) -> str:
-    lines = ["# Matrix summary", "", f"{len(records)} cells.", ""]
-    for field in ("path", "suite"):
-        groups: dict[str, Counter] = defaultdict(Counter)
-        for r in records:
-            groups[r[field]][r["status"]] += 1
-        lines += [
-            f"## Pass rate by {field}",
-            "",
-            f"| {field} | pass | cells | rate |",
-            "| --- | --- | --- | --- |",
-        ]
-        for key, counts in sorted(groups.items()):
-            total = sum(counts.values())
-            lines.append(
-                f"| {key} | {counts['pass']} | {total} | {100 * counts['pass'] / total:.0f}% |"
-            )
-        lines.append("")
-    classes = Counter(r["error_class"] for r in records if r["status"] != "pass")
-    lines += ["## Top error classes", "", "| error class | cells |", "| --- | --- |"]
-    lines += [f"| `{k}` | {n} |" for k, n in classes.most_common(15)]
-    return "\n".join(lines) + "\n"
-
-
-def compare_runs(old: list[dict], new: list[dict]) -> str:
-    before = {cell_key(r): r["status"] for r in old}
-    after = {cell_key(r): r["status"] for r in new}
-    fixed = sorted(k for k in after if after[k] == "pass" and before.get(k, "pass") != "pass")
-    broke = sorted(k for k in after if after[k] != "pass" and before.get(k) == "pass")
-    lines = [
-        f"newly passing: {len(fixed)}",
-        *(f"  + {' '.join(k)}" for k in fixed),
-        f"newly failing: {len(broke)}",
-        *(f"  - {' '.join(k)} ({after[k]})" for k in broke),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-__all__ = ["SUITES", "VIAS", "cells", "compare_runs", "run_matrix", "summary_markdown"]
+__all__ = ["SUITES", "VIAS", "cells", "read_results", "run_matrix"]

@@ -24,7 +24,14 @@ STATUSES = (
 )
 
 
-_OUT_OF_MEMORY = ("MemoryError", "std::bad_alloc", "out of memory", "Cannot allocate memory")
+# How running out of the address-space limit reads, depending on what was allocating.
+_OUT_OF_MEMORY = (
+    "MemoryError",
+    "std::bad_alloc",
+    "out of memory",
+    "Cannot allocate memory",
+    "failed to map segment",
+)
 
 
 def error_class(message: str) -> str:

@@ -22,7 +22,7 @@ config.test_source_root = os.path.dirname(__file__)
 
 bin_dir = os.path.dirname(sys.executable)
 config.environment["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
-for name in ("HOME", "TMPDIR", "CI", "UV_CACHE_DIR"):
+for name in ("HOME", "TMPDIR", "CI", "UV_CACHE_DIR", "XDG_CACHE_HOME", "FRONTEND_MESS_CACHE"):
     if name in os.environ:
         config.environment[name] = os.environ[name]
 # No model hub at run time: fail fast instead of waiting on the network.

@@ -1,9 +1,16 @@
 """The matrix runner: one process per cell, statuses, resume, summary, compare."""
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
-from frontend_mess.matrix import compare_runs, read_results, run_matrix, summary_markdown
+import pytest
+
+from frontend_mess.errors import FrontendError
+from frontend_mess.matrix import cells, read_results, run_matrix
 from frontend_mess.matrix_cell import error_class
+from frontend_mess.matrix_report import compare_runs, html_page, summary_markdown
 
 INPUTS = Path(__file__).resolve().parents[1] / "filecheck" / "Inputs"
 
@@ -33,7 +40,7 @@ def test_statuses_resume_and_summary(tmp_path):
         "rotary.py/fx-tosa": "pass",
     }
     passed = next(r for r in records if r["status"] == "pass")
-    assert set(passed["seconds"]) == {"import", "compile", "run"}
+    assert set(passed["seconds"]) == {"load", "import", "compile", "run"}
     assert passed["max_rel_error"] is not None
     again = run_matrix(todo, output, jobs=2, timeout_s=300)  # resume: nothing reruns
     assert len(again) == 3 and len(read_results(output)) == 3
@@ -58,6 +65,126 @@ def test_compare():
     assert "newly failing: 1" in text and "(run-fail)" in text
 
 
+def test_a_line_cut_short_by_a_kill_reruns_on_resume(tmp_path):
+    output = tmp_path / "m.jsonl"
+    todo = [cell(str(INPUTS / "mlp.py")), cell(f"{INPUTS / 'zoo.py'}:AddMul")]
+    first = run_matrix(todo, output, timeout_s=300)
+    assert len(first) == 2
+    lines = output.read_text().splitlines()
+    output.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # killed mid-write
+    assert len(read_results(output)) == 1
+    again = run_matrix(todo, output, timeout_s=300)
+    assert sorted(r["source"] for r in again) == sorted(c["source"] for c in todo)
+    assert all(json.loads(line) for line in output.read_text().splitlines())
+
+
+def test_records_carry_versions_and_flags(tmp_path):
+    records = run_matrix([cell(f"{INPUTS / 'zoo.py'}:AddMul")], tmp_path / "m.jsonl")
+    assert records[0]["versions"]["iree-base-compiler"] == "3.13.0"
+    assert "--iree-hal-target-device=local" in records[0]["flags"]
+
+
+def test_onnx_suites_take_the_onnx_paths():
+    todo = cells(["onnx-node", "hf-tiny"], ["fx-torch", "onnx"], ["llvm-cpu"], match=["test_abs"])
+    assert {(c["suite"], c["path"]) for c in todo} == {("onnx-node", "onnx")}
+    todo = cells(["onnx-node"], ["fx-torch"], ["llvm-cpu"], match=["test_abs"])
+    assert {c["path"] for c in todo} == {"onnx", "onnx-iree"}  # both importers by default
+
+
+def test_onnx_node_cells(tmp_path):
+    todo = [
+        {**cell(name, path), "suite": "onnx-node"}
+        for name, path in [
+            ("test_abs", "onnx"),
+            ("test_abs", "onnx-iree"),
+            ("test_cumprod_1d", "onnx"),
+            ("test_cast_FLOAT_to_DOUBLE", "onnx"),
+        ]
+    ]
+    records = {(r["source"], r["path"]): r for r in run_matrix(todo, tmp_path / "m.jsonl")}
+    assert records["test_abs", "onnx"]["status"] == "pass"
+    assert records["test_abs", "onnx"]["max_rel_error"] == 0.0
+    assert records["test_abs", "onnx-iree"]["status"] == "pass"
+    assert records["test_cumprod_1d", "onnx"]["status"] == "compile-fail"
+    assert records["test_cumprod_1d", "onnx"]["error_class"] == "onnx.CumProd"
+    assert records["test_cast_FLOAT_to_DOUBLE", "onnx"]["status"] == "pass"  # iree #24180
+
+
+def test_unreadable_result_file_is_one_error(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n{}\n")
+    with pytest.raises(FrontendError, match="is not a matrix record"):
+        read_results(bad)
+    with pytest.raises(FrontendError, match="does not exist"):
+        read_results(tmp_path / "missing.jsonl", must_exist=True)
+
+
 def test_error_class():
     assert error_class("error: failed to legalize operation 'tosa.gather' that") == "tosa.gather"
     assert error_class("unexpected KeyError: 'x'") == "KeyError"
+    illegal = (
+        "error: failed to legalize operation 'torch.operator' that was explicitly marked "
+        'illegal: %0 = "torch.operator"(%arg0) <{name = "onnx.CumProd"}>'
+    )
+    assert error_class(illegal) == "onnx.CumProd"
+    runtime = "Error invoking function: c/runtime/src/iree/hal/buffer_view.c:47: OUT_OF_RANGE; x"
+    assert error_class(runtime) == "runtime OUT_OF_RANGE"
+    assert error_class("IREE failed for test_x: error: needs 12 bytes (--keep-diagnostics D)") == (
+        "needs N bytes"
+    )
+
+
+def _records() -> list[dict]:
+    base = {"target": "llvm-cpu", "stage": "", "max_rel_error": None, "seconds": {"load": 0.1}}
+    return [
+        {**base, "suite": "onnx-node", "source": "test_abs", "path": "onnx", "status": "pass",
+         "error": "", "error_class": ""},
+        {**base, "suite": "onnx-node", "source": "test_cumprod_1d", "path": "onnx",
+         "status": "compile-fail", "stage": "compile", "error_class": "onnx.CumProd",
+         "error": "failed to legalize 'onnx.CumProd' </script><b>not markup</b>"},
+        {**base, "suite": "torchvision", "source": "resnet18", "path": "fx-tosa",
+         "status": "mismatch", "error": "main output 0: max abs 3", "error_class": "mismatch"},
+    ]  # fmt: skip
+
+
+def test_html_page_embeds_every_record_and_escapes_errors():
+    page = html_page(_records())
+    assert page.count("<script") == 2 and page.count("</script>") == 2  # the error text is inert
+    embedded = page.split('id="cells">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(embedded.replace("<\\/", "</")) == _records()
+    assert "http://" not in page and "https://" not in page  # opens with no network
+    assert "1/2 (50%)" in page  # onnx-node × onnx pass rate
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="no chromium to render the page")
+def test_html_page_filters_in_a_headless_browser(tmp_path):
+    page = tmp_path / "matrix.html"
+    page.write_text(html_page(_records()))
+
+    def rendered(hash_: str) -> str:
+        done = subprocess.run(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--dump-dom",
+                f"file://{page}#{hash_}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.stdout
+
+    def table(dom: str) -> str:
+        return dom.split('id="cells-table"', 1)[1].split("</table>", 1)[0]
+
+    everything = rendered("")
+    assert "3 of 3 cells, 1 pass" in everything
+    failures = rendered("status=fail")
+    assert "2 of 3 cells, 0 pass" in failures and "test_abs" not in table(failures)
+    assert "onnx.CumProd" in table(failures) and "resnet18" in table(failures)
+    search = rendered("q=cumprod")
+    assert "1 of 3 cells" in search and "resnet18" not in table(search)
