@@ -34,7 +34,7 @@ _OUT_OF_MEMORY = (
 )
 
 
-def error_class(message: str) -> str:
+def error_class(message: str, source: str = "") -> str:
     """A short, stable name for a failure, to count failures by cause: the ONNX or MLIR op it
     names, the runtime status code, or the exception type; else the compiler's error text with
     the model's name and numbers taken out."""
@@ -44,12 +44,15 @@ def error_class(message: str) -> str:
         (r"custom op '([\w.]+)'", "{}"),
         (r"'([\w.]+)' op ", "{}"),
         (r"\.c:\d+: ([A-Z_]{4,});", "runtime {}"),
+        (r"must be tensor<(?:[0-9?]+x)*(\w+)>, got (?:\d+x)*(\w+)", "input {} given {}"),
         (r"unexpected (\w+)", "{}"),
         (r": (\w+(?:Error|Exception))", "{}"),
     ):
         match = re.search(pattern, message)
         if match:
-            return template.format(match[1])
+            return template.format(*match.groups())
+    if source:  # the same failure on two models is one class
+        message = message.replace(source, "MODEL")
     if "error: " in message:
         text = message.split("error: ", 1)[1]
         text = re.sub(r"\(--keep-diagnostics.*", "", text)
@@ -105,7 +108,7 @@ def run_cell(cell: dict) -> dict:
             status=failed.status,
             stage=failed.stage,
             error=message[:400],
-            error_class=error_class(message),
+            error_class=error_class(message, cell["source"]),
         )
         if isinstance(exc, MemoryError) or any(s in message for s in _OUT_OF_MEMORY):
             record.update(status="crash", error_class="out of memory")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 
 from .errors import FrontendError, first_lines
@@ -15,6 +16,7 @@ _ELEMENT_TYPES = {
     "f64": np.float64,
     "f32": np.float32,
     "f16": np.float16,
+    "bf16": ml_dtypes.bfloat16,  # IREE's runtime takes and returns ml_dtypes' bfloat16
     "i64": np.int64,
     "i32": np.int32,
     "i16": np.int16,
@@ -25,7 +27,7 @@ _ELEMENT_TYPES = {
     "ui64": np.uint64,
     "i1": np.bool_,
 }
-_TENSOR = re.compile(r"tensor<((?:[0-9?]+x)*)([a-z0-9]+)>")
+_TENSOR = re.compile(r"tensor<((?:[0-9?]+x)*)([a-zA-Z0-9]+)>")  # f8E4M3FN has capitals
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class TensorType:
     def random(self, rng: np.random.Generator) -> np.ndarray:
         shape = tuple(1 if d is None else d for d in self.shape)
         dtype = _ELEMENT_TYPES[self.dtype]
-        if np.issubdtype(dtype, np.floating):
+        if np.issubdtype(dtype, np.floating) or dtype == ml_dtypes.bfloat16:
             return rng.standard_normal(shape).astype(dtype)
         if dtype == np.bool_:
             return rng.integers(0, 2, shape).astype(np.bool_)

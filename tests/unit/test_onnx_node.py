@@ -60,11 +60,13 @@ def test_onnx_backend_test_runner_drives_iree():
     """onnx's own BackendTest runs its cases through IREE: the passing ones pass, a known
     failure (CumProd: no OnnxToTorch pattern in IREE's torch-mlir) is reported as a failure."""
     runner = onnx.backend.test.BackendTest(IreeBackend, __name__)
-    for name in ("abs", "relu", "add_uint8", "cast_FLOAT_to_DOUBLE", "cumprod_1d"):
+    cases = ("abs", "relu", "add_uint8", "cast_FLOAT_to_DOUBLE", "cast_BFLOAT16_to_FLOAT")
+    cases += ("cumprod_1d",)
+    for name in cases:
         runner.include(f"^test_{name}_cpu$")
     result = unittest.TextTestRunner(stream=io.StringIO(), verbosity=0).run(runner.test_suite)
     broken = {test.id().rsplit(".", 1)[1] for test, _ in result.errors + result.failures}
-    assert result.testsRun - len(result.skipped) == 5
+    assert result.testsRun - len(result.skipped) == len(cases)
     assert broken == {"test_cumprod_1d_cpu"}
 
 
