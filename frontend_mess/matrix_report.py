@@ -33,7 +33,7 @@ def summary_markdown(records: list[dict], title: str = "Matrix summary") -> str:
     versions = next((r["versions"] for r in records if r.get("versions")), None)
     if versions:
         lines += ["", "Tools: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."]
-    lines.append("")
+    lines += ["", "## Pass rate by suite and path", "", *_pivot_markdown(records), ""]
     for field in ("path", "suite"):
         lines += [
             f"## Pass rate by {field}",
@@ -51,6 +51,30 @@ def summary_markdown(records: list[dict], title: str = "Matrix summary") -> str:
     lines += ["", "## Top error classes", "", "| error class | cells |", "| --- | --- |"]
     lines += [f"| `{k}` | {n} |" for k, n in classes.most_common(20)]
     return "\n".join(lines) + "\n"
+
+
+def _pivot(records: list[dict]) -> tuple[list[str], list[str], dict]:
+    """(suites, paths, (suite, path) -> (passed, cells))."""
+    counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for r in records:
+        entry = counts[r["suite"], r["path"]]
+        entry[0] += r["status"] == PASS
+        entry[1] += 1
+    suites = sorted({r["suite"] for r in records})
+    paths = sorted({r["path"] for r in records})
+    return suites, paths, {k: tuple(v) for k, v in counts.items()}
+
+
+def _pivot_markdown(records: list[dict]) -> list[str]:
+    suites, paths, counts = _pivot(records)
+    lines = ["| suite | " + " | ".join(paths) + " |", "| --- |" + " --- |" * len(paths)]
+    for suite in suites:
+        cells = []
+        for path in paths:
+            passed, total = counts.get((suite, path), (0, 0))
+            cells.append(f"{passed}/{total} ({_rate(passed, total)})" if total else "")
+        lines.append(f"| {suite} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def compare_runs(old: list[dict], new: list[dict]) -> str:
@@ -163,20 +187,16 @@ def _options(records: list[dict], field: str) -> str:
 
 def _rate_table(records: list[dict]) -> str:
     """Pass rate per suite (rows) and path (columns)."""
-    paths = sorted({r["path"] for r in records})
-    suites = sorted({r["suite"] for r in records})
-    counts: dict[tuple, Counter] = defaultdict(Counter)
-    for r in records:
-        counts[r["suite"], r["path"]][r["status"] == PASS] += 1
+    suites, paths, counts = _pivot(records)
     head = "".join(f"<th>{html.escape(p)}</th>" for p in paths)
     rows = []
     for suite in suites:
         tds = []
         for path in paths:
-            c = counts.get((suite, path))
-            total = sum(c.values()) if c else 0
-            cell = f"{c[True]}/{total} ({_rate(c[True], total)})" if c else ""
-            tds.append(f"<td>{cell}</td>")
+            passed, total = counts.get((suite, path), (0, 0))
+            tds.append(
+                f"<td>{passed}/{total} ({_rate(passed, total)})</td>" if total else "<td></td>"
+            )
         rows.append(f"<tr><th>{html.escape(suite)}</th>{''.join(tds)}</tr>")
     return f"<table><thead><tr><th>suite \\ path</th>{head}</tr></thead>{''.join(rows)}</table>"
 

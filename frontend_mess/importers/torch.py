@@ -200,9 +200,20 @@ def to_mlir(programs: dict, kind: str, *, name: str = "model", progress: Progres
                 f"{first_mlir_error(captured.text() + str(exc))}"
             ) from None
         except Exception as exc:
+            exc = _masked_cause(exc)
             raise FrontendError(
                 f"torch-mlir could not import {name}: {type(exc).__name__}: {first_lines(exc, 1)}"
             ) from None
+
+
+def _masked_cause(exc: BaseException) -> BaseException:
+    """The real error behind torch-mlir's repro-report handler. When printing the module for
+    its report fails (a MemoryError on a 644M-parameter model), the handler then reads the
+    unassigned `asm_for_error_report` and raises UnboundLocalError, hiding the cause in
+    `__context__` (torch_mlir/compiler_utils.py, run_pipeline_with_repro_report)."""
+    if isinstance(exc, UnboundLocalError) and "asm_for_error_report" in str(exc):
+        return exc.__context__ or exc
+    return exc
 
 
 def to_iree_torch(programs: dict, *, name: str = "model", progress: Progress = QUIET):

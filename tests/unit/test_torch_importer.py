@@ -73,3 +73,27 @@ def test_frontend_mess_imports_parameters_in_lists():
     model = frontend_mess.import_model(ParameterInList(), (torch.randn(3, 4),))
     assert "tensor.concat dim(0)" in model.text
     assert "linalg.copy" not in model.text  # the inserted clone folds away
+
+
+class _UnprintableOperation:
+    attributes: dict = {}
+
+    def get_asm(self, **_):
+        raise MemoryError("printing a 644M-parameter module")
+
+
+class _UnprintableModule:
+    operation = _UnprintableOperation()
+
+
+def test_torch_mlir_repro_report_hides_the_real_error():
+    """torch-mlir's error handler reads a variable the failing print never set (seen on
+    regnet_y_128gf under a memory cap); the real error is left in __context__."""
+    from torch_mlir.compiler_utils import run_pipeline_with_repro_report
+
+    with pytest.raises(UnboundLocalError, match="asm_for_error_report") as caught:
+        run_pipeline_with_repro_report(_UnprintableModule(), "builtin.module()", "test")
+    assert isinstance(caught.value.__context__, MemoryError)
+    from frontend_mess.importers.torch import _masked_cause
+
+    assert isinstance(_masked_cause(caught.value), MemoryError)
