@@ -158,7 +158,10 @@ def _model_cell(cell: dict, stages: _Stages) -> dict:
         return torch_checks(functions, module, **tolerances)
 
     checks = stages.run("run", "run-fail", check, catch=Exception)
-    result = {"max_rel_error": max((c.scaled_error for c in checks), default=None)}
+    result = {
+        "max_rel_error": max((c.scaled_error for c in checks), default=None),
+        "weak_check": any(c.insensitive for c in checks),
+    }
     if not all(c.ok for c in checks):
         failing = next(c.line() for c in checks if not c.ok)
         result.update(status="mismatch", stage="compare", error_class="mismatch", error=failing)

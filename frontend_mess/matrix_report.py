@@ -47,6 +47,15 @@ def summary_markdown(records: list[dict], title: str = "Matrix summary") -> str:
     statuses = Counter(r["status"] for r in records)
     lines += ["## Cells by status", "", "| status | cells |", "| --- | --- |"]
     lines += [f"| {k} | {n} |" for k, n in statuses.most_common()]
+    weak = sorted(r["source"] for r in records if r["status"] == PASS and r.get("weak_check"))
+    if weak:
+        lines += [
+            "",
+            f"{len(weak)} passes are weak: the reference output hardly changes with the input "
+            f"(random weights whose signal dies out): {', '.join(sorted(set(weak))[:12])}"
+            + (", ..." if len(set(weak)) > 12 else "")
+            + ".",
+        ]
     classes = Counter(r["error_class"] for r in records if r["status"] != PASS)
     lines += ["", "## Top error classes", "", "| error class | cells |", "| --- | --- |"]
     lines += [f"| `{k}` | {n} |" for k, n in classes.most_common(20)]

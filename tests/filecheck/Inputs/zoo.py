@@ -34,3 +34,15 @@ class DataDependent(nn.Module):
         if x.sum() > 0:
             return x * 2
         return x - 1
+
+
+class Vanishing(nn.Module):
+    """Its output all but ignores the input, as an untrained googlenet's does: a check that
+    passes on it says little, and verify says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.ones(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sum(dim=1, keepdim=True) * 1e-12 + self.bias
