@@ -64,7 +64,7 @@ def first_error(diagnostics: str) -> str:
 
 
 SIGNATURE_KEY = "frontend_mess.signature"
-_VTENSOR = re.compile(r"!torch\.vtensor<\[([^\]]*)\],([a-z0-9]+)>")
+_VTENSOR = re.compile(r"!torch\.vtensor<\[([^\]]*)\],([a-zA-Z0-9]+)>")  # f8E4M3FN: capitals
 
 
 def _tensor_text(type_text: str) -> str:

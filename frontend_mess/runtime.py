@@ -16,7 +16,12 @@ _ELEMENT_TYPES = {
     "f64": np.float64,
     "f32": np.float32,
     "f16": np.float16,
-    "bf16": ml_dtypes.bfloat16,  # IREE's runtime takes and returns ml_dtypes' bfloat16
+    # IREE's runtime takes and returns ml_dtypes' arrays for these.
+    "bf16": ml_dtypes.bfloat16,
+    "f8E4M3FN": ml_dtypes.float8_e4m3fn,
+    "f8E5M2": ml_dtypes.float8_e5m2,
+    "f8E4M3FNUZ": ml_dtypes.float8_e4m3fnuz,
+    "f8E5M2FNUZ": ml_dtypes.float8_e5m2fnuz,
     "i64": np.int64,
     "i32": np.int32,
     "i16": np.int16,
@@ -49,7 +54,7 @@ class TensorType:
     def random(self, rng: np.random.Generator) -> np.ndarray:
         shape = tuple(1 if d is None else d for d in self.shape)
         dtype = _ELEMENT_TYPES[self.dtype]
-        if np.issubdtype(dtype, np.floating) or dtype == ml_dtypes.bfloat16:
+        if np.issubdtype(dtype, np.floating) or np.dtype(dtype).kind == "V":  # ml_dtypes floats
             return rng.standard_normal(shape).astype(dtype)
         if dtype == np.bool_:
             return rng.integers(0, 2, shape).astype(np.bool_)

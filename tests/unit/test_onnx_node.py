@@ -61,7 +61,7 @@ def test_onnx_backend_test_runner_drives_iree():
     failure (CumProd: no OnnxToTorch pattern in IREE's torch-mlir) is reported as a failure."""
     runner = onnx.backend.test.BackendTest(IreeBackend, __name__)
     cases = ("abs", "relu", "add_uint8", "cast_FLOAT_to_DOUBLE", "cast_BFLOAT16_to_FLOAT")
-    cases += ("cumprod_1d",)
+    cases += ("cast_FLOAT8E4M3FN_to_FLOAT", "cumprod_1d")
     for name in cases:
         runner.include(f"^test_{name}_cpu$")
     result = unittest.TextTestRunner(stream=io.StringIO(), verbosity=0).run(runner.test_suite)
