@@ -63,6 +63,21 @@ def first_error(diagnostics: str) -> str:
     return diagnostics.strip().splitlines()[0] if diagnostics.strip() else "unknown failure"
 
 
+_PUBLIC_FUNC = re.compile(r"^\s*func\.func @[^\n]*", re.MULTILINE)
+
+
+def has_f64_interface(mlir: str | bytes) -> bool:
+    """Whether a public function of this MLIR text takes or returns f64 tensors (ONNX
+    importers print each signature on its `func.func` line); bytecode: no."""
+    if not isinstance(mlir, str):
+        return False
+    return any(
+        "f64" in line.split("attributes", 1)[0]
+        for line in _PUBLIC_FUNC.findall(mlir)
+        if "private" not in line.split("@", 1)[0]
+    )
+
+
 SIGNATURE_KEY = "frontend_mess.signature"
 _VTENSOR = re.compile(r"!torch\.vtensor<\[([^\]]*)\],([a-zA-Z0-9]+)>")  # f8E4M3FN: capitals
 
@@ -126,7 +141,7 @@ def compile_text(
 
     if input_type is None:
         input_type = detect_input_type(mlir if isinstance(mlir, str) else "")
-    flags = [*spec.flags, *input_flags(input_type, spec.target)]
+    flags = [*spec.flags, *input_flags(input_type, spec.target, has_f64_interface(mlir))]
     if keep_diagnostics:
         flags.append("--mlir-print-ir-after-failure")
     if spec.substituted:

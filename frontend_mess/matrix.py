@@ -30,7 +30,28 @@ SUITES = ("torchvision", "hf-tiny", "onnx-models", "onnx-node")
 ONNX_SUITES = ("onnx-models", "onnx-node")
 DEFAULT_TIMEOUT_S = 900
 DEFAULT_MEMORY_GB = 16
-HF_TINY_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "hf-tiny"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+HF_TINY_DIR = PROJECT_ROOT / "tests" / "data" / "hf-tiny"
+ONNX_MODEL_KINDS = ("light", "simple", "pytorch-converted", "pytorch-operator")
+
+
+def onnx_data_dir() -> Path:
+    import onnx
+
+    return Path(onnx.__file__).parent / "backend" / "test" / "data"
+
+
+def cell_source(cell: dict) -> str:
+    """The source a cell resolves. Records name sources so that they mean the same on every
+    machine (`hf-config:tests/data/hf-tiny/bert.json`, `simple/test_x/model.onnx`); this is
+    where that name is found here."""
+    source = cell["source"]
+    if cell["suite"] == "hf-tiny":
+        prefix, _, relative = source.partition(":")
+        return f"{prefix}:{PROJECT_ROOT / relative}"
+    if cell["suite"] == "onnx-models":
+        return str(onnx_data_dir() / source)
+    return source
 
 
 def suite_sources(
@@ -48,15 +69,15 @@ def suite_sources(
             ]
         return names
     if suite == "hf-tiny":
-        return [f"hf-config:{p}" for p in sorted(HF_TINY_DIR.glob("*.json"))]
-    if suite == "onnx-models":
-        import onnx
-
-        root = Path(onnx.__file__).parent / "backend" / "test" / "data"
         return [
-            str(p)
-            for s in ("light", "simple", "pytorch-converted", "pytorch-operator")
-            for p in sorted((root / s).rglob("*.onnx"))
+            f"hf-config:{p.relative_to(PROJECT_ROOT)}" for p in sorted(HF_TINY_DIR.glob("*.json"))
+        ]
+    if suite == "onnx-models":
+        root = onnx_data_dir()
+        return [
+            str(p.relative_to(root))
+            for kind in ONNX_MODEL_KINDS
+            for p in sorted((root / kind).rglob("*.onnx"))
         ]
     if suite == "onnx-node":
         from .onnx_node import case_names

@@ -104,6 +104,9 @@ def run_cell(cell: dict) -> dict:
     except _Failed as failed:
         exc = failed.cause
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        from .matrix import cell_source
+
+        message = message.replace(cell_source(cell), cell["source"])  # no machine's paths
         record.update(
             status=failed.status,
             stage=failed.stage,
@@ -121,12 +124,13 @@ def _model_cell(cell: dict, stages: _Stages) -> dict:
     from .compiler import compile_text
     from .defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
     from .lowering import ONNX_VIAS, lower_source
+    from .matrix import cell_source
     from .progress import QUIET
     from .sources import is_onnx, resolve
     from .targets import target_spec
     from .verify import onnx_checks, torch_checks
 
-    source = cell["source"]
+    source = cell_source(cell)
     if is_onnx(source):
         from .importers import onnx as onnx_importer
 

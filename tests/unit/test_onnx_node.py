@@ -2,6 +2,7 @@
 
 import io
 import unittest
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -72,11 +73,32 @@ def test_onnx_backend_test_runner_drives_iree():
 
 @pytest.mark.xfail(strict=True, reason="iree #24180: f64 outputs come back half-filled")
 def test_iree_keeps_f64_outputs_without_the_workaround_flag():
-    """The upstream bug behind targets.ONNX_CPU_FLAGS; passes (and fails here) once fixed."""
+    """The upstream bug behind targets.ONNX_F64_CPU_FLAGS; passes (and fails here) once fixed."""
     case = load_case("test_cast_FLOAT_to_DOUBLE")
     model, mlir = import_model(case.model)
-    flags = [*target_spec("llvm-cpu").flags, "--iree-input-type=onnx"]  # no ONNX_CPU_FLAGS
+    flags = [*target_spec("llvm-cpu").flags, "--iree-input-type=onnx"]  # no ONNX_F64_CPU_FLAGS
     artifact = Artifact(data=compile_str(annotate_signatures(mlir), extra_args=flags))
     (inputs, outputs), *_ = case.data_sets
     got = IreeBackendRep(artifact, model).run(inputs)
     Runner.assert_similar_outputs(outputs, got, case.rtol, case.atol)
+
+
+def test_f64_is_kept_only_where_a_function_takes_or_returns_it():
+    """Demotion off everywhere breaks f32 models with an f64 constant inside (the shipped
+    light_bvlc_alexnet's LRN fails codegen on arith.truncf), so it is off only for f64
+    interfaces."""
+    from frontend_mess.compiler import has_f64_interface
+    from frontend_mess.targets import ONNX_F64_CPU_FLAGS, input_flags
+
+    f64 = "func.func @main(%arg0: !torch.vtensor<[3],f32>) -> !torch.vtensor<[3],f64> {"
+    f32 = "func.func @main(%arg0: !torch.vtensor<[3],f32>) -> !torch.vtensor<[3],f32> {"
+    assert has_f64_interface(f64) and not has_f64_interface(f32)
+    assert set(ONNX_F64_CPU_FLAGS) <= set(input_flags("onnx", "llvm-cpu", True))
+    assert not set(ONNX_F64_CPU_FLAGS) & set(input_flags("onnx", "llvm-cpu", False))
+
+
+def test_shipped_alexnet_compiles_with_its_internal_f64():
+    import frontend_mess
+
+    path = Path(onnx.__file__).parent / "backend/test/data/light/light_bvlc_alexnet.onnx"
+    assert frontend_mess.compile(str(path)).data
