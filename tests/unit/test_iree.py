@@ -198,3 +198,39 @@ def test_classify_input_dialect_validation():
         classify_stage("x.mlir:3:5: error: 'tosa.cast' op is not profile-aligned")
         == "input conversion"
     )
+
+
+_EMPTY_BLOB = """module {
+  func.func @main() -> tensor<0xi64> {
+    %0 = arith.constant dense_resource<__empty> : tensor<0xi64>
+    return %0 : tensor<0xi64>
+  }
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      __empty: "0x08000000"
+    }
+  }
+#-}"""
+
+
+def test_iree_mlir_cannot_read_back_an_empty_resource_blob_it_wrote():
+    """Why annotate_signatures keeps text as text (an empty ONNX constant in ALBERT)."""
+    import io
+
+    from iree.compiler import ir
+
+    context = ir.Context()
+    buffer = io.BytesIO()
+    ir.Module.parse(_EMPTY_BLOB, context).operation.write_bytecode(buffer)
+    with pytest.raises(Exception, match="alignment to be a power-of-two"):
+        ir.Module.parse(buffer.getvalue(), context)
+
+
+def test_an_empty_resource_blob_compiles_and_runs():
+    from frontend_mess.compiler import compile_text
+
+    artifact = compile_text(_EMPTY_BLOB, target_spec("llvm-cpu"), input_type="none")
+    (result,) = artifact.run()
+    assert result.shape == (0,) and result.dtype == np.int64
