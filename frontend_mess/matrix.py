@@ -241,7 +241,12 @@ def run_matrix(
     previous = read_results(output) if resume else []
     if not resume and output.exists():
         output.unlink()
-    keep = {cell_key(r): r for r in previous if not (rerun_failures and r["status"] != "pass")}
+    wanted = {cell_key(c) for c in todo}
+    keep = {
+        cell_key(r): r
+        for r in previous
+        if not (rerun_failures and r["status"] != "pass" and cell_key(r) in wanted)
+    }
     if previous:  # drop failures to rerun and a line a kill cut short, before appending
         text = "".join(json.dumps(r) + "\n" for r in keep.values()).encode()
         write_atomically(output, lambda handle: handle.write(text))

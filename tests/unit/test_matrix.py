@@ -188,3 +188,13 @@ def test_html_page_filters_in_a_headless_browser(tmp_path):
     assert "onnx.CumProd" in table(failures) and "resnet18" in table(failures)
     search = rendered("q=cumprod")
     assert "1 of 3 cells" in search and "resnet18" not in table(search)
+
+
+def test_rerun_failures_touches_only_the_cells_asked_for(tmp_path):
+    output = tmp_path / "m.jsonl"
+    other = {**cell("elsewhere"), "status": "compile-fail", "error_class": "x", "seconds": {}}
+    output.write_text(json.dumps(other) + "\n")
+    todo = [cell(f"{INPUTS / 'zoo.py'}:AddMul")]
+    run_matrix(todo, output)
+    records = run_matrix(todo, output, rerun_failures=True)
+    assert sorted(r["source"] for r in records) == sorted(["elsewhere", todo[0]["source"]])
