@@ -1,8 +1,10 @@
-"""One matrix cell, run in its own process: `python -m frontend_mess.matrix_cell '{json}'`.
+"""One matrix cell, in its own process: forked from the matrix's fork server (`child_main`),
+or by hand with `python -m frontend_mess.matrix_cell '{json}' [MEMORY_GB]`.
 
-Prints one JSON record on stdout: status, the stage that failed, the first error line, an
-error class, the max relative error and each stage's seconds. The parent (`matrix.py`) limits
-its time and memory, so a compiler crash or an out-of-memory kill costs this cell only.
+The record says: status, the stage that failed, the first error line, an error class, the max
+error relative to the output's scale and each stage's seconds. The process caps its own
+address space; the parent (`matrix.py`) enforces the time limit, so a compiler crash or an
+out-of-memory kill costs this cell only.
 """
 
 from __future__ import annotations
