@@ -53,14 +53,15 @@ def prepare(
     import onnx
 
     name = name or model.graph.name
+    label = Path(name).name  # the file's name, not its directory
     opset = default_opset(model)
     if opset < MIN_ONNX_OPSET:
         from onnx import version_converter
 
-        with progress.step(f"upgrading {name} from opset {opset} to {MIN_ONNX_OPSET}"):
+        with progress.step(f"upgrading {label} from opset {opset} to {MIN_ONNX_OPSET}"):
             try:
                 model = version_converter.convert_version(model, MIN_ONNX_OPSET)
-                progress.note(f"upgraded {name} from opset {opset} to {MIN_ONNX_OPSET}")
+                progress.note(f"upgraded {label} from opset {opset} to {MIN_ONNX_OPSET}")
             except Exception as exc:
                 progress.note(
                     f"opset upgrade failed, importing opset {opset}: {first_lines(exc, 1)}"
