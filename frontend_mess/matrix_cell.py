@@ -184,6 +184,7 @@ def _node_cell(cell: dict, stages: _Stages) -> dict:
     from .lowering import ONNX_VIAS
     from .onnx_backend import IreeBackendRep, compile_model, import_model
     from .onnx_node import load_case
+    from .verify import compare
 
     case = stages.run("load", "import-fail", lambda: load_case(cell["source"]))
     importer = ONNX_VIAS[cell["path"]]
@@ -200,15 +201,16 @@ def _node_cell(cell: dict, stages: _Stages) -> dict:
         return [(rep.run(inputs), outputs) for inputs, outputs in case.data_sets]
 
     results = stages.run("run", "run-fail", run_all, catch=Exception)
-    worst = 0.0
-    for got, want in results:
-        for g, w in zip(got, want, strict=False):
-            g, w = np.asarray(g), np.asarray(w)
-            if g.shape == w.shape and g.dtype.kind in "fiub" and w.dtype.kind in "fiub" and w.size:
-                peak = max(float(np.abs(w.astype(np.float64)).max()), 1e-30)
-                error = float(np.abs(g.astype(np.float64) - w.astype(np.float64)).max())
-                worst = max(worst, error / peak)
-    result = {"max_rel_error": worst}
+    numeric = [
+        compare(case.name, i, np.asarray(g), np.asarray(w), case.rtol, case.atol).scaled_error
+        for got, want in results
+        for i, (g, w) in enumerate(zip(got, want, strict=False))
+        if np.asarray(g).shape == np.asarray(w).shape
+        and np.asarray(g).dtype.kind in "fiub"
+        and np.asarray(w).dtype.kind in "fiub"
+        and np.asarray(w).size
+    ]
+    result = {"max_rel_error": max(numeric, default=0.0)}
     try:
         for got, want in results:
             Runner.assert_similar_outputs(want, got, case.rtol, case.atol)
