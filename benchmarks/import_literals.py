@@ -14,7 +14,7 @@ import torch
 from torch_mlir import fx
 
 from frontend_mess.importers.literals import torch_mlir_hooks
-from frontend_mess.importers.torchvision import build, default_input_spec
+from frontend_mess.importers.torchvision_models import build, default_input_spec
 from frontend_mess.shapes import random_inputs
 
 

@@ -14,11 +14,8 @@ import time
 import numpy as np
 import torch
 
-from frontend_mess.compiler import compile_text
-from frontend_mess.importers import torch as torch_importer
-from frontend_mess.lowering import lower_source
-from frontend_mess.sources import resolve
-from frontend_mess.targets import target_spec
+from frontend_mess import pipeline
+from frontend_mess.backend.targets import target_spec
 
 
 def best_ms(run, repeats: int = 10) -> float:
@@ -37,15 +34,15 @@ def main(names: list[str]) -> None:
         f"{'fast/eager':>11}"
     )
     for name in names:
-        source = resolve(name)
-        module, (x,) = source.main.module, source.main.example_args
-        mlir, input_type = lower_source(source, "fx-torch", torch_importer.QUIET)
+        loaded = pipeline.load(name)
+        module, (x,) = loaded.torch.main.module, loaded.torch.main.example_args
+        iree_input = pipeline.for_iree(loaded, "fx-torch")
         with torch.no_grad():
             eager = best_ms(lambda m=module, x=x: m(x))
         xs = x.numpy()
         timings = {}
         for label, fast in (("bare", False), ("fast", True)):
-            artifact = compile_text(mlir, target_spec("llvm-cpu", fast=fast), input_type=input_type)
+            artifact = pipeline.compile_input(iree_input, target_spec("llvm-cpu", fast=fast))
             loaded = artifact.module()
             timings[label] = best_ms(lambda m=loaded, x=xs: m.call(None, [x]))
             np.testing.assert_allclose(

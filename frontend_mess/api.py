@@ -1,38 +1,92 @@
-"""The Python entry point: `import_model`, a thin layer over the resolver and the importers,
-as torch-mlir's `fx.export_and_import` is over its `FxImporter`."""
+"""The Python API: `import_model`, `compile`, `verify`, `analyze`, a thin layer over the one
+pipeline (pipeline.py), as torch-mlir's `fx.export_and_import` is over its `FxImporter` and
+iree-turbine's `aot.export` over its exporter.
+
+Each takes a source string (anything `frontend-mess import` takes) or an `nn.Module` with
+example args, and the same options as the command line:
+
+    model = frontend_mess.import_model(torch.nn.Linear(4, 2), (torch.randn(3, 4),))
+    artifact = model.compile()          # -> Artifact (llvm-cpu)
+    outputs = artifact.run(x)           # NumPy arrays
+    report = frontend_mess.verify(module, (x,))
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from .defaults import DEFAULT_ONNX_IMPORTER, DEFAULT_OUTPUT_KIND, DEFAULT_SEQ_LEN, OUTPUT_KINDS
-from .errors import FrontendError
-from .imported import ImportedModel
-from .importers import onnx as onnx_importer
-from .importers import torch as torch_importer
-from .importers.torch import DynamicDim
-from .progress import QUIET, Progress
-from .shapes import InputSpec, parse_input_spec, random_inputs
-from .sources import Function, ModelSource, SourceOptions, is_onnx, resolve
-
-
-def check_kind(kind: str) -> str:
-    if kind not in OUTPUT_KINDS:
-        raise FrontendError(f"unknown output kind {kind!r}: use one of {', '.join(OUTPUT_KINDS)}")
-    return kind
+from frontend_mess.backend.artifact import Artifact
+from frontend_mess.backend.targets import target_spec
+from frontend_mess.defaults import (
+    DEFAULT_CPU,
+    DEFAULT_CUDA_ARCH,
+    DEFAULT_EXPORT_MODE,
+    DEFAULT_ONNX_EXPORTER,
+    DEFAULT_ONNX_IMPORTER,
+    DEFAULT_OUTPUT_KIND,
+    DEFAULT_SEQ_LEN,
+    DEFAULT_TARGET,
+    VERIFY_ATOL,
+    VERIFY_RTOL,
+    VERIFY_SEED,
+)
+from frontend_mess.imported import ImportedModel
+from frontend_mess.pipeline import Loaded, compile_loaded, load, report_choices, to_kind
+from frontend_mess.shapes import DynamicDim, InputSpec, parse_input_spec
+from frontend_mess.sources import SourceOptions
+from frontend_mess.support.errors import FrontendError
+from frontend_mess.support.progress import QUIET, Progress
+from frontend_mess.verify import VerifyReport
+from frontend_mess.verify import verify as verify_loaded
 
 
 def parse_specs(items: Sequence[str | InputSpec] | None) -> list[InputSpec]:
     return [s if isinstance(s, InputSpec) else parse_input_spec(s) for s in items or []]
 
 
-def _from_module(module, example_args, specs: list[InputSpec], func_name: str) -> ModelSource:
-    name = type(module).__name__
-    if example_args is None and not specs:
-        raise FrontendError(f"{name} needs example_args or input_shapes to be traced")
-    args = tuple(example_args) if example_args is not None else random_inputs(specs)
-    return ModelSource(name, {func_name: Function(module.eval(), args)})
+def parse_dynamic(items: Sequence[int | str | DynamicDim] | None) -> list[DynamicDim]:
+    return [d if isinstance(d, DynamicDim) else DynamicDim.parse(str(d)) for d in items or []]
+
+
+def make_options(
+    *,
+    input_shapes: Sequence[str | InputSpec] | None = None,
+    dynamic_dims: Sequence[int | str | DynamicDim] | None = None,
+    weights: str | Path | None = None,
+    task: str | None = None,
+    seq_len: int = DEFAULT_SEQ_LEN,
+    attention: str | None = None,
+    export: str = DEFAULT_EXPORT_MODE,
+    onnx_importer: str = DEFAULT_ONNX_IMPORTER,
+    onnx_exporter: str = DEFAULT_ONNX_EXPORTER,
+) -> SourceOptions:
+    """The options of every command, from Python values (what the CLI's flags also build)."""
+    if seq_len < 1:
+        raise FrontendError(f"sequence length must be at least 1, got {seq_len}")
+    return SourceOptions(
+        input_specs=parse_specs(input_shapes),
+        weights=weights,
+        task=task,
+        seq_len=seq_len,
+        attention=attention,
+        dynamic_dims=parse_dynamic(dynamic_dims),
+        export_mode=export,
+        onnx_importer=onnx_importer,
+        onnx_exporter=onnx_exporter,
+    )
+
+
+def _load(source, example_args, options: dict, progress: Progress, func_name="main") -> Loaded:
+    if "onnx_importer_name" in options:  # the name this API used before
+        options["onnx_importer"] = options.pop("onnx_importer_name")
+    return load(
+        source,
+        make_options(**options),
+        example_args=example_args,
+        func_name=func_name,
+        progress=progress,
+    )
 
 
 def import_model(
@@ -40,151 +94,105 @@ def import_model(
     example_args: Sequence | None = None,
     to: str = DEFAULT_OUTPUT_KIND,
     *,
-    input_shapes: Sequence[str | InputSpec] | None = None,
-    dynamic_dims: Sequence[int | str | DynamicDim] | None = None,
-    weights: str | Path | None = None,
-    task: str | None = None,
-    seq_len: int = DEFAULT_SEQ_LEN,
-    attention: str | None = None,
-    onnx_importer_name: str = DEFAULT_ONNX_IMPORTER,
     func_name: str = "main",
     progress: Progress = QUIET,
+    **options,
 ) -> ImportedModel:
     """Import a model to MLIR of kind `to` (fx, raw, torch, linalg, tosa, stablehlo).
 
     `source_or_module` is anything `frontend-mess import` takes (a torchvision name,
     `path/model.py[:NAME]`, `hf:DIR`, `hf-config:DIR_OR_FILE`, `path/model.onnx`) or an
-    `nn.Module`, which then needs `example_args` or `input_shapes`. `dynamic_dims` marks
-    dimensions symbolic: `0` is dim 0 of every input, `"1:0"` dim 0 of input 1.
+    `nn.Module`, which then needs `example_args` or `input_shapes`. Options as `make_options`
+    takes them; `dynamic_dims` marks dimensions symbolic: `0` is dim 0 of every input, `"1:0"`
+    dim 0 of input 1. The result can `.save()`, `.compile()` and `.verify()`.
     """
-    options = SourceOptions(parse_specs(input_shapes), weights, task, seq_len, attention)
-    if isinstance(source_or_module, str | Path):
-        return import_source(
-            str(source_or_module),
-            to,
-            options,
-            dynamic_dims=dynamic_dims,
-            onnx_importer_name=onnx_importer_name,
-            func_name=func_name,
-            example_args=example_args,
-            progress=progress,
-        )
-    check_kind(to)
-    source = _from_module(source_or_module, example_args, options.input_specs, func_name)
-    return _trace_and_import(source, to, dynamic_dims, func_name, progress)
-
-
-def import_source(
-    source: str,
-    to: str = DEFAULT_OUTPUT_KIND,
-    options: SourceOptions | None = None,
-    *,
-    dynamic_dims: Sequence[int | str | DynamicDim] | None = None,
-    onnx_importer_name: str = DEFAULT_ONNX_IMPORTER,
-    func_name: str = "main",
-    example_args: Sequence | None = None,
-    progress: Progress = QUIET,
-) -> ImportedModel:
-    """`import_model` for a source string, with the source options as one `SourceOptions`
-    (what the CLI parses): the one path every string source takes."""
-    check_kind(to)
-    options = options or SourceOptions()
-    if is_onnx(source):
-        return _import_onnx(source, to, options.input_specs, onnx_importer_name, progress)
-    with progress.step(f"loading {source}"):
-        resolved = resolve(source, options)
-    if example_args is not None:
-        resolved.main.example_args = tuple(example_args)
-    return _trace_and_import(resolved, to, dynamic_dims, func_name, progress)
-
-
-def _trace_and_import(
-    source: ModelSource, to: str, dynamic_dims, func_name: str, progress: Progress
-) -> ImportedModel:
-    dynamic = [
-        d if isinstance(d, DynamicDim) else DynamicDim.parse(str(d)) for d in dynamic_dims or []
-    ]
-    for choice, value in source.choices.items():
-        progress.note(f"{choice}: {value}")
-    programs, args = {}, {}
-    for name, function in source.functions.items():
-        label = source.name if len(source.functions) == 1 else f"{source.name} ({name})"
-        programs[name] = torch_importer.export(
-            function.module, function.example_args, dynamic=dynamic, name=label, progress=progress
-        )
-        args[name] = function.example_args
-    if len(programs) == 1 and func_name != "main":
-        programs = {func_name: next(iter(programs.values()))}
-    mlir_module = None
-    if to != "fx":
-        mlir_module = torch_importer.to_mlir(programs, to, name=source.name, progress=progress)
-    return ImportedModel(
-        source=source.name,
-        kind=to,
-        mlir_module=mlir_module,
-        programs=programs,
-        example_args=args,
-        choices=source.choices,
-    )
-
-
-def _import_onnx(path: str, to: str, specs, importer: str, progress: Progress) -> ImportedModel:
-    with progress.step(f"loading {path}"):
-        model = onnx_importer.load(path, specs, progress)
-    module = onnx_importer.to_mlir(model, to, importer=importer, name=path, progress=progress)
-    choices = {"onnx importer": importer, "opset": str(onnx_importer.default_opset(model))}
-    return ImportedModel(source=path, kind=to, mlir_module=module, choices=choices)
+    loaded = _load(source_or_module, example_args, options, progress, func_name)
+    report_choices(loaded, progress)
+    return to_kind(loaded, to, progress)
 
 
 def compile(  # noqa: A001  (the public name mirrors iree.compiler.compile_*)
-    source: str,
-    target: str = "llvm-cpu",
+    source_or_module,
+    example_args: Sequence | None = None,
+    target: str = DEFAULT_TARGET,
     *,
-    via: str = "fx-torch",
-    cpu: str = "host",
-    cuda_arch: str = "sm_80",
-    input_shapes: Sequence[str | InputSpec] | None = None,
-    weights: str | Path | None = None,
-    task: str | None = None,
-    seq_len: int = DEFAULT_SEQ_LEN,
-    attention: str | None = None,
+    via: str | None = None,
+    cpu: str = DEFAULT_CPU,
+    cuda_arch: str = DEFAULT_CUDA_ARCH,
+    iree_flags: Sequence[str] = (),
     keep_diagnostics: str | Path | None = None,
     progress: Progress = QUIET,
-):
-    """Import `source` (anything `import_model` takes as a string, or a .mlir/.mlirbc file)
-    and compile it with IREE; returns an `Artifact` to save, inspect and `.run()`."""
-    from .lowering import compile_model
-    from .targets import target_spec
-
-    options = SourceOptions(parse_specs(input_shapes), weights, task, seq_len, attention)
-    spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch)
-    return compile_model(
-        str(source),
-        spec,
-        via=via,
-        options=options,
-        keep_diagnostics=keep_diagnostics,
-        progress=progress,
+    **options,
+) -> Artifact:
+    """Import `source_or_module` (a source string, a .mlir/.mlirbc file, or an `nn.Module`
+    with `example_args`) and compile it with IREE; returns an `Artifact` to save, inspect and
+    `.run()`."""
+    if isinstance(example_args, str):  # compile("resnet18", "cuda"): the old signature
+        example_args, target = None, example_args
+    spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch, extra_flags=tuple(iree_flags))
+    loaded = _load(source_or_module, example_args, options, progress)
+    return compile_loaded(
+        loaded, spec, via=via, keep_diagnostics=keep_diagnostics, progress=progress
     )
 
 
-def linalg_module(source: str, options: SourceOptions, progress: Progress = QUIET):
+def verify(
+    source_or_module,
+    example_args: Sequence | None = None,
+    target: str = DEFAULT_TARGET,
+    *,
+    via: str | None = None,
+    seed: int = VERIFY_SEED,
+    rtol: float = VERIFY_RTOL,
+    atol: float = VERIFY_ATOL,
+    device: str | None = None,
+    cpu: str = DEFAULT_CPU,
+    cuda_arch: str = DEFAULT_CUDA_ARCH,
+    iree_flags: Sequence[str] = (),
+    progress: Progress = QUIET,
+    **options,
+) -> VerifyReport:
+    """Compile, run on fresh seeded random inputs and compare every output with the
+    framework's own (PyTorch eager, or onnxruntime for ONNX); `report.ok` says whether all
+    outputs are within `atol + rtol * max|reference|`."""
+    spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch, extra_flags=tuple(iree_flags))
+    loaded = _load(source_or_module, example_args, options, progress)
+    return verify_loaded(
+        loaded, spec, via=via, seed=seed, rtol=rtol, atol=atol, device=device, progress=progress
+    )
+
+
+def linalg_module(source, options: SourceOptions | None = None, progress: Progress = QUIET):
     """linalg-on-tensors as a torch_mlir `ir.Module`: imported from a source, or parsed from a
     `.mlir`/`.mlirbc` file (which must hold linalg already)."""
-    if source.endswith((".mlir", ".mlirbc")):
+    loaded = load(source, options or SourceOptions(), progress=progress)
+    if loaded.kind == "mlir":
         from torch_mlir import ir
         from torch_mlir.dialects import torch as torch_d
 
-        from .errors import first_lines
+        from frontend_mess.support.errors import first_lines
 
-        path = Path(source)
-        if not path.is_file():
-            raise FrontendError(f"MLIR file {path} does not exist")
+        path = Path(loaded.mlir_path)
         context = ir.Context()
         torch_d.register_dialect(context)
         try:
             return ir.Module.parse(path.read_bytes(), context)
         except Exception as exc:
-            raise FrontendError(f"{path} is not valid MLIR: {first_lines(exc, 1)}") from None
-    model = import_source(source, "linalg", options, progress=progress)
-    return model.mlir_module
+            raise FrontendError(f"{path} is not valid MLIR: {first_lines(exc, 1)}") from exc
+    report_choices(loaded, progress)
+    return to_kind(loaded, "linalg", progress).mlir_module
+
+
+def analyze(source_or_module, example_args: Sequence | None = None, *, progress=QUIET, **options):
+    """The linalg workload, op by op (-> `analysis.Analysis`): named ops, loop structures,
+    MACs, FLOPs and bytes (notes/analysis.md)."""
+    from frontend_mess.analysis.analyze import analyze_module
+
+    if isinstance(source_or_module, str | Path):
+        module = linalg_module(str(source_or_module), make_options(**options), progress)
+        name = str(source_or_module)
+    else:
+        loaded = _load(source_or_module, example_args, options, progress)
+        module = to_kind(loaded, "linalg", progress).mlir_module
+        name = loaded.name
+    return analyze_module(module, name)

@@ -11,46 +11,124 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .analysis import GROUP_KEYS
-from .capture import VERBOSE_ENV
-from .defaults import (
+from frontend_mess.defaults import (
+    DEFAULT_CPU,
+    DEFAULT_CUDA_ARCH,
+    DEFAULT_EXPORT_MODE,
+    DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_OUTPUT_KIND,
     DEFAULT_SEQ_LEN,
+    DEFAULT_TARGET,
+    DEFAULT_VIA,
+    DEVICES,
+    EXPORT_MODES,
+    GROUP_KEYS,
+    MATRIX_JOBS,
+    MATRIX_MEMORY_GB,
+    MATRIX_OUTPUT,
+    MATRIX_TIMEOUT_S,
+    ONNX_EXPORTERS,
     ONNX_IMPORTERS,
     OUTPUT_KINDS,
+    SUITES,
+    TARGETS,
     VERIFY_ATOL,
     VERIFY_RTOL,
     VERIFY_SEED,
+    VIAS,
 )
-from .errors import EXIT_INTERNAL, EXIT_USAGE, FrontendError, first_lines
-from .importers.hf import ATTENTION, TASKS
-from .lowering import DEFAULT_VIA, VIAS
-from .matrix import SUITES
-from .progress import Progress
-from .targets import DEFAULT_CPU, DEFAULT_CUDA_ARCH, DEFAULT_TARGET, DEVICES, TARGETS
+from frontend_mess.importers.hf import ATTENTION, TASKS  # noqa: E402  (no heavy imports)
+from frontend_mess.support.capture import VERBOSE_ENV
+from frontend_mess.support.errors import (
+    EXIT_INTERNAL,
+    EXIT_MISMATCH,
+    FrontendError,
+    first_lines,
+)
+from frontend_mess.support.progress import Progress
 
 PROG = "frontend-mess"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but its errors are the same one line as every other error."""
+    """argparse, but its errors are the same one line as every other error, and each
+    subcommand's help ends with examples (kept verbatim)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # type: ignore[override]
         raise FrontendError(f"{message} (see `{self.prog} --help`)")
 
 
-def _add_import(sub) -> None:
-    p = sub.add_parser(
-        "import",
-        help="import a model to MLIR",
-        description="Import a model to MLIR (or its FX graph) and print or save it.",
-    )
+SOURCE_HELP = (
+    "torchvision name (resnet18, torchvision:resnet18), path/model.py[:NAME], "
+    "hf:DIR, hf-config:DIR_OR_FILE or path/model.onnx"
+)
+EXAMPLES = {
+    "import": """
+examples:
+  frontend-mess import resnet18 --to linalg -o resnet18.mlirbc
+  frontend-mess import examples/nnmodule.py:TinyConvNet --to stablehlo
+  frontend-mess import model.py --input-shape 1x3x64x64 --dynamic-dim 0
+  frontend-mess import hf:./my-gpt2 --to torch --dynamic-dim 1
+  frontend-mess import model.onnx --input-shape input=1x3x224x224 --onnx-importer iree""",
+    "compile": """
+examples:
+  frontend-mess compile resnet18 -o resnet18.vmfb
+  frontend-mess compile model.onnx --via onnx-iree
+  frontend-mess compile model.py --dynamic-dim 0 --via fx-linalg
+  frontend-mess compile resnet18 --target cuda --cuda-arch sm_80
+  frontend-mess compile resnet18.linalg.mlir""",
+    "run": """
+examples:
+  frontend-mess run resnet18.vmfb --input 1x3x224x224xf32=random
+  frontend-mess run bert.vmfb --input 1x8:i64 --input 1x8:i64 --output out.npz
+  frontend-mess run model.vmfb --input x.npy""",
+    "verify": """
+examples:
+  frontend-mess verify resnet18
+  frontend-mess verify model.py --dynamic-dim 0          # two batch sizes
+  frontend-mess verify model.onnx --via onnx-iree        # against onnxruntime
+  frontend-mess verify hf-config:config.json --via fx-linalg --rtol 1e-4""",
+    "analyze": """
+examples:
+  frontend-mess analyze resnet18
+  frontend-mess analyze resnet18 --group-by iterators
+  frontend-mess analyze model.linalg.mlir --json
+  frontend-mess analyze resnet50 --html r50.html""",
+    "matrix": """
+examples:
+  frontend-mess matrix --suite hf-tiny --match bert --list
+  frontend-mess matrix --suite onnx-node -j 2 -o reports/matrix-onnx-node.jsonl
+  frontend-mess matrix --render reports/matrix-*.jsonl --html matrix.html
+  frontend-mess matrix --compare old.jsonl new.jsonl""",
+}
+
+
+def _subparser(sub, name: str, help_text: str, description: str):
+    return sub.add_parser(name, help=help_text, description=description, epilog=EXAMPLES[name])
+
+
+def _add_quiet(p) -> None:
     p.add_argument(
-        "source",
-        help="torchvision name (resnet18, torchvision:resnet18), path/model.py[:NAME], "
-        "hf:DIR, hf-config:DIR_OR_FILE or path/model.onnx",
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress or notes on stderr (CI: no progress)",
     )
+
+
+def _add_import(sub) -> None:
+    p = _subparser(
+        sub,
+        "import",
+        "import a model to MLIR",
+        "Import a model to MLIR (or its FX graph) and print or save it.",
+    )
+    p.add_argument("source", help=SOURCE_HELP)
     p.add_argument(
         "--to",
         default=DEFAULT_OUTPUT_KIND,
@@ -64,20 +142,6 @@ def _add_import(sub) -> None:
         help="write here instead of stdout; a .mlirbc name writes MLIR bytecode",
     )
     _add_source_options(p)
-    ox = p.add_argument_group("ONNX sources (.onnx)")
-    ox.add_argument(
-        "--onnx-importer",
-        choices=ONNX_IMPORTERS,
-        default=DEFAULT_ONNX_IMPORTER,
-        help="which ONNX importer (default: %(default)s)",
-    )
-    p.add_argument(
-        "--dynamic-dim",
-        action="append",
-        default=[],
-        metavar="[ARG:]DIM",
-        help="make a dimension symbolic: DIM of every input, or ARG:DIM of one input",
-    )
     p.add_argument("--func-name", default="main", help="name of the MLIR function")
     p.add_argument(
         "--strip-weights",
@@ -89,20 +153,35 @@ def _add_import(sub) -> None:
         action="store_true",
         help="print the op histogram (instead of the module, unless -o is given)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_quiet(p)
 
 
 def _add_source_options(p) -> None:
-    """Options that decide what a source becomes; shared by import, compile and verify."""
+    """What decides what a source becomes; the same for import, compile, verify, analyze."""
     p.add_argument(
         "--input-shape",
         action="append",
         default=[],
         metavar="SHAPE[:DTYPE]",
-        help="example input, e.g. 1x3x224x224 or 2x16:i64 (ONNX: NAME=1x3x224x224); "
+        help="example input, e.g. 1x3x224x224, 2x16:i64 or 2x16xi64 (ONNX: NAME=1x3x224x224); "
         "repeat for each input",
     )
+    p.add_argument(
+        "--dynamic-dim",
+        action="append",
+        default=[],
+        metavar="[ARG:]DIM",
+        help="make a dimension symbolic: DIM of every input, or ARG:DIM of one input "
+        "(Hugging Face text models: 0 batch, 1 sequence)",
+    )
     p.add_argument("--weights", metavar="FILE", help="state dict for a torchvision model")
+    p.add_argument(
+        "--export",
+        choices=EXPORT_MODES,
+        default=DEFAULT_EXPORT_MODE,
+        help="torch.export mode: auto tries non-strict, then strict where tracing meets a "
+        "data-dependent value (default: %(default)s)",
+    )
     hf = p.add_argument_group("Hugging Face sources (hf:, hf-config:)")
     hf.add_argument(
         "--task",
@@ -112,7 +191,7 @@ def _add_source_options(p) -> None:
     )
     hf.add_argument(
         "--seq-len",
-        type=int,
+        type=_positive_int,
         default=DEFAULT_SEQ_LEN,
         help="tokens in the example input (default: %(default)s)",
     )
@@ -121,6 +200,29 @@ def _add_source_options(p) -> None:
         choices=ATTENTION,
         help="attention implementation (default: sdpa where supported, else eager)",
     )
+    ox = p.add_argument_group("ONNX (.onnx sources, and the onnx paths for torch sources)")
+    ox.add_argument(
+        "--onnx-importer",
+        choices=ONNX_IMPORTERS,
+        default=DEFAULT_ONNX_IMPORTER,
+        help="which ONNX importer (default: %(default)s)",
+    )
+    ox.add_argument(
+        "--onnx-exporter",
+        choices=ONNX_EXPORTERS,
+        default=DEFAULT_ONNX_EXPORTER,
+        help="torch.onnx.export's exporter for --via onnx/onnx-iree (default: %(default)s)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_target_options(p) -> None:
@@ -133,7 +235,7 @@ def _add_target_options(p) -> None:
     p.add_argument(
         "--cpu",
         default=DEFAULT_CPU,
-        help="llvm-cpu: host (default), generic (any x86-64), or a CPU name",
+        help="llvm-cpu: host, generic (any x86-64), or a CPU name (default: %(default)s)",
     )
     p.add_argument(
         "--cuda-arch",
@@ -143,8 +245,8 @@ def _add_target_options(p) -> None:
     p.add_argument(
         "--via",
         choices=VIAS,
-        default=DEFAULT_VIA,
-        help="import path for torch sources (default: %(default)s)",
+        help=f"import path to IREE (default: {DEFAULT_VIA} for torch sources; for ONNX files "
+        f"onnx or onnx-iree, by --onnx-importer)",
     )
     p.add_argument(
         "--iree-flag",
@@ -153,70 +255,101 @@ def _add_target_options(p) -> None:
         metavar="FLAG",
         help="extra iree-compile flag, after the defaults; repeat for more",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-
-
-def _add_compile(sub) -> None:
-    p = sub.add_parser(
-        "compile",
-        help="compile a model or an MLIR file with IREE",
-        description="Import (unless the input is .mlir/.mlirbc) and compile with IREE to a .vmfb.",
-    )
-    p.add_argument("source", help="anything `import` takes, or a .mlir/.mlirbc file")
-    p.add_argument("-o", "--output", metavar="FILE.vmfb", help="default: SOURCE_NAME.vmfb")
     p.add_argument(
         "--keep-diagnostics",
         metavar="DIR",
-        help="on failure, write the full diagnostics and the IR to DIR",
+        help="on a compile failure, write the full diagnostics and the IR to DIR",
     )
+    _add_quiet(p)
+
+
+def _add_compile(sub) -> None:
+    p = _subparser(
+        sub,
+        "compile",
+        "compile a model or an MLIR file with IREE",
+        "Import (unless the input is .mlir/.mlirbc) and compile with IREE to a .vmfb.",
+    )
+    p.add_argument("source", help="anything `import` takes, or a .mlir/.mlirbc file")
+    p.add_argument("-o", "--output", metavar="FILE.vmfb", help="default: SOURCE_NAME.vmfb")
     _add_target_options(p)
     _add_source_options(p)
 
 
 def _add_run(sub) -> None:
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "run",
-        help="run a compiled .vmfb",
-        description="Run a function of a .vmfb on inputs from .npy files or random ones.",
+        "run a compiled .vmfb",
+        "Run a function of a .vmfb on inputs from .npy files or random ones.",
     )
     p.add_argument("module", help="a .vmfb from `frontend-mess compile`")
     p.add_argument(
         "--input",
         action="append",
         default=[],
-        metavar="FILE.npy|SHAPExDTYPE=random",
-        help="one per function input, in order: a .npy file, or e.g. 1x3x224x224xf32=random",
+        metavar="FILE.npy|SHAPE",
+        help="one per function input, in order: a .npy file, or a random tensor as "
+        "1x3x224x224xf32=random or 1x3x224x224:f32 (the --input-shape spelling)",
     )
     p.add_argument("--output", metavar="FILE.npz", help="save the outputs here")
     p.add_argument("--function", help="function to call (default: main, or the only one)")
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device (default: local-task)")
-    p.add_argument("--seed", type=int, default=VERIFY_SEED, help="seed for random inputs")
+    p.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=VERIFY_SEED,
+        help="seed for random inputs (default: %(default)s)",
+    )
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _add_verify(sub) -> None:
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "verify",
-        help="compile, run and compare with the framework",
-        description="Import, compile, run on fresh seeded random inputs and "
-        "compare every output with PyTorch eager (onnxruntime for "
-        "ONNX). Exit 1 past tolerance.",
+        "compile, run and compare with the framework",
+        "Import, compile, run on fresh seeded random inputs and compare every output with "
+        "PyTorch eager (onnxruntime for ONNX). Exit 1 past tolerance; with --dynamic-dim, "
+        "each dynamic dim is checked at two sizes.",
     )
     p.add_argument("source", help="anything `import` takes")
-    p.add_argument("--seed", type=int, default=VERIFY_SEED)
-    p.add_argument("--rtol", type=float, default=VERIFY_RTOL)
-    p.add_argument("--atol", type=float, default=VERIFY_ATOL)
+    p.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=VERIFY_SEED,
+        help="seed for the random inputs (default: %(default)s)",
+    )
+    p.add_argument(
+        "--rtol",
+        type=float,
+        default=VERIFY_RTOL,
+        help="relative tolerance, of the output's largest magnitude (default: %(default)g)",
+    )
+    p.add_argument(
+        "--atol", type=float, default=VERIFY_ATOL, help="absolute tolerance (default: %(default)g)"
+    )
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device")
     _add_target_options(p)
     _add_source_options(p)
 
 
 def _add_analyze(sub) -> None:
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "analyze",
-        help="characterize the linalg workload, op by op",
-        description="Import to linalg (unless given a linalg .mlir/.mlirbc), "
-        "generalize, and count ops, loop structures, work and "
-        "traffic.",
+        "characterize the linalg workload, op by op",
+        "Import to linalg (unless given a linalg .mlir/.mlirbc), generalize, and count ops, "
+        "loop structures, work and traffic.",
     )
     p.add_argument("source", help="anything `import` takes, or a linalg .mlir/.mlirbc file")
     p.add_argument("--json", action="store_true", help="print JSON (notes/analysis.md)")
@@ -231,21 +364,21 @@ def _add_analyze(sub) -> None:
         metavar="OUT.mlir",
         help="also write the linalg IR with every weight replaced by a zero splat",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_quiet(p)
     _add_source_options(p)
 
 
 def _add_matrix(sub) -> None:
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "matrix",
-        help="run sources × paths × targets, one process per cell",
-        description="Run a compatibility matrix; results go to --output as "
-        "each cell ends; rerunning resumes.",
+        "run sources × paths × targets, one process per cell",
+        "Run a compatibility matrix; results go to --output as each cell ends; rerunning resumes.",
     )
     p.add_argument("--suite", action="append", choices=SUITES, help="default: all")
     p.add_argument("--path", action="append", choices=VIAS, help="default: all")
     p.add_argument("--target", action="append", choices=TARGETS, help="default: llvm-cpu")
-    p.add_argument("--limit", type=int, help="at most this many sources per suite")
+    p.add_argument("--limit", type=_positive_int, help="at most this many sources per suite")
     p.add_argument(
         "--match",
         action="append",
@@ -258,17 +391,41 @@ def _add_matrix(sub) -> None:
         metavar="MILLIONS",
         help="torchvision: skip models with more parameters",
     )
-    p.add_argument("-j", "--jobs", type=int, default=2)
-    p.add_argument("--timeout", type=int, default=900, help="seconds per cell")
-    p.add_argument("--memory-gb", type=float, default=16, help="address-space limit per cell")
-    p.add_argument("-o", "--output", default="reports/matrix.jsonl")
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=MATRIX_JOBS,
+        help="cells at once (default: %(default)s)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_int,
+        default=MATRIX_TIMEOUT_S,
+        help="seconds per cell (default: %(default)s)",
+    )
+    p.add_argument(
+        "--memory-gb",
+        type=float,
+        default=MATRIX_MEMORY_GB,
+        help="address-space limit per cell (default: %(default)s)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default=MATRIX_OUTPUT,
+        metavar="RESULTS.jsonl",
+        help="result file, one JSON record per cell, appended as cells end (default: %(default)s)",
+    )
     p.add_argument("--markdown", metavar="FILE", help="also write the summary here")
     p.add_argument(
         "--html", metavar="FILE", help="also write a self-contained page to sort and filter cells"
     )
     p.add_argument("--list", action="store_true", help="print the cells, run nothing")
     p.add_argument("--no-resume", action="store_true", help="start over")
-    p.add_argument("--rerun-failures", action="store_true")
+    p.add_argument(
+        "--rerun-failures", action="store_true", help="rerun the cells that did not pass"
+    )
     p.add_argument(
         "--compare",
         nargs=2,
@@ -281,14 +438,15 @@ def _add_matrix(sub) -> None:
         metavar="RESULTS",
         help="summarize these result files (and write --markdown/--html), run nothing",
     )
-    p.add_argument("-q", "--quiet", action="store_true")
+    _add_quiet(p)
 
 
 def _run_matrix(args) -> int:
     from pathlib import Path
 
-    from . import matrix, matrix_report
-    from .atomic import write_atomically
+    from frontend_mess.matrix import report as matrix_report
+    from frontend_mess.matrix import runner as matrix
+    from frontend_mess.support.atomic import write_atomically
 
     progress = Progress(quiet=True if args.quiet else None)
     if args.compare:
@@ -301,12 +459,17 @@ def _run_matrix(args) -> int:
         todo = matrix.cells(
             args.suite or list(SUITES),
             args.path or list(VIAS),
-            args.target or ["llvm-cpu"],
+            args.target or [DEFAULT_TARGET],
             limit=args.limit,
             max_params_m=args.max_params,
             match=args.match,
             progress=progress,
         )
+        if not todo:
+            raise FrontendError(
+                "no cells to run: no source of the chosen suites matches (check --suite, "
+                "--match, --max-params; `--list` shows the cells)"
+            )
         if args.list:
             for cell in todo:
                 print(cell["suite"], cell["source"], cell["path"], cell["target"])
@@ -338,7 +501,7 @@ def _add_models(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .versions import frontend_mess_version
+    from frontend_mess.support.versions import frontend_mess_version
 
     parser = _Parser(prog=PROG, description="Import neural nets into MLIR.")
     parser.add_argument("--version", action="version", version=f"{PROG} {frontend_mess_version()}")
@@ -354,21 +517,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_import(args) -> None:
-    from .api import import_source
+def _progress(args) -> Progress:
+    return Progress(quiet=True if args.quiet else None)
 
-    progress = Progress(quiet=True if args.quiet else None)
-    model = import_source(
-        args.source,
-        args.to,
-        _options(args),
+
+def _options(args):
+    from frontend_mess.api import make_options
+
+    return make_options(
+        input_shapes=args.input_shape,
         dynamic_dims=args.dynamic_dim,
-        onnx_importer_name=args.onnx_importer,
-        func_name=args.func_name,
-        progress=progress,
+        weights=args.weights,
+        task=args.task,
+        seq_len=args.seq_len,
+        attention=args.attention,
+        export=args.export,
+        onnx_importer=args.onnx_importer,
+        onnx_exporter=args.onnx_exporter,
     )
+
+
+def _load(args, progress: Progress, func_name: str = "main"):
+    from frontend_mess.pipeline import load, report_choices
+
+    loaded = load(args.source, _options(args), func_name=func_name, progress=progress)
+    report_choices(loaded, progress)
+    return loaded
+
+
+def _run_import(args) -> None:
+    from frontend_mess.pipeline import to_kind
+
+    progress = _progress(args)
+    model = to_kind(_load(args, progress, args.func_name), args.to, progress)
     if args.strip_weights and model.mlir_module is not None:
-        from .strip import strip_weights
+        from frontend_mess.analysis.strip import strip_weights
 
         strip_weights(model.mlir_module)
     if args.output:
@@ -382,31 +565,22 @@ def _run_import(args) -> None:
 
 
 def _run_models(_args) -> None:
-    from .sources import known_models
+    from frontend_mess.sources import known_models
 
     for name, spec in known_models().items():
         print(f"{name:<40} {spec}")
 
 
 def _run_versions(_args) -> None:
-    from .versions import frontend_mess_version, tool_versions
+    from frontend_mess.support.versions import frontend_mess_version, tool_versions
 
     print(f"frontend-mess {frontend_mess_version()}")
     for name, version in tool_versions().items():
         print(f"{name} {version}")
 
 
-def _options(args):
-    from .api import parse_specs
-    from .sources import SourceOptions
-
-    return SourceOptions(
-        parse_specs(args.input_shape), args.weights, args.task, args.seq_len, args.attention
-    )
-
-
 def _spec(args):
-    from .targets import target_spec
+    from frontend_mess.backend.targets import target_spec
 
     return target_spec(
         args.target, cpu=args.cpu, cuda_arch=args.cuda_arch, extra_flags=tuple(args.iree_flag)
@@ -414,23 +588,22 @@ def _spec(args):
 
 
 def _run_compile(args) -> None:
+    from frontend_mess.pipeline import compile_loaded
+    from frontend_mess.sources import short_name
 
-    from .lowering import compile_model
-    from .sources import short_name
-
-    progress = Progress(quiet=True if args.quiet else None)
+    progress = _progress(args)
     output = args.output or f"{short_name(args.source)}.vmfb"
-    artifact = compile_model(
-        args.source,
-        _spec(args),
+    spec = _spec(args)
+    artifact = compile_loaded(
+        _load(args, progress),
+        spec,
         via=args.via,
-        options=_options(args),
         keep_diagnostics=args.keep_diagnostics,
         progress=progress,
     )
     artifact.save(output)
     print(
-        f"wrote {output} ({len(artifact.data)} bytes, {artifact.target}, "
+        f"wrote {output} ({artifact.size} bytes, {artifact.target}, via {artifact.via}, "
         f"input {artifact.input_type})"
     )
 
@@ -438,8 +611,9 @@ def _run_compile(args) -> None:
 def _run_run(args) -> None:
     import numpy as np
 
-    from .artifact import Artifact
-    from .runtime import element_type_name, parse_run_input
+    from frontend_mess.backend.artifact import Artifact
+    from frontend_mess.backend.runtime import parse_run_input
+    from frontend_mess.backend.signature import element_type_name
 
     module = Artifact.load(args.module).module(args.device)
     function = args.function or module.default_function()
@@ -448,11 +622,15 @@ def _run_run(args) -> None:
     inputs = [parse_run_input(text, rng) for text in args.input]
     outputs = module.call(function, inputs)
     if args.output:
-        from .atomic import write_atomically
+        from frontend_mess.support.atomic import write_atomically
 
         arrays = {f"output{i}": o for i, o in enumerate(outputs)}
         write_atomically(args.output, lambda handle: np.savez(handle, **arrays))
     print(f"{function}{signature}")
+    dropped = len(signature.roles) - signature.roles.count("user") if signature.roles else 0
+    if dropped:
+        mutated = ", ".join(r.partition(":")[2] for r in signature.roles if r != "user")
+        print(f"({dropped} output(s) dropped: the model mutates {mutated} in place)")
     for index, output in enumerate(outputs):
         flat = output.reshape(-1)
         head = " ".join(f"{v:.6g}" for v in flat[:6].tolist())
@@ -463,34 +641,34 @@ def _run_run(args) -> None:
 
 
 def _run_verify(args) -> int:
-    from .verify import verify
+    from frontend_mess.verify import verify
 
-    progress = Progress(quiet=True if args.quiet else None)
+    progress = _progress(args)
     report = verify(
-        args.source,
+        _load(args, progress),
         _spec(args),
         via=args.via,
         seed=args.seed,
         rtol=args.rtol,
         atol=args.atol,
-        options=_options(args),
         device=args.device,
+        keep_diagnostics=args.keep_diagnostics,
         progress=progress,
     )
     sys.stdout.write(report.text())
-    return 0 if report.ok else 1
+    return 0 if report.ok else EXIT_MISMATCH
 
 
 def _run_analyze(args) -> None:
-    from . import analysis_report
-    from .analysis import analyze_module
-    from .api import linalg_module
-    from .atomic import write_atomically
+    from frontend_mess.analysis import report as analysis_report
+    from frontend_mess.analysis.analyze import analyze_module
+    from frontend_mess.api import linalg_module
+    from frontend_mess.support.atomic import write_atomically
 
-    progress = Progress(quiet=True if args.quiet else None)
+    progress = _progress(args)
     module = linalg_module(args.source, _options(args), progress)
     if args.strip_weights:
-        from .strip import strip_weights
+        from frontend_mess.analysis.strip import strip_weights
 
         strip_weights(module)
         stripped = str(module).encode()
@@ -526,7 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except FrontendError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

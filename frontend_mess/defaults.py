@@ -47,6 +47,49 @@ DEFAULT_IMAGE_SIZE = 224
 MIN_ONNX_OPSET = 17
 ONNX_IMPORTERS: tuple[str, ...] = ("torch-mlir", "iree")
 DEFAULT_ONNX_IMPORTER = "torch-mlir"
+# torch.onnx.export's exporters for the `onnx` paths: `dynamo` (torch.export + onnxscript, what
+# torch 2.14 recommends) or the older TorchScript tracer.
+ONNX_EXPORTERS: tuple[str, ...] = ("dynamo", "torchscript")
+DEFAULT_ONNX_EXPORTER = "dynamo"
+
+# torch.export modes (importers/fx.py): `auto` is non-strict, retried strict where tracing
+# meets a data-dependent value (`int(tensor)`).
+EXPORT_MODES: tuple[str, ...] = ("auto", "non-strict", "strict")
+DEFAULT_EXPORT_MODE = "auto"
+
+# Import paths to IREE (`--via`, pipeline.py). Torch sources default to DEFAULT_VIA; ONNX
+# files take one of ONNX_VIAS, by default the one of DEFAULT_ONNX_IMPORTER.
+VIAS: tuple[str, ...] = (
+    "fx-torch",
+    "fx-linalg",
+    "fx-tosa",
+    "fx-stablehlo",
+    "turbine",
+    "onnx",
+    "onnx-iree",
+)
+DEFAULT_VIA = "fx-torch"
+#: the paths through ONNX, and the ONNX importer each takes.
+ONNX_VIAS: dict[str, str] = {"onnx": "torch-mlir", "onnx-iree": "iree"}
+
+# IREE targets and their defaults (backend/targets.py has the flags).
+TARGETS: tuple[str, ...] = ("llvm-cpu", "cuda")
+DEFAULT_TARGET = "llvm-cpu"
+DEFAULT_CPU = "host"
+DEFAULT_CUDA_ARCH = "sm_80"
+
+# IREE runtime devices (`run --device`), by default the target's (backend/targets.py).
+DEVICES: tuple[str, ...] = ("local-task", "local-sync", "cuda")
+
+# `analyze --group-by`.
+GROUP_KEYS: tuple[str, ...] = ("iterators", "maps", "body")
+
+# `frontend-mess matrix`: suites, per-cell limits and parallelism.
+SUITES: tuple[str, ...] = ("torchvision", "hf-tiny", "onnx-models", "onnx-node")
+MATRIX_TIMEOUT_S = 900
+MATRIX_MEMORY_GB = 16.0
+MATRIX_JOBS = 2
+MATRIX_OUTPUT = "reports/matrix.jsonl"
 
 # Hugging Face text models are traced with this many tokens unless --seq-len says otherwise.
 DEFAULT_SEQ_LEN = 8

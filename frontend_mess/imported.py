@@ -7,8 +7,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import write_atomically
-from .errors import FrontendError
+from frontend_mess.defaults import DEFAULT_CPU, DEFAULT_CUDA_ARCH, DEFAULT_TARGET
+from frontend_mess.support.atomic import write_atomically
+from frontend_mess.support.errors import FrontendError
+from frontend_mess.support.progress import QUIET, Progress
 
 BYTECODE_SUFFIX = ".mlirbc"
 
@@ -25,6 +27,38 @@ class ImportedModel:
     example_args: dict = field(default_factory=dict, repr=False)
     #: choices made for the user (task, attention, ONNX importer, opset upgrade).
     choices: dict = field(default_factory=dict)
+    #: the pipeline's loaded source (pipeline.Loaded), kept so the module can be compiled and
+    #: verified against the model it came from.
+    loaded: object | None = field(default=None, repr=False)
+
+    def compile(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        cpu: str = DEFAULT_CPU,
+        cuda_arch: str = DEFAULT_CUDA_ARCH,
+        iree_flags: tuple[str, ...] = (),
+        progress: Progress = QUIET,
+    ):
+        """Compile with IREE (-> `Artifact`): this module itself where IREE takes its dialect
+        (linalg, tosa, stablehlo, ONNX raw), else (fx, raw, torch) the default fx-torch path
+        from the same exported programs."""
+        from frontend_mess.backend.targets import target_spec
+        from frontend_mess.pipeline import compile_input, imported_for_iree
+
+        spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch, extra_flags=tuple(iree_flags))
+        iree_input = imported_for_iree(self, progress)
+        return compile_input(iree_input, spec, name=self.source, progress=progress)
+
+    def verify(self, target: str = DEFAULT_TARGET, **options):
+        """Compile, run on fresh random inputs and compare with the framework
+        (-> `VerifyReport`); `options` as `frontend_mess.verify` takes them."""
+        from frontend_mess.verify import verify_artifact
+
+        if self.loaded is None:
+            raise FrontendError("this module was not imported by frontend-mess: nothing to verify")
+        artifact = self.compile(target)
+        return verify_artifact(self.loaded, artifact, **options)
 
     @property
     def text(self) -> str:

@@ -9,8 +9,8 @@ runner (and anything else written against that interface) can drive frontend-mes
 
 `prepare` does what `frontend-mess compile model.onnx` does (opset upgrade, shape inference,
 import, `iree-compile --iree-input-type=onnx`) and returns a rep whose `run` takes and returns
-NumPy arrays in the ONNX graph's own element types. The matrix's `onnx-node` cells use the same
-three steps, timed one by one (`import_model`, `compile_model`, `IreeBackendRep`).
+NumPy arrays in the ONNX graph's own element types. It is the same pipeline as every command
+(pipeline.py); the matrix's `onnx-node` cells run its stages one by one, timed.
 """
 
 from __future__ import annotations
@@ -18,34 +18,36 @@ from __future__ import annotations
 import numpy as np
 from onnx.backend.base import Backend, BackendRep
 
-from .defaults import DEFAULT_ONNX_IMPORTER
+from frontend_mess.backend.signature import dtype_of, element_type_name
+from frontend_mess.backend.targets import DEFAULT_DEVICE, target_spec
+from frontend_mess.defaults import DEFAULT_ONNX_IMPORTER
+from frontend_mess.sources import SourceOptions
 
 # ONNX device names -> frontend-mess targets.
 _TARGETS = {"CPU": "llvm-cpu", "CUDA": "cuda"}
 
 
 def import_model(model, importer: str = DEFAULT_ONNX_IMPORTER, name: str = "") -> tuple:
-    """(prepared ModelProto, raw MLIR text): the model as frontend-mess imports any ONNX file."""
-    from .importers import onnx as onnx_importer
+    """(prepared ModelProto, raw MLIR text): the model as frontend-mess imports any ONNX file
+    (the pipeline's load and import stages)."""
+    from frontend_mess import pipeline
 
-    model = onnx_importer.prepare(model, name=name)
-    name = name or model.graph.name
-    return model, str(onnx_importer.to_mlir(model, "raw", importer=importer, name=name))
+    loaded = pipeline.load(model, SourceOptions(onnx_importer=importer))
+    return loaded.onnx, pipeline.for_iree(loaded).mlir
 
 
 def compile_model(mlir: str, device: str = "CPU", name: str = "model"):
-    from .compiler import compile_text
-    from .targets import target_spec
+    """The pipeline's compile stage for raw ONNX MLIR."""
+    from frontend_mess import pipeline
 
-    return compile_text(mlir, target_spec(_TARGETS[device]), input_type="onnx", name=name)
+    iree_input = pipeline.IreeInput(mlir, "onnx", "onnx")
+    return pipeline.compile_input(iree_input, target_spec(_TARGETS[device]), name=name)
 
 
 class IreeBackendRep(BackendRep):
     """A compiled model loaded on one device; `run` converts to and from IREE's ABI types."""
 
     def __init__(self, artifact, model, device: str = "CPU") -> None:
-        from .targets import DEFAULT_DEVICE
-
         self.module = artifact.module(DEFAULT_DEVICE[_TARGETS[device]])
         self.function = self.module.default_function()
         self.signature = self.module.signature(self.function)
@@ -72,9 +74,12 @@ class IreeBackend(Backend):
     @classmethod
     def prepare(cls, model, device: str = "CPU", **kwargs) -> IreeBackendRep:
         super().prepare(model, device, **kwargs)
-        prepared, mlir = import_model(model, cls.importer)
-        artifact = compile_model(mlir, device, name=prepared.graph.name)
-        return IreeBackendRep(artifact, prepared, device)
+        from frontend_mess import pipeline
+
+        loaded = pipeline.load(model, SourceOptions(onnx_importer=cls.importer))
+        spec = target_spec(_TARGETS[device])
+        artifact = pipeline.compile_loaded(loaded, spec)
+        return IreeBackendRep(artifact, loaded.onnx, device)
 
     @classmethod
     def run_model(cls, model, inputs, device: str = "CPU", **kwargs) -> tuple:
@@ -85,7 +90,7 @@ class IreeBackend(Backend):
         if device == "CPU":
             return True
         if device == "CUDA":
-            from .targets import gpu_present
+            from frontend_mess.backend.targets import gpu_present
 
             return gpu_present()
         return False
@@ -101,8 +106,6 @@ def _numpy_dtype(value_info) -> np.dtype | None:
 
 def _to_abi(array: np.ndarray, expected) -> np.ndarray:
     """IREE's ABI drops signedness (`ui8` arrives as `i8`): reinterpret, never convert values."""
-    from .runtime import dtype_of, element_type_name
-
     if element_type_name(array.dtype) == expected.dtype or array.dtype.kind not in "ub":
         return array
     target = dtype_of(expected.dtype)

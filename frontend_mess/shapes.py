@@ -10,10 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .defaults import DEFAULT_DTYPE, DTYPES, EXAMPLE_INPUT_SEED, INT_INPUT_HIGH
-from .errors import FrontendError
+from frontend_mess.defaults import DEFAULT_DTYPE, DTYPES, EXAMPLE_INPUT_SEED, INT_INPUT_HIGH
+from frontend_mess.support.errors import FrontendError
 
 _SPEC = re.compile(r"^(?:(?P<name>[A-Za-z_][\w.]*)=)?(?P<dims>\d+(?:x\d+)*|)(?::(?P<dtype>\w+))?$")
+# IREE's spelling of the same thing, as `run --input 2x16xi64=random` takes it: the dtype is
+# the last `x`-separated part.
+_IREE_SPEC = re.compile(r"^(?:(?P<dims>\d+(?:x\d+)*)x)?(?P<dtype>[a-z][a-zA-Z0-9]*)$")
+# IREE's element names that differ from the short names above.
+_IREE_NAMES = {"u8": "ui8"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,11 @@ class InputSpec:
         dims = "x".join(str(d) for d in self.shape)
         prefix = f"{self.name}=" if self.name else ""
         return f"{prefix}{dims}:{self.dtype}"
+
+    @property
+    def iree_dtype(self) -> str:
+        """The element type as IREE's signatures spell it (`u8` -> `ui8`)."""
+        return _IREE_NAMES.get(self.dtype, self.dtype)
 
     @property
     def torch_dtype(self):  # -> torch.dtype, without importing torch at module load
@@ -46,21 +56,27 @@ class InputSpec:
 
 
 def parse_input_spec(text: str) -> InputSpec:
-    """Parse `[NAME=]D0xD1x...[:DTYPE]`; a bare `:i64` (no dims) is a scalar tensor."""
+    """Parse `[NAME=]D0xD1x...[:DTYPE]` (a bare `:i64` is a scalar tensor), or IREE's spelling
+    `D0xD1x...xDTYPE` (`2x16xi64`), so `import --input-shape` and `run --input` take both."""
     match = _SPEC.match(text.strip())
+    if not match:
+        iree = _IREE_SPEC.match(text.strip())
+        known = (*DTYPES, *_IREE_NAMES.values())
+        match = iree if iree and iree["dtype"] in known else None
     if not match:
         raise FrontendError(
             f"malformed input shape {text!r}: expected dimensions joined by 'x' with an optional "
             f"dtype, e.g. 1x3x224x224 or 2x16:i64"
         )
     dtype = match["dtype"] or DEFAULT_DTYPE
+    dtype = {iree: short for short, iree in _IREE_NAMES.items()}.get(dtype, dtype)
     if dtype not in DTYPES:
         raise FrontendError(
             f"unknown dtype {dtype!r} in input shape {text!r}: use one of {', '.join(DTYPES)}"
         )
     dims = match["dims"]
     shape = tuple(int(d) for d in dims.split("x")) if dims else ()
-    return InputSpec(shape=shape, dtype=dtype, name=match["name"])
+    return InputSpec(shape=shape, dtype=dtype, name=match.groupdict().get("name"))
 
 
 def spec_of(tensor) -> InputSpec:
@@ -76,3 +92,26 @@ def random_inputs(specs: list[InputSpec], seed: int = EXAMPLE_INPUT_SEED) -> tup
 
     generator = torch.Generator().manual_seed(seed)
     return tuple(spec.random(generator) for spec in specs)
+
+
+@dataclass(frozen=True)
+class DynamicDim:
+    """Dimension `dim` of input `arg`, or of every input when `arg` is None (a shared symbol,
+    the usual meaning of "dynamic batch")."""
+
+    dim: int
+    arg: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> DynamicDim:
+        arg, sep, dim = text.strip().rpartition(":")
+        try:
+            return cls(dim=int(dim), arg=int(arg) if sep else None)
+        except ValueError:
+            raise FrontendError(
+                f"malformed dynamic dimension {text!r}: expected DIM (every input) or "
+                f"ARG:DIM, e.g. 0 or 1:0"
+            ) from None
+
+    def symbol(self) -> str:
+        return f"dim{self.dim}" if self.arg is None else f"arg{self.arg}_dim{self.dim}"

@@ -17,10 +17,16 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .defaults import DEFAULT_SEQ_LEN
-from .errors import FrontendError
-from .importers import hf, pyfile, torchvision
-from .shapes import InputSpec, random_inputs, spec_of
+from frontend_mess.defaults import (
+    DEFAULT_EXPORT_MODE,
+    DEFAULT_ONNX_EXPORTER,
+    DEFAULT_ONNX_IMPORTER,
+    DEFAULT_SEQ_LEN,
+)
+from frontend_mess.importers import hf, pyfile
+from frontend_mess.importers import torchvision_models as torchvision
+from frontend_mess.shapes import DynamicDim, InputSpec, random_inputs, spec_of
+from frontend_mess.support.errors import FrontendError
 
 FORMS = (
     "a torchvision model name (see `frontend-mess models`), path/model.py[:NAME], "
@@ -31,13 +37,23 @@ ONNX_SUFFIX = ".onnx"
 
 @dataclass
 class SourceOptions:
-    """Everything besides the source string that decides what is traced."""
+    """Everything besides the source string that decides what a source becomes: what is
+    traced, how it is exported and imported. One object, built once by the CLI (`cli.py`) or
+    the API (`api.py`) and read by every stage of the pipeline, so an option exists once."""
 
     input_specs: list[InputSpec] = field(default_factory=list)
     weights: str | Path | None = None
     task: str | None = None
     seq_len: int = DEFAULT_SEQ_LEN
     attention: str | None = None
+    #: dimensions traced as symbolic (torch sources; ONNX inputs keep their own `?` dims).
+    dynamic_dims: list[DynamicDim] = field(default_factory=list)
+    #: torch.export mode: auto (non-strict, strict on a data-dependent value), strict, ...
+    export_mode: str = DEFAULT_EXPORT_MODE
+    #: ONNX importer for ONNX files and for `--via onnx` (torch-mlir's or IREE's).
+    onnx_importer: str = DEFAULT_ONNX_IMPORTER
+    #: torch.onnx.export's exporter for the ONNX paths: dynamo (torch's current) or torchscript.
+    onnx_exporter: str = DEFAULT_ONNX_EXPORTER
 
 
 @dataclass
@@ -46,6 +62,9 @@ class Function:
 
     module: object  # torch.nn.Module
     example_args: tuple
+    #: (input index, dim) -> the largest size that dim may take when it is made dynamic (a
+    #: text model's sequence length is bounded by its position embeddings).
+    dim_limits: dict[tuple[int, int], int] = field(default_factory=dict)
 
     @property
     def input_specs(self) -> list[InputSpec]:
@@ -114,9 +133,26 @@ def _resolve_hf(source: str, options: SourceOptions) -> ModelSource:
             f"--input-shape does not apply to {source}: its inputs come from its config "
             f"(use --seq-len for the sequence length)"
         )
-    functions = {name: Function(module, args) for name, (module, args) in parts.items()}
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    functions = {
+        name: Function(module, args, _sequence_limits(args, limit))
+        for name, (module, args) in parts.items()
+    }
     choices = {"task": task, "attention": attention, "functions": ", ".join(functions)}
     return ModelSource(source, functions, choices)
+
+
+def _sequence_limits(args: tuple, limit: int | None) -> dict[tuple[int, int], int]:
+    """Token inputs (integer, batch x sequence) may grow to the position embeddings' size:
+    torch.export rejects an unbounded dynamic sequence dim for such a model ("Not all values
+    of dim1 ... satisfy the generated guard ... <= 64"; pytorch #140011's class of error)."""
+    if not limit:
+        return {}
+    return {
+        (index, 1): int(limit)
+        for index, arg in enumerate(args)
+        if getattr(arg, "dim", lambda: 0)() == 2 and not arg.dtype.is_floating_point
+    }
 
 
 def resolve(source: str, options: SourceOptions | None = None) -> ModelSource:

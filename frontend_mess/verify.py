@@ -1,5 +1,6 @@
-"""Compile, run on fresh seeded random inputs, and compare every output with the framework's
-own result: PyTorch eager for torch sources, onnxruntime for ONNX files."""
+"""The run and compare stages: run the compiled module on fresh seeded random inputs and
+compare every output with the framework's own result, PyTorch eager for torch sources and
+onnxruntime for ONNX models. A model with dynamic dims is checked at two sizes of each."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
-from .errors import FrontendError
-from .lowering import DEFAULT_VIA, lower_source
-from .progress import QUIET, Progress
-from .sources import SourceOptions, is_onnx, resolve
-from .targets import TargetSpec
+from frontend_mess.defaults import MIN_DYNAMIC_EXAMPLE_SIZE, VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
+from frontend_mess.shapes import DynamicDim
+from frontend_mess.support.errors import FrontendError, RunError
+from frontend_mess.support.progress import QUIET, Progress
 
 
 @dataclass
@@ -101,18 +100,38 @@ def mark_insensitive(checks: list[OutputCheck], first: list, second: list) -> No
             check.insensitive = change <= INSENSITIVE_BELOW * max(float(np.abs(a).max()), 1e-30)
 
 
-def fresh_like(example, generator):
-    """A new random tensor shaped like an example input. Integer inputs stay in the example's
-    range (token ids below the vocabulary size); a constant integer input (an all-ones
-    attention mask) stays constant."""
+def fresh_like(example, generator, shape: tuple | None = None):
+    """A new random tensor like an example input (of `shape` if given). Integer inputs stay in
+    the example's range (token ids below the vocabulary size); a constant integer input (an
+    all-ones attention mask) stays constant."""
     import torch
 
+    shape = tuple(example.shape) if shape is None else shape
     if example.dtype.is_floating_point:
-        return torch.randn(example.shape, generator=generator).to(example.dtype)
+        return torch.randn(shape, generator=generator).to(example.dtype)
     low, high = int(example.min()), int(example.max())
     if low == high:
-        return example.clone()
-    return torch.randint(low, high + 1, example.shape, generator=generator).to(example.dtype)
+        return torch.full(shape, low, dtype=example.dtype)
+    return torch.randint(low, high + 1, shape, generator=generator).to(example.dtype)
+
+
+def check_shapes(example_args: tuple, dynamic: list[DynamicDim]) -> list[list[tuple]]:
+    """The input shapes to check a function at: the traced ones, and, where dims are
+    dynamic, a second set with each dynamic dim one larger (so a dynamic batch is run at two
+    batch sizes)."""
+    traced = [tuple(a.shape) for a in example_args]
+    if not dynamic:
+        return [traced]
+    sets = []
+    for extra in (0, 1):
+        shapes = [list(s) for s in traced]
+        for entry in dynamic:
+            for index in range(len(shapes)) if entry.arg is None else [entry.arg]:
+                if index < len(shapes) and entry.dim < len(shapes[index]):
+                    size = max(traced[index][entry.dim], MIN_DYNAMIC_EXAMPLE_SIZE)
+                    shapes[index][entry.dim] = size + extra
+        sets.append([tuple(s) for s in shapes])
+    return sets
 
 
 def _flatten(result) -> list:
@@ -128,34 +147,63 @@ def _flatten(result) -> list:
 
 
 def torch_checks(
-    functions: dict, module, *, seed: int, rtol: float, atol: float, progress: Progress = QUIET
+    functions: dict,
+    module,
+    *,
+    seed: int,
+    rtol: float,
+    atol: float,
+    dynamic: list[DynamicDim] | None = None,
+    progress: Progress = QUIET,
 ) -> list[OutputCheck]:
     """Run each traced function in PyTorch eager and in the loaded IREE module on the same
-    fresh inputs, and compare every output."""
+    fresh inputs (at two sizes of each dynamic dim), and compare every output the model
+    returns (outputs that are mutated inputs are dropped on both sides)."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
     checks: list[OutputCheck] = []
     for name, function in functions.items():
-        inputs = tuple(fresh_like(e, generator) for e in function.example_args)
-        others = tuple(fresh_like(e, generator) for e in function.example_args)
-        with torch.no_grad():
-            expected = [t.numpy() for t in _flatten(function.module(*inputs))]
-            second = [t.numpy() for t in _flatten(function.module(*others))]
         iree_name = name if len(functions) > 1 else module.default_function()
-        with progress.step(f"running {iree_name} on {module.config.device}"):
-            got = module.call(iree_name, [i.numpy() for i in inputs])
-        if len(got) != len(expected):
-            raise FrontendError(
-                f"{name}: IREE returned {len(got)} outputs, PyTorch {len(expected)}"
+        for shapes in check_shapes(function.example_args, dynamic or []):
+            pairs = zip(function.example_args, shapes, strict=True)
+            inputs = tuple(fresh_like(e, generator, s) for e, s in pairs)
+            others = tuple(
+                fresh_like(e, generator, s)
+                for e, s in zip(function.example_args, shapes, strict=True)
             )
-        these = [
-            compare(name, i, g, e, rtol, atol)
-            for i, (g, e) in enumerate(zip(got, expected, strict=True))
-        ]
-        mark_insensitive(these, expected, second)
-        checks += these
+            # eager may mutate its inputs in place: give IREE its own copy, taken first
+            arrays = [i.clone().numpy() for i in inputs]
+            with torch.no_grad():
+                expected = [t.numpy() for t in _flatten(function.module(*inputs))]
+                second = [t.numpy() for t in _flatten(function.module(*others))]
+            with progress.step(f"running {iree_name} on {module.config.device}"):
+                got = module.call(iree_name, arrays)
+            if len(got) != len(expected):
+                raise RunError(f"{name}: IREE returned {len(got)} outputs, PyTorch {len(expected)}")
+            label = name if len(shapes) == 0 or not dynamic else f"{name} at {_shapes_text(shapes)}"
+            these = [
+                compare(label, i, g, e, rtol, atol)
+                for i, (g, e) in enumerate(zip(got, expected, strict=True))
+            ]
+            mark_insensitive(these, expected, second)
+            checks += these
     return checks
+
+
+def _shapes_text(shapes: list[tuple]) -> str:
+    return ", ".join("x".join(map(str, s)) or "scalar" for s in shapes)
+
+
+def onnx_dynamic_inputs(model) -> list[str]:
+    """Inputs of an ONNX model with a dimension that is not a fixed number."""
+    from frontend_mess.importers.onnx_graph import graph_inputs
+
+    return [
+        i.name
+        for i in graph_inputs(model)
+        if any(not d.HasField("dim_value") for d in i.type.tensor_type.shape.dim)
+    ]
 
 
 def onnx_checks(model, module, *, seed: int, rtol: float, atol: float) -> list[OutputCheck]:
@@ -165,10 +213,6 @@ def onnx_checks(model, module, *, seed: int, rtol: float, atol: float) -> list[O
 
     function = module.default_function()
     signature = module.signature(function)
-    if any(d is None for t in signature.inputs for d in t.shape):
-        raise FrontendError(
-            "the model has dynamic input dims: fix them with --input-shape NAME=DIMS to verify"
-        )
     rng = np.random.default_rng(seed)
     inputs = [t.random(rng) for t in signature.inputs]
     session = onnxruntime.InferenceSession(
@@ -187,40 +231,74 @@ def onnx_checks(model, module, *, seed: int, rtol: float, atol: float) -> list[O
     return checks
 
 
-def verify(
-    source: str,
-    spec: TargetSpec,
+def verify_artifact(
+    loaded,
+    artifact,
     *,
-    via: str = DEFAULT_VIA,
     seed: int = VERIFY_SEED,
     rtol: float = VERIFY_RTOL,
     atol: float = VERIFY_ATOL,
-    options: SourceOptions | None = None,
     device: str | None = None,
     progress: Progress = QUIET,
 ) -> VerifyReport:
-    from .compiler import compile_text
-
-    options = options or SourceOptions()
-    if is_onnx(source):
-        from .importers import onnx as onnx_importer
-
-        model, mlir = onnx_importer.load_raw(source, options.input_specs, progress)
-        artifact = compile_text(mlir, spec, input_type="onnx", name=source, progress=progress)
-        report = VerifyReport(source, spec.target, "onnx", seed, rtol, atol, "onnxruntime")
-        report.checks = onnx_checks(model, artifact.module(device), seed=seed, rtol=rtol, atol=atol)
+    """The run and compare stages for a source the pipeline loaded (pipeline.Loaded) and
+    compiled into `artifact`."""
+    if loaded.kind == "mlir":
+        raise FrontendError(
+            f"{loaded.name} is MLIR: there is no framework to compare with; verify the model "
+            f"it came from"
+        )
+    via = artifact.via or "?"
+    module = artifact.module(device)
+    if loaded.kind == "onnx":
+        report = VerifyReport(loaded.name, artifact.target, via, seed, rtol, atol, "onnxruntime")
+        report.checks = onnx_checks(loaded.onnx, module, seed=seed, rtol=rtol, atol=atol)
         return report
-    with progress.step(f"loading {source}"):
-        resolved = resolve(source, options)
-    mlir, input_type = lower_source(resolved, via, progress)
-    artifact = compile_text(mlir, spec, input_type=input_type, name=source, progress=progress)
-    report = VerifyReport(source, spec.target, via, seed, rtol, atol, "PyTorch eager")
+    report = VerifyReport(loaded.name, artifact.target, via, seed, rtol, atol, "PyTorch eager")
     report.checks = torch_checks(
-        resolved.functions,
-        artifact.module(device),
+        loaded.torch.functions,
+        module,
         seed=seed,
         rtol=rtol,
         atol=atol,
+        dynamic=loaded.options.dynamic_dims,
         progress=progress,
     )
     return report
+
+
+def verify(
+    loaded,
+    spec,
+    *,
+    via: str | None = None,
+    seed: int = VERIFY_SEED,
+    rtol: float = VERIFY_RTOL,
+    atol: float = VERIFY_ATOL,
+    device: str | None = None,
+    keep_diagnostics=None,
+    options=None,
+    progress: Progress = QUIET,
+) -> VerifyReport:
+    """Compile a loaded source (pipeline.Loaded, or a source string loaded here with
+    `options`) for `spec` by `via` and verify it (every stage)."""
+    from frontend_mess.pipeline import compile_loaded, load
+
+    if isinstance(loaded, str):
+        loaded = load(loaded, options, progress=progress)
+
+    if loaded.kind == "onnx":
+        dynamic = onnx_dynamic_inputs(loaded.onnx)
+        if dynamic:  # say so before a full compile, not after
+            raise FrontendError(
+                f"{loaded.name} has inputs with dynamic dims ({', '.join(dynamic)}): give their "
+                f"sizes with --input-shape NAME=DIMS to verify"
+            )
+    if loaded.kind == "mlir":
+        verify_artifact(loaded, None)  # raises: nothing to compare with
+    artifact = compile_loaded(
+        loaded, spec, via=via, keep_diagnostics=keep_diagnostics, progress=progress
+    )
+    return verify_artifact(
+        loaded, artifact, seed=seed, rtol=rtol, atol=atol, device=device, progress=progress
+    )

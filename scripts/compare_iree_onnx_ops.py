@@ -21,7 +21,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from frontend_mess.matrix import read_results
+from frontend_mess.matrix.runner import read_results
 
 PREFIX = "onnx/node/generated/"
 

@@ -17,7 +17,7 @@ import onnx
 
 from frontend_mess.api import import_model
 from frontend_mess.defaults import ONNX_IMPORTERS
-from frontend_mess.errors import FrontendError
+from frontend_mess.support.errors import FrontendError
 
 SUITES = ("light", "real", "simple", "pytorch-converted", "pytorch-operator")
 

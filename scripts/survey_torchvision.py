@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from frontend_mess.importers.torchvision import model_names
+from frontend_mess.importers.torchvision_models import model_names
 
 
 def survey(name: str, kind: str, timeout: int) -> dict:

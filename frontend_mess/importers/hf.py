@@ -11,17 +11,28 @@ What breaks a naive `torch.export` of a transformers model, and what this module
   into matmuls and a softmax, and it keeps the graph small), else `eager`; the choice is
   reported and `--attention` overrides it;
 - encoder-decoders (T5, BART, ...): the encoder and one decoder step become two functions,
-  `encoder` and `decoder_step`, of one module (see notes/huggingface.md).
+  `encoder` and `decoder_step`, of one module (see notes/huggingface.md);
+- transformers' own stderr chatter (the "Loading weights" bar, config warnings, the load
+  report that lists newly initialized weights) is silenced while loading, like torch's output,
+  unless FRONTEND_MESS_VERBOSE is set.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..defaults import DEFAULT_IMAGE_SIZE, DEFAULT_SEQ_LEN, EXAMPLE_INPUT_SEED
-from ..errors import FrontendError, first_lines
+from frontend_mess.defaults import DEFAULT_IMAGE_SIZE, DEFAULT_SEQ_LEN, EXAMPLE_INPUT_SEED
+from frontend_mess.support.capture import VERBOSE_ENV, upstream_output
+from frontend_mess.support.errors import FrontendError, first_lines
+
+if TYPE_CHECKING:
+    import torch
 
 PRETRAINED_PREFIX = "hf:"
 CONFIG_PREFIX = "hf-config:"
@@ -96,8 +107,47 @@ def _auto_class(task: str):
     return getattr(transformers, TASKS[task][0])
 
 
-def load(source: str, *, task: str | None = None, attention: str | None = None):
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Keep transformers' loading chatter off stderr, then put its settings back.
+
+    `-q` promises a quiet stderr, but `from_pretrained` draws a "Loading weights" tqdm bar and
+    transformers logs config warnings and a load report through its own logger, all on stderr.
+    Its verbosity and progress-bar switches stop those at the source; `upstream_output()`
+    catches what they do not cover (`warnings.warn`, stray prints). Both are global state, so
+    they are restored for whoever uses transformers next in this process (a test, the API
+    caller). FRONTEND_MESS_VERBOSE=1 lets everything through, as for torch's output.
+    """
+    if os.environ.get(VERBOSE_ENV):
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with upstream_output():
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def load(
+    source: str, *, task: str | None = None, attention: str | None = None
+) -> tuple[torch.nn.Module, str, str]:
     """Build the model; returns (model in eval mode, task, attention implementation)."""
+    # The config is read inside too: AutoConfig.from_pretrained logs the config warnings.
+    with quiet_transformers():
+        return _load(source, task=task, attention=attention)
+
+
+def _load(
+    source: str, *, task: str | None, attention: str | None
+) -> tuple[torch.nn.Module, str, str]:
     pretrained = source.startswith(PRETRAINED_PREFIX)
     location = source.removeprefix(PRETRAINED_PREFIX).removeprefix(CONFIG_PREFIX)
     if not location:

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FrontendError, first_lines
+from frontend_mess.support.errors import FrontendError, first_lines
 
 SUFFIX = ".py"
 EXAMPLE_INPUTS_FUNCTION = "example_inputs"

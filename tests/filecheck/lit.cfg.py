@@ -3,8 +3,8 @@
 `frontend-mess` and `filecheck` are the project's console scripts, found on PATH (the
 environment's bin directory is put first); `%python` is the environment's interpreter;
 `%inputs` is the directory of model files that several tests share, `%hf_tiny` the tiny
-Hugging Face configs in tests/data/hf-tiny, and `%onnx_data` the test data that the `onnx`
-wheel ships (onnx/backend/test/data).
+Hugging Face configs in frontend_mess/matrix/data/hf-tiny, and `%onnx_data` the test data
+that the `onnx` wheel ships (onnx/backend/test/data).
 """
 
 import os
@@ -32,7 +32,12 @@ config.environment["PYTHONUNBUFFERED"] = "1"
 config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 config.substitutions.append(
-    ("%hf_tiny", os.path.join(config.test_source_root, "..", "data", "hf-tiny"))
+    (
+        "%hf_tiny",
+        os.path.join(
+            config.test_source_root, "..", "..", "frontend_mess", "matrix", "data", "hf-tiny"
+        ),
+    )
 )
 import onnx  # noqa: E402  (lit runs in the project's environment, which has onnx)
 

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from frontend_mess.analysis import SCHEMA_VERSION, analyze_module
-from frontend_mess.analysis_report import html_page, json_text
+from frontend_mess.analysis.analyze import SCHEMA_VERSION, analyze_module
+from frontend_mess.analysis.report import html_page, json_text
+from frontend_mess.analysis.strip import strip_weights
 from frontend_mess.api import import_model
 from frontend_mess.cli import main
-from frontend_mess.strip import strip_weights
+
+pytestmark = pytest.mark.slow
 
 INPUTS = Path(__file__).resolve().parents[1] / "filecheck" / "Inputs"
 DOCUMENTED_KEYS = {
@@ -33,6 +35,7 @@ OP_KEYS = {
     "iterators",
     "maps",
     "operand_types",
+    "operand_elements",
     "body",
     "loop_sizes",
     "iterations",
@@ -95,8 +98,8 @@ def test_strip_weights_keeps_the_ir_valid_and_small(tmp_path):
     reparsed = ir.Module.parse(text, module.context)
     analysis = analyze_module(reparsed, "stripped")
     assert analysis.totals()["macs"] == pytest.approx(1.814e9, rel=1e-3)
-    from frontend_mess.lowering import generic_form
-    from frontend_mess.targets import target_spec
+    from frontend_mess.backend.targets import target_spec
+    from frontend_mess.pipeline import generic_form
 
     vmfb = compile_str(
         generic_form(ir.Module.parse(text, module.context)),

@@ -5,7 +5,7 @@ import torch
 
 import frontend_mess
 from frontend_mess.defaults import OUTPUT_KINDS
-from frontend_mess.errors import FrontendError
+from frontend_mess.support.errors import FrontendError
 
 
 class Block(torch.nn.Module):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from frontend_mess.atomic import write_atomically
+from frontend_mess.support.atomic import write_atomically
 
 
 def test_replaces_whole(tmp_path):

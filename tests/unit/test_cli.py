@@ -3,7 +3,7 @@
 import pytest
 
 from frontend_mess.cli import main
-from frontend_mess.errors import EXIT_USAGE
+from frontend_mess.support.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_MISMATCH, EXIT_USAGE
 
 
 def run(capsys, *argv):
@@ -64,7 +64,8 @@ def test_failed_import_leaves_no_output_file(capsys, inputs_dir, tmp_path):
         str(target),
         "-q",
     )
-    assert code == EXIT_USAGE and "could not trace" in err
+    # a stage failed on well-formed input: exit 3, and the line names the stage
+    assert code == EXIT_FAILED and "[export]" in err and "could not trace" in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -89,9 +90,58 @@ def test_unexpected_failures_are_one_line_too(capsys, monkeypatch):
     monkeypatch.setitem(cli.COMMANDS, "models", broken)
     monkeypatch.delenv("FRONTEND_MESS_VERBOSE", raising=False)
     code, out, err = run(capsys, "models")
-    assert code == 1 and out == ""
+    assert code == EXIT_INTERNAL and out == ""
     assert err.count("\n") == 1
     assert "unexpected RuntimeError: something upstream broke" in err
     monkeypatch.setenv("FRONTEND_MESS_VERBOSE", "1")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="something upstream broke"):
         main(["models"])
+
+
+def test_exit_codes_tell_failures_apart():
+    """Usage, pipeline failure, mismatch and internal error each have their own code."""
+    codes = [EXIT_MISMATCH, EXIT_USAGE, EXIT_FAILED, EXIT_INTERNAL]
+    assert len(set(codes)) == 4 and 0 not in codes
+
+
+def test_help_imports_no_heavy_module():
+    """`frontend-mess --help` and each subcommand's help must be instant: no torch, IREE,
+    transformers or onnx import (they take seconds)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from frontend_mess.cli import main\n"
+        "for argv in (['--help'], ['import', '--help'], ['matrix', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = [m for m in ('torch', 'iree.compiler', 'iree.runtime', 'transformers', 'onnx')\n"
+        "         if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "HEAVY []" in out, out.splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", ["import", "compile", "run", "verify", "analyze", "matrix"])
+def test_every_subcommand_help_shows_examples(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and f"frontend-mess {command} " in out
+
+
+@pytest.mark.parametrize("command", ["compile", "verify"])
+def test_compile_and_verify_take_every_source_option(capsys, command):
+    """One option set for every command: --dynamic-dim, --onnx-importer, --via onnx-iree."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--dynamic-dim", "--onnx-importer", "--onnx-exporter", "--export", "--via"):
+        assert flag in out, flag
+    assert "onnx-iree" in out

@@ -1,6 +1,6 @@
-"""Hugging Face importer: tiny configs from tests/data/hf-tiny, random weights, saved to a
-temporary directory where `from_pretrained` is the path under test. Each known breakage has a
-test that shows the upstream failure and one that shows frontend-mess's import working."""
+"""Hugging Face importer: tiny configs from frontend_mess/matrix/data/hf-tiny, random weights,
+saved to a temporary directory where `from_pretrained` is the path under test. Each known breakage
+has a test that shows the upstream failure and one that shows frontend-mess's import working."""
 
 import json
 from pathlib import Path
@@ -10,10 +10,12 @@ import torch
 import transformers
 
 import frontend_mess
-from frontend_mess.errors import FrontendError
 from frontend_mess.importers import hf
+from frontend_mess.support.errors import FrontendError
 
-TINY = Path(__file__).resolve().parents[1] / "data" / "hf-tiny"
+pytestmark = pytest.mark.slow
+
+TINY = Path(__file__).resolve().parents[2] / "frontend_mess" / "matrix" / "data" / "hf-tiny"
 
 
 def saved(name: str, tmp_path: Path, auto=transformers.AutoModel) -> Path:

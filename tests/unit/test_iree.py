@@ -9,16 +9,23 @@ import pytest
 import torch
 
 import frontend_mess
-from frontend_mess.compiler import classify_stage, detect_input_type
-from frontend_mess.errors import FrontendError
-from frontend_mess.lowering import VIAS
-from frontend_mess.runtime import Signature
-from frontend_mess.targets import CPU_SPEED_FLAGS, gpu_present, resolve_cuda_arch, target_spec
+from frontend_mess.backend.compiler import classify_stage, detect_input_type
+from frontend_mess.backend.signature import ELEMENT_TYPES, Signature, annotate
+from frontend_mess.backend.targets import (
+    CPU_SPEED_FLAGS,
+    gpu_present,
+    resolve_cuda_arch,
+    target_spec,
+)
+from frontend_mess.pipeline import VIAS
+from frontend_mess.support.errors import FrontendError
 from frontend_mess.verify import verify
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS = ROOT / "tests" / "filecheck" / "Inputs"
-TINY = ROOT / "tests" / "data" / "hf-tiny"
+TINY = ROOT / "frontend_mess" / "matrix" / "data" / "hf-tiny"
 ONNX_DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
 CPU = target_spec("llvm-cpu")
 
@@ -132,6 +139,7 @@ def test_torch_mlir_tosa_custom_syntax_is_rejected_by_iree():
         compile_str(text, extra_args=list(target_spec("llvm-cpu").flags))
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not gpu_present(), reason="no NVIDIA GPU here")
 def test_cuda_run_matches_pytorch():
     report = verify(str(INPUTS / "mlp.py"), target_spec("cuda", cuda_arch="sm_80"), device="cuda")
@@ -171,8 +179,8 @@ def test_classify_stage(diagnostics, stage):
     assert classify_stage(diagnostics) == stage
 
 
-def test_signature_parse():
-    signature = Signature.parse(
+def test_signature_from_iree_declaration():
+    signature = Signature.from_declaration(
         "sync func @main(%input0: tensor<?x3xf32>, %input1: "
         "tensor<2xi64>) -> (%output0: tensor<f16>)"
     )
@@ -229,8 +237,36 @@ def test_iree_mlir_cannot_read_back_an_empty_resource_blob_it_wrote():
 
 
 def test_an_empty_resource_blob_compiles_and_runs():
-    from frontend_mess.compiler import compile_text
+    from frontend_mess.backend.compiler import compile_text
 
     artifact = compile_text(_EMPTY_BLOB, target_spec("llvm-cpu"), input_type="none")
     (result,) = artifact.run()
     assert result.shape == (0,) and result.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("element", "numpy_dtype"),
+    [("f8E4M3FN", "float8_e4m3fn"), ("ui8", "uint8"), ("i1", "bool"), ("bf16", "bfloat16")],
+)
+def test_signature_reads_element_types_with_the_mlir_bindings(element, numpy_dtype):
+    """The signature writer reads each public function's types with MLIR's bindings: f8,
+    unsigned and i1 elements keep their names (a regular expression once dropped capitals)."""
+    text = (
+        f"func.func @main(%a: tensor<2x?x{element}>) -> tensor<2x?x{element}> {{\n"
+        f"  return %a : tensor<2x?x{element}>\n}}"
+    )
+    _, signatures = annotate(text, {"main": ["user"]})
+    (tensor,) = signatures["main"].inputs
+    assert tensor.shape == (2, None) and tensor.dtype == element
+    assert signatures["main"].roles == ("user",)
+    assert Signature.from_json(signatures["main"].to_json()) == signatures["main"]
+    assert str(np.dtype(ELEMENT_TYPES[element])) == numpy_dtype
+
+
+def test_signature_reads_torch_vtensor_types():
+    text = (
+        "func.func @main(%a: !torch.vtensor<[8,?],si64>) -> !torch.vtensor<[8,?],si64> {\n"
+        "  return %a : !torch.vtensor<[8,?],si64>\n}"
+    )
+    _, signatures = annotate(text)
+    assert [str(t) for t in signatures["main"].inputs] == ["8x?xi64"]

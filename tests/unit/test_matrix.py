@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from frontend_mess.errors import FrontendError
-from frontend_mess.matrix import cells, read_results, run_matrix
-from frontend_mess.matrix_cell import error_class
-from frontend_mess.matrix_report import compare_runs, html_page, summary_markdown
+from frontend_mess.matrix.cell import error_class
+from frontend_mess.matrix.report import compare_runs, html_page, summary_markdown
+from frontend_mess.matrix.runner import cells, read_results, run_matrix
+from frontend_mess.support.errors import FrontendError
 
 INPUTS = Path(__file__).resolve().parents[1] / "filecheck" / "Inputs"
 
@@ -40,7 +40,7 @@ def test_statuses_resume_and_summary(tmp_path):
         "rotary.py/fx-tosa": "pass",
     }
     passed = next(r for r in records if r["status"] == "pass")
-    assert set(passed["seconds"]) == {"load", "import", "compile", "run"}
+    assert set(passed["seconds"]) == {"load", "export", "import", "compile", "run"}
     assert passed["max_rel_error"] is not None
     again = run_matrix(todo, output, jobs=2, timeout_s=300)  # resume: nothing reruns
     assert len(again) == 3 and len(read_results(output)) == 3

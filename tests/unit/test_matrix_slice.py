@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from frontend_mess.matrix import read_results, run_matrix
-from frontend_mess.matrix_report import cell_key
+from frontend_mess.matrix.report import cell_key
+from frontend_mess.matrix.runner import read_results, run_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = sorted((ROOT / "reports").glob("matrix-*.jsonl"))
@@ -38,6 +38,7 @@ def committed_slice() -> list[dict]:
 
 
 SLICE = committed_slice()
+pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 
 
 def _param(record: dict):

@@ -9,8 +9,10 @@ import torchvision
 
 import frontend_mess
 from frontend_mess.defaults import MIN_ONNX_OPSET, ONNX_IMPORTERS
-from frontend_mess.errors import FrontendError
-from frontend_mess.importers import onnx as onnx_importer
+from frontend_mess.importers import onnx_graph as onnx_importer
+from frontend_mess.support.errors import FrontendError
+
+pytestmark = pytest.mark.slow
 
 DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
 LIGHT = sorted((DATA / "light").glob("*.onnx"))
@@ -113,7 +115,7 @@ def test_external_data_beside_the_model(tmp_path):
         size_threshold=0,
     )
     assert (target.parent / "net.weights").stat().st_size >= 64 * 32 * 4
-    from frontend_mess.targets import target_spec
+    from frontend_mess.backend.targets import target_spec
     from frontend_mess.verify import verify
 
     report = verify(str(target), target_spec("llvm-cpu"))

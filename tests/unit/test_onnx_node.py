@@ -13,11 +13,13 @@ from onnx import TensorProto, helper
 from onnx.backend.test.case.test_case import TestCase
 from onnx.backend.test.runner import Runner
 
-from frontend_mess.artifact import Artifact
-from frontend_mess.compiler import annotate_signatures
+from frontend_mess.backend.artifact import Artifact
+from frontend_mess.backend.signature import annotate
+from frontend_mess.backend.targets import target_spec
+from frontend_mess.matrix.onnx_node import case_names, load_case, write_case
 from frontend_mess.onnx_backend import IreeBackend, IreeBackendRep, import_model
-from frontend_mess.onnx_node import case_names, load_case, write_case
-from frontend_mess.targets import target_spec
+
+pytestmark = pytest.mark.slow
 
 
 def test_cases_round_trip_through_files(tmp_path):
@@ -73,11 +75,11 @@ def test_onnx_backend_test_runner_drives_iree():
 
 @pytest.mark.xfail(strict=True, reason="iree #24180: f64 outputs come back half-filled")
 def test_iree_keeps_f64_outputs_without_the_workaround_flag():
-    """The upstream bug behind targets.ONNX_F64_CPU_FLAGS; passes (and fails here) once fixed."""
+    """The upstream bug behind targets.F64_CPU_FLAGS; passes (and fails here) once fixed."""
     case = load_case("test_cast_FLOAT_to_DOUBLE")
     model, mlir = import_model(case.model)
-    flags = [*target_spec("llvm-cpu").flags, "--iree-input-type=onnx"]  # no ONNX_F64_CPU_FLAGS
-    artifact = Artifact(data=compile_str(annotate_signatures(mlir), extra_args=flags))
+    flags = [*target_spec("llvm-cpu").flags, "--iree-input-type=onnx"]  # no F64_CPU_FLAGS
+    artifact = Artifact(data=compile_str(annotate(mlir)[0], extra_args=flags))
     (inputs, outputs), *_ = case.data_sets
     got = IreeBackendRep(artifact, model).run(inputs)
     Runner.assert_similar_outputs(outputs, got, case.rtol, case.atol)
@@ -87,14 +89,26 @@ def test_f64_is_kept_only_where_a_function_takes_or_returns_it():
     """Demotion off everywhere breaks f32 models with an f64 constant inside (the shipped
     light_bvlc_alexnet's LRN fails codegen on arith.truncf), so it is off only for f64
     interfaces."""
-    from frontend_mess.compiler import has_f64_interface
-    from frontend_mess.targets import ONNX_F64_CPU_FLAGS, input_flags
+    from frontend_mess.backend.targets import F64_CPU_FLAGS, input_flags
 
-    f64 = "func.func @main(%arg0: !torch.vtensor<[3],f32>) -> !torch.vtensor<[3],f64> {"
-    f32 = "func.func @main(%arg0: !torch.vtensor<[3],f32>) -> !torch.vtensor<[3],f32> {"
-    assert has_f64_interface(f64) and not has_f64_interface(f32)
-    assert set(ONNX_F64_CPU_FLAGS) <= set(input_flags("onnx", "llvm-cpu", True))
-    assert not set(ONNX_F64_CPU_FLAGS) & set(input_flags("onnx", "llvm-cpu", False))
+    def has_f64(result: str) -> bool:
+        cast = "arith.extf" if result == "f64" else "arith.addf %a,"
+        body = (
+            f"{cast} %a : tensor<3xf32> to tensor<3x{result}>"
+            if result == "f64"
+            else ("arith.addf %a, %a : tensor<3xf32>")
+        )
+        text = (
+            f"func.func @main(%a: tensor<3xf32>) -> tensor<3x{result}> {{\n"
+            f"  %0 = {body}\n  return %0 : tensor<3x{result}>\n}}"
+        )
+        _, signatures = annotate(text)
+        return signatures["main"].has_f64
+
+    assert has_f64("f64") and not has_f64("f32")
+    assert set(F64_CPU_FLAGS) <= set(input_flags("onnx", "llvm-cpu", True))
+    assert set(F64_CPU_FLAGS) <= set(input_flags("torch", "llvm-cpu", True))
+    assert not set(F64_CPU_FLAGS) & set(input_flags("onnx", "llvm-cpu", False))
 
 
 def test_shipped_alexnet_compiles_with_its_internal_f64():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from frontend_mess.errors import FrontendError
 from frontend_mess.shapes import InputSpec, parse_input_spec, random_inputs
+from frontend_mess.support.errors import FrontendError
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,12 @@
 import pytest
 import torch
 
-from frontend_mess.errors import FrontendError
-from frontend_mess.importers import torchvision as tv
+from frontend_mess.importers import torchvision_models as tv
 from frontend_mess.shapes import parse_input_spec
 from frontend_mess.sources import SourceOptions, known_models, resolve
+from frontend_mess.support.errors import FrontendError
+
+pytestmark = pytest.mark.slow
 
 
 def test_torchvision_names_with_and_without_prefix_agree():
@@ -86,7 +88,7 @@ def test_weights_that_do_not_fit(tmp_path):
         ("resnet18", "resnet18"),
         ("dir/model.py:Net", "Net"),
         ("dir/model.py", "model"),
-        ("hf-config:tests/data/hf-tiny/bert.json", "bert"),
+        ("hf-config:frontend_mess/matrix/data/hf-tiny/bert.json", "bert"),
         ("hf:./my-bert/", "my-bert"),
         ("x/net.onnx", "net"),
         ("m.tosa.mlir", "m.tosa"),

@@ -8,6 +8,8 @@ from torch_mlir import fx
 
 import frontend_mess
 
+pytestmark = pytest.mark.slow
+
 
 class WithNonPersistentBuffer(torch.nn.Module):
     def __init__(self) -> None:
@@ -94,6 +96,6 @@ def test_torch_mlir_repro_report_hides_the_real_error():
     with pytest.raises(UnboundLocalError, match="asm_for_error_report") as caught:
         run_pipeline_with_repro_report(_UnprintableModule(), "builtin.module()", "test")
     assert isinstance(caught.value.__context__, MemoryError)
-    from frontend_mess.importers.torch import _masked_cause
+    from frontend_mess.importers.fx import _masked_cause
 
     assert isinstance(_masked_cause(caught.value), MemoryError)

@@ -15,7 +15,7 @@
 // CHECK: parallel×2, reduction×1  1
 // CHECK-NOT: grouped by
 
-// JSON: "schema_version": 1
+// JSON: "schema_version": 2
 // JSON: "named": "linalg.matmul"
 // JSON-NEXT: "iterators": "parallel×2, reduction×1"
 // JSON-NEXT: "maps": [

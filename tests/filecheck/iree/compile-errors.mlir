@@ -7,9 +7,10 @@
 // RUN: test ! -e %t.vmfb
 // RUN: (frontend-mess compile %t.missing.mlir 2>&1; echo "exit=$?") | filecheck %s --check-prefix=MISSING
 
-// CHECK: frontend-mess: error: IREE failed at input conversion for {{.*}}compile-errors.mlir on llvm-cpu: error: failed to legalize operation 'torch.
+// CHECK: frontend-mess: error: [compile] IREE failed at input conversion for {{.*}}compile-errors.mlir on llvm-cpu: error: failed to legalize operation 'torch.
 // CHECK-SAME: (full diagnostics and IR in {{.*}}diag)
-// CHECK-NEXT: exit=2
+// A compile failure is a pipeline failure (exit 3), not a usage error (exit 2).
+// CHECK-NEXT: exit=3
 // MISSING: frontend-mess: error: MLIR file {{.*}}missing.mlir does not exist
 // MISSING-NEXT: exit=2
 

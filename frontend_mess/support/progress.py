@@ -33,7 +33,7 @@ class Progress:
             return
         print(f"frontend-mess: {message} ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
-        yield
+        yield  # a failure propagates without a "done" line
         elapsed = time.perf_counter() - start
         print(f"frontend-mess: {message}: done in {elapsed:.1f}s", file=sys.stderr, flush=True)
 

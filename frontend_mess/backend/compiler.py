@@ -3,15 +3,15 @@ by stage (parse, input conversion, codegen) with the first error and the op it n
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
-from .artifact import Artifact
-from .capture import upstream_output
-from .errors import FrontendError
-from .progress import QUIET, Progress
-from .targets import TargetSpec, input_flags
+from frontend_mess.backend.artifact import Artifact
+from frontend_mess.backend.signature import annotate
+from frontend_mess.backend.targets import TargetSpec, input_flags
+from frontend_mess.support.capture import upstream_output
+from frontend_mess.support.errors import CompileError
+from frontend_mess.support.progress import QUIET, Progress
 
 # Op-name prefixes that give the input dialect away, checked in this order.
 _DIALECT_SIGNS = (
@@ -63,90 +63,25 @@ def first_error(diagnostics: str) -> str:
     return diagnostics.strip().splitlines()[0] if diagnostics.strip() else "unknown failure"
 
 
-_PUBLIC_FUNC = re.compile(r"^\s*func\.func @[^\n]*", re.MULTILINE)
-
-
-def has_f64_interface(mlir: str | bytes) -> bool:
-    """Whether a public function of this MLIR text takes or returns f64 tensors (ONNX
-    importers print each signature on its `func.func` line); bytecode: no."""
-    if not isinstance(mlir, str):
-        return False
-    return any(
-        "f64" in line.split("attributes", 1)[0]
-        for line in _PUBLIC_FUNC.findall(mlir)
-        if "private" not in line.split("@", 1)[0]
-    )
-
-
-SIGNATURE_KEY = "frontend_mess.signature"
-_VTENSOR = re.compile(r"!torch\.vtensor<\[([^\]]*)\],([a-zA-Z0-9]+)>")  # f8E4M3FN: capitals
-
-
-def _tensor_text(type_text: str) -> str:
-    """`!torch.vtensor<[8,16],si64>` or `tensor<8x16xi64>` -> `tensor<8x16xi64>`."""
-    match = _VTENSOR.fullmatch(type_text)
-    if match:
-        dims = "".join(
-            f"{'?' if d.strip() == '-1' else d.strip()}x" for d in match[1].split(",") if d.strip()
-        )
-        element = {"si64": "i64", "si32": "i32", "si16": "i16", "si8": "i8"}.get(match[2], match[2])
-        return f"tensor<{dims}{element}>"
-    return type_text
-
-
-def annotate_signatures(mlir: str | bytes) -> str | bytes:
-    """Record each public function's tensor signature in its `iree.reflection`, which IREE
-    carries into the `.vmfb`. IREE writes its own `iree.abi.declaration` only for some input
-    dialects (not for torch), and `frontend-mess run` checks inputs against it. Input that
-    IREE's MLIR cannot parse is returned unchanged, for iree-compile to report."""
-    from iree.compiler import ir
-
-    try:
-        context = ir.Context()
-        context.allow_unregistered_dialects = True
-        module = ir.Module.parse(mlir, context)
-    except Exception:
-        return mlir
-    with context:
-        for op in module.body.operations:
-            if op.operation.name != "func.func" or "sym_visibility" in op.attributes:
-                continue
-            function_type = ir.FunctionType(ir.TypeAttr(op.attributes["function_type"]).value)
-            inputs = ", ".join(_tensor_text(str(t)) for t in function_type.inputs)
-            outputs = ", ".join(_tensor_text(str(t)) for t in function_type.results)
-            name = ir.StringAttr(op.attributes["sym_name"]).value
-            entries = {SIGNATURE_KEY: ir.StringAttr.get(f"func @{name}({inputs}) -> ({outputs})")}
-            if "iree.reflection" in op.attributes:
-                existing = ir.DictAttr(op.attributes["iree.reflection"])
-                entries = {
-                    existing[i].name: existing[i].attr for i in range(len(existing))
-                } | entries
-            op.attributes["iree.reflection"] = ir.DictAttr.get(entries)
-    if isinstance(mlir, str):
-        # Text stays text: IREE's MLIR writes an empty dense_resource blob (a tensor<0xi64>
-        # ONNX constant) to bytecode that it then refuses to read ("expected alignment to be
-        # a power-of-two"), which broke ALBERT through ONNX. notes/iree.md.
-        return str(module)
-    buffer = io.BytesIO()
-    module.operation.write_bytecode(buffer)
-    return buffer.getvalue()
-
-
 def compile_text(
     mlir: str | bytes,
     spec: TargetSpec,
     *,
     input_type: str | None = None,
     name: str = "model",
+    roles: dict[str, list[str]] | None = None,
     keep_diagnostics: str | Path | None = None,
     progress: Progress = QUIET,
 ) -> Artifact:
-    """Compile MLIR text or bytecode for `spec`; returns the artifact in memory."""
+    """Compile MLIR text or bytecode for `spec`; returns the artifact in memory. `roles` says,
+    per function, which outputs are the model's and which are mutated inputs (signature.py)."""
     from iree.compiler.tools import CompilerToolError, compile_str
 
     if input_type is None:
         input_type = detect_input_type(mlir if isinstance(mlir, str) else "")
-    flags = [*spec.flags, *input_flags(input_type, spec.target, has_f64_interface(mlir))]
+    annotated, signatures = annotate(mlir, roles)
+    f64 = any(s.has_f64 for s in signatures.values())
+    flags = [*spec.flags, *input_flags(input_type, spec.target, f64)]
     if keep_diagnostics:
         flags.append("--mlir-print-ir-after-failure")
     if spec.substituted:
@@ -160,15 +95,25 @@ def compile_text(
         upstream_output(),
     ):
         try:
-            data = compile_str(annotate_signatures(mlir), extra_args=flags)
+            data = compile_str(annotated, extra_args=flags)
         except CompilerToolError as exc:
             diagnostics = _diagnostics(str(exc))
             where = _keep(diagnostics, mlir, keep_diagnostics)
-            raise FrontendError(
-                f"IREE failed at {classify_stage(diagnostics)} for {name} on {spec.target}: "
-                f"{first_error(diagnostics)}{where}"
-            ) from None
-    return Artifact(data=data, target=spec.target, flags=tuple(flags), input_type=input_type)
+            phase = classify_stage(diagnostics)
+            raise CompileError(
+                f"IREE failed at {phase} for {name} on {spec.target}: "
+                f"{first_error(diagnostics)}{where}",
+                phase=phase,
+                flags=tuple(flags),
+                diagnostics=diagnostics,
+            ) from exc
+    return Artifact(
+        data=data,
+        target=spec.target,
+        flags=tuple(flags),
+        input_type=input_type,
+        signatures=signatures,
+    )
 
 
 def _diagnostics(message: str) -> str:

@@ -21,24 +21,12 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-SCHEMA_VERSION = 1
-_DIM = re.compile(r"^d(\d+)$")
+from frontend_mess.support.mlir_types import TensorInfo, scalar_info, tensor_info
+
+SCHEMA_VERSION = 2
 _NOT_ARITHMETIC = re.compile(
     r"^arith\.(cmp|select|constant|ext|trunc|index_cast|bitcast|sitofp|uitofp|fptosi|fptoui)"
 )
-_ELEMENT_BYTES = {
-    "f64": 8,
-    "f32": 4,
-    "f16": 2,
-    "bf16": 2,
-    "i64": 8,
-    "i32": 4,
-    "i16": 2,
-    "i8": 1,
-    "i1": 1,
-    "index": 8,
-}
-GROUP_KEYS = ("iterators", "maps", "body")
 
 
 @dataclass
@@ -55,6 +43,8 @@ class LinalgOp:
     flops: int | None
     bytes_read: int | None
     bytes_written: int | None
+    #: element type of each operand (`f32`, `ui8`, `f8E4M3FN`), read with the MLIR bindings.
+    operand_elements: list[str] = field(default_factory=list)
 
     @property
     def intensity(self) -> float | None:
@@ -114,36 +104,16 @@ class Analysis:
             "iterator_signatures": dict(Counter(o.iterators for o in self.ops).most_common()),
             "body_ops": dict(sum((Counter(o.body) for o in self.ops), Counter()).most_common()),
             "element_types": dict(
-                Counter(_element(t) for o in self.ops for t in o.operand_types).most_common()
+                Counter(e for o in self.ops for e in o.operand_elements).most_common()
             ),
             "totals": {**totals, "intensity": totals["flops"] / traffic if traffic else None},
             "ops": [{**asdict(o), "intensity": o.intensity} for o in self.ops],
         }
 
 
-def _element(type_text: str) -> str:
-    match = re.search(r"x?([a-z]+[0-9]*)>$", type_text)
-    return match[1] if match else type_text
-
-
-def _shape(type_text: str) -> list[int | None] | None:
-    match = re.fullmatch(r"(?:tensor|memref)<((?:[0-9?]+x)*)[a-z]+[0-9]*>", type_text)
-    if not match:
-        return None  # a scalar operand (e.g. the fill value)
-    return [None if d == "?" else int(d) for d in match[1].split("x") if d]
-
-
-def _numel_bytes(type_text: str) -> int | None:
-    shape = _shape(type_text)
-    size = _ELEMENT_BYTES.get(_element(type_text), 4)
-    if shape is None:
-        return size
-    if any(d is None for d in shape):
-        return None
-    count = 1
-    for d in shape:
-        count *= d
-    return count * size
+def _info(value, ir) -> TensorInfo | None:
+    """Shape and element of an operand or result, read with the MLIR bindings."""
+    return tensor_info(value.type, ir) or scalar_info(value.type, ir)
 
 
 def _iterator_signature(kinds: list[str]) -> str:
@@ -160,13 +130,14 @@ def _describe(index: int, named: str, op, ir) -> LinalgOp:
         re.sub(r".*<(\w+)>.*", r"\1", str(a)) for a in ir.ArrayAttr(op.attributes["iterator_types"])
     ]
     operand_types = [str(v.type) for v in op.operands]
+    operands = [_info(v, ir) for v in op.operands]
     loop_sizes: list[int | None] = [None] * (maps[0].n_dims if maps else 0)
-    for affine_map, type_text in zip(maps, operand_types, strict=False):
-        shape = _shape(type_text) or []
+    for affine_map, info in zip(maps, operands, strict=False):
+        shape = info.shape if info is not None else ()
         for position, expr in enumerate(affine_map.results):
-            match = _DIM.match(str(expr))
-            if match and position < len(shape) and loop_sizes[int(match[1])] is None:
-                loop_sizes[int(match[1])] = shape[position]
+            if isinstance(expr, ir.AffineDimExpr) and position < len(shape):
+                if loop_sizes[expr.position] is None:
+                    loop_sizes[expr.position] = shape[position]
     body = Counter(o.name for o in op.regions[0].blocks[0].operations if o.name != "linalg.yield")
     iterations = None
     if all(s is not None for s in loop_sizes):
@@ -181,8 +152,9 @@ def _describe(index: int, named: str, op, ir) -> LinalgOp:
     muls = sum(n for name, n in body.items() if name in ("arith.mulf", "arith.muli"))
     adds = sum(n for name, n in body.items() if name in ("arith.addf", "arith.addi"))
     has_reduction = "reduction" in kinds
-    sizes = [_numel_bytes(t) for t in operand_types]
-    results = [_numel_bytes(str(r.type)) for r in op.results]
+    sizes = [i.storage_bytes if i is not None else None for i in operands]
+    results = [_info(r, ir) for r in op.results]
+    written = [i.storage_bytes if i is not None else None for i in results]
     known = iterations is not None
     return LinalgOp(
         index=index,
@@ -190,13 +162,17 @@ def _describe(index: int, named: str, op, ir) -> LinalgOp:
         iterators=_iterator_signature(kinds),
         maps=[str(m) for m in maps],
         operand_types=operand_types,
+        operand_elements=[
+            i.element if i is not None else str(v.type)
+            for i, v in zip(operands, op.operands, strict=True)
+        ],
         body=dict(sorted(body.items())),
         loop_sizes=loop_sizes,
         iterations=iterations,
         macs=(iterations * min(muls, adds) if has_reduction else 0) if known else None,
         flops=iterations * arithmetic if known else None,
         bytes_read=sum(sizes) if None not in sizes else None,
-        bytes_written=sum(results) if None not in results else None,
+        bytes_written=sum(written) if None not in written else None,
     )
 
 

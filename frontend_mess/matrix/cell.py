@@ -1,5 +1,5 @@
 """One matrix cell, in its own process: forked from the matrix's fork server (`child_main`),
-or by hand with `python -m frontend_mess.matrix_cell '{json}' [MEMORY_GB]`.
+or by hand with `python -m frontend_mess.matrix.cell '{json}' [MEMORY_GB]`.
 
 The record says: status, the stage that failed, the first error line, an error class, the max
 error relative to the output's scale and each stage's seconds. The process caps its own
@@ -62,6 +62,23 @@ def error_class(message: str, source: str = "") -> str:
     return message.split(":")[0][:60] if message else "unknown"
 
 
+def is_out_of_memory(text: str) -> bool:
+    """Whether a failure (an exception's text, or a crashed process's last line) is running
+    out of memory. The one classifier: cells and the runner (runner._crash_class) use it."""
+    return any(sign in text for sign in _OUT_OF_MEMORY)
+
+
+#: a stage's failure -> the cell's status.
+_STATUS_OF_STAGE = {
+    "load": "import-fail",
+    "export": "import-fail",
+    "import": "import-fail",
+    "lower": "lower-fail",
+    "compile": "compile-fail",
+    "run": "run-fail",
+}
+
+
 class _Failed(Exception):
     def __init__(self, status: str, stage: str, cause: BaseException) -> None:
         super().__init__(status)
@@ -69,22 +86,25 @@ class _Failed(Exception):
 
 
 class _Stages:
-    """Times each stage of a cell; a stage's expected failure becomes the cell's status."""
+    """Times each stage of a cell; a stage's failure becomes the cell's status, read from the
+    exception's own stage (support/errors.py StageError), never from its message."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
-    def run(self, stage: str, status: str, work, catch=None):
-        from .errors import FrontendError
+    def run(self, stage: str, work, *, catch_all: bool = False):
+        from frontend_mess.support.errors import FrontendError
 
-        caught = catch or FrontendError
         start = time.perf_counter()
         try:
             result = work()
-        except caught as exc:
-            if isinstance(exc, FrontendError) and "could not lower" in str(exc):
-                status = "lower-fail"
-            raise _Failed(status, stage, exc) from None
+        except FrontendError as exc:
+            failed = exc.stage or stage
+            raise _Failed(_STATUS_OF_STAGE.get(failed, "import-fail"), failed, exc) from exc
+        except Exception as exc:
+            if not catch_all:
+                raise
+            raise _Failed(_STATUS_OF_STAGE[stage], stage, exc) from exc
         self.seconds[stage] = round(time.perf_counter() - start, 2)
         return result
 
@@ -105,8 +125,9 @@ def run_cell(cell: dict) -> dict:
         record.update(run(cell, stages))
     except _Failed as failed:
         exc = failed.cause
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        from .matrix import cell_source
+        text = exc.message if hasattr(exc, "message") else str(exc)
+        message = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        from frontend_mess.matrix.runner import cell_source
 
         message = message.replace(cell_source(cell), cell["source"])  # no machine's paths
         record.update(
@@ -115,92 +136,77 @@ def run_cell(cell: dict) -> dict:
             error=message[:400],
             error_class=error_class(message, cell["source"]),
         )
-        if isinstance(exc, MemoryError) or any(s in message for s in _OUT_OF_MEMORY):
+        if isinstance(exc, MemoryError) or is_out_of_memory(message):
             record.update(status="crash", error_class="out of memory")
     return record
 
 
 def _model_cell(cell: dict, stages: _Stages) -> dict:
-    """A model source (torchvision, hf-config:, .py, .onnx), verified against its framework on
-    fresh random inputs (PyTorch eager, or onnxruntime for ONNX files)."""
-    from .compiler import compile_text
-    from .defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
-    from .lowering import ONNX_VIAS, lower_source
-    from .matrix import cell_source
-    from .progress import QUIET
-    from .sources import is_onnx, resolve
-    from .targets import target_spec
-    from .verify import onnx_checks, torch_checks
+    """A model source (torchvision, hf-config:, .py, .onnx) through the pipeline, verified
+    against its framework on fresh random inputs (PyTorch eager, or onnxruntime)."""
+    from frontend_mess import pipeline
+    from frontend_mess.backend.targets import target_spec
+    from frontend_mess.matrix.runner import cell_source
+    from frontend_mess.verify import verify_artifact
 
     source = cell_source(cell)
-    if is_onnx(source):
-        from .importers import onnx as onnx_importer
-
-        importer = ONNX_VIAS[cell["path"]]
-        model, mlir = stages.run(
-            "import", "import-fail", lambda: onnx_importer.load_raw(source, importer=importer)
-        )
-        input_type, functions = "onnx", None
-    else:
-        resolved = stages.run("load", "import-fail", lambda: resolve(source))
-        mlir, input_type = stages.run(
-            "import", "import-fail", lambda: lower_source(resolved, cell["path"], QUIET)
-        )
-        functions = resolved.functions
+    loaded = stages.run("load", lambda: pipeline.load(source))
+    if loaded.kind == "torch":
+        stages.run("export", lambda: pipeline.export(loaded))
+    iree_input = stages.run("import", lambda: pipeline.for_iree(loaded, cell["path"]))
     spec = target_spec(cell["target"])
-    artifact = stages.run(
-        "compile",
-        "compile-fail",
-        lambda: compile_text(mlir, spec, input_type=input_type, name=source),
-    )
+    artifact = stages.run("compile", lambda: pipeline.compile_input(iree_input, spec, name=source))
     if cell.get("compile_only"):
         return {}
-    tolerances = {"seed": VERIFY_SEED, "rtol": VERIFY_RTOL, "atol": VERIFY_ATOL}
-
-    def check():
-        module = artifact.module()
-        if functions is None:
-            return onnx_checks(model, module, **tolerances)
-        return torch_checks(functions, module, **tolerances)
-
-    checks = stages.run("run", "run-fail", check, catch=Exception)
+    report = stages.run("run", lambda: verify_artifact(loaded, artifact), catch_all=True)
+    checks = report.checks
     result = {
-        "max_rel_error": max((c.scaled_error for c in checks), default=None),
+        "max_rel_error": finite(max((c.scaled_error for c in checks), default=None)),
         "weak_check": any(c.insensitive for c in checks),
     }
-    if not all(c.ok for c in checks):
+    if not report.ok:
         failing = next(c.line() for c in checks if not c.ok)
         result.update(status="mismatch", stage="compare", error_class="mismatch", error=failing)
     return result
 
 
+def finite(value: float | None) -> float | None:
+    """A number a browser's JSON.parse takes: an infinite error (an output of the wrong
+    shape) is recorded as null, the mismatch itself as the status."""
+    import math
+
+    return value if value is None or math.isfinite(value) else None
+
+
 def _node_cell(cell: dict, stages: _Stages) -> dict:
     """An ONNX node conformance case: its own reference inputs and outputs, judged the way
     onnx's BackendTest judges every backend (shape, dtype, allclose with the case's rtol and
-    atol)."""
+    atol), through the same pipeline stages as the ONNX Backend (onnx_backend.py)."""
     import numpy as np
     from onnx.backend.test.runner import Runner
 
-    from .lowering import ONNX_VIAS
-    from .onnx_backend import IreeBackendRep, compile_model, import_model
-    from .onnx_node import load_case
-    from .verify import compare
+    from frontend_mess import pipeline
+    from frontend_mess.backend.targets import target_spec
+    from frontend_mess.matrix.onnx_node import load_case
+    from frontend_mess.onnx_backend import IreeBackendRep
+    from frontend_mess.verify import compare
 
-    case = stages.run("load", "import-fail", lambda: load_case(cell["source"]))
-    importer = ONNX_VIAS[cell["path"]]
-    model, mlir = stages.run("import", "import-fail", lambda: import_model(case.model, importer))
-    device = "CUDA" if cell["target"] == "cuda" else "CPU"
+    case = stages.run("load", lambda: load_case(cell["source"]))
+    loaded = stages.run("load", lambda: pipeline.load(case.model))
+    iree_input = stages.run("import", lambda: pipeline.for_iree(loaded, cell["path"]))
+    spec = target_spec(cell["target"])
     artifact = stages.run(
-        "compile", "compile-fail", lambda: compile_model(mlir, device, name=case.name)
+        "compile", lambda: pipeline.compile_input(iree_input, spec, name=case.name)
     )
     if cell.get("compile_only"):
         return {}
+    device = "CUDA" if cell["target"] == "cuda" else "CPU"
 
     def run_all():
-        rep = IreeBackendRep(artifact, model, device)
+        rep = IreeBackendRep(artifact, loaded.onnx, device)
         return [(rep.run(inputs), outputs) for inputs, outputs in case.data_sets]
 
-    results = stages.run("run", "run-fail", run_all, catch=Exception)
+    results = stages.run("run", run_all, catch_all=True)
     numeric = [
         compare(case.name, i, np.asarray(g), np.asarray(w), case.rtol, case.atol).scaled_error
         for got, want in results
@@ -210,7 +216,7 @@ def _node_cell(cell: dict, stages: _Stages) -> dict:
         and np.asarray(w).dtype.kind in "fiub"
         and np.asarray(w).size
     ]
-    result = {"max_rel_error": max(numeric, default=0.0)}
+    result = {"max_rel_error": finite(max(numeric, default=0.0))}
     try:
         for got, want in results:
             Runner.assert_similar_outputs(want, got, case.rtol, case.atol)

@@ -17,8 +17,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import FrontendError
-from .progress import QUIET, Progress
+from frontend_mess.support.errors import FrontendError
+from frontend_mess.support.progress import QUIET, Progress
 
 _COMPLETE = "COMPLETE"
 

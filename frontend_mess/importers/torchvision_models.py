@@ -12,9 +12,9 @@ import difflib
 import warnings
 from pathlib import Path
 
-from ..defaults import DEFAULT_IMAGE_SIZE
-from ..errors import FrontendError, first_lines
-from ..shapes import InputSpec
+from frontend_mess.defaults import DEFAULT_IMAGE_SIZE
+from frontend_mess.shapes import InputSpec
+from frontend_mess.support.errors import FrontendError, first_lines
 
 PREFIX = "torchvision:"
 VIT_PREFIX = "vit_"

@@ -2,7 +2,8 @@
 a time and a memory limit, several at once, results appended as each cell ends (so a killed
 run resumes), and a Markdown summary; `--compare` diffs two runs.
 
-Suites: `torchvision` (every classification model), `hf-tiny` (tests/data/hf-tiny configs),
+Suites: `torchvision` (every classification model), `hf-tiny` (the configs in data/hf-tiny,
+shipped in the wheel),
 `onnx-models` (the models the `onnx` wheel ships), `onnx-node` (onnx's node conformance cases,
 written to a cache directory once: onnx_node.py). Each cell's process is forked from a server
 that has already imported torch, IREE and onnx, so a small case costs its work, not 2 s of
@@ -17,21 +18,26 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .atomic import write_atomically
-from .errors import FrontendError
-from .lowering import ONNX_VIAS, VIAS
-from .matrix_report import cell_key
-from .progress import QUIET, Progress
-from .targets import target_spec
-from .versions import frontend_mess_version, tool_versions
+from frontend_mess.backend.targets import target_spec
+from frontend_mess.defaults import (
+    MATRIX_JOBS,
+    MATRIX_MEMORY_GB,
+    MATRIX_TIMEOUT_S,
+    ONNX_VIAS,
+    SUITES,
+    VIAS,
+)
+from frontend_mess.matrix.report import cell_key, json_safe
+from frontend_mess.support.atomic import write_atomically
+from frontend_mess.support.errors import FrontendError
+from frontend_mess.support.progress import QUIET, Progress
+from frontend_mess.support.versions import frontend_mess_version, tool_versions
 
-SUITES = ("torchvision", "hf-tiny", "onnx-models", "onnx-node")
 #: suites of ONNX sources: they take only the ONNX paths (one per ONNX importer).
 ONNX_SUITES = ("onnx-models", "onnx-node")
-DEFAULT_TIMEOUT_S = 900
-DEFAULT_MEMORY_GB = 16
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-HF_TINY_DIR = PROJECT_ROOT / "tests" / "data" / "hf-tiny"
+#: suite data that ships inside the package (an installed wheel has it too).
+DATA_DIR = Path(__file__).resolve().parent / "data"
+HF_TINY_DIR = DATA_DIR / "hf-tiny"
 ONNX_MODEL_KINDS = ("light", "simple", "pytorch-converted", "pytorch-operator")
 
 
@@ -43,12 +49,12 @@ def onnx_data_dir() -> Path:
 
 def cell_source(cell: dict) -> str:
     """The source a cell resolves. Records name sources so that they mean the same on every
-    machine (`hf-config:tests/data/hf-tiny/bert.json`, `simple/test_x/model.onnx`); this is
+    machine (`hf-config:hf-tiny/bert.json`, `simple/test_x/model.onnx`); this is
     where that name is found here."""
     source = cell["source"]
     if cell["suite"] == "hf-tiny":
         prefix, _, relative = source.partition(":")
-        return f"{prefix}:{PROJECT_ROOT / relative}"
+        return f"{prefix}:{DATA_DIR / relative}"
     if cell["suite"] == "onnx-models":
         return str(onnx_data_dir() / source)
     return source
@@ -69,9 +75,7 @@ def suite_sources(
             ]
         return names
     if suite == "hf-tiny":
-        return [
-            f"hf-config:{p.relative_to(PROJECT_ROOT)}" for p in sorted(HF_TINY_DIR.glob("*.json"))
-        ]
+        return [f"hf-config:{p.relative_to(DATA_DIR)}" for p in sorted(HF_TINY_DIR.glob("*.json"))]
     if suite == "onnx-models":
         root = onnx_data_dir()
         return [
@@ -80,7 +84,7 @@ def suite_sources(
             for p in sorted((root / kind).rglob("*.onnx"))
         ]
     if suite == "onnx-node":
-        from .onnx_node import case_names
+        from frontend_mess.matrix.onnx_node import case_names
 
         return case_names(progress)
     raise FrontendError(f"unknown suite {suite!r}: use one of {', '.join(SUITES)}")
@@ -141,7 +145,7 @@ def _fork_server():
     fate, without paying the imports again."""
     import multiprocessing
 
-    from .matrix_cell import PRELOAD
+    from frontend_mess.matrix.cell import PRELOAD
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
@@ -153,7 +157,7 @@ def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
     that cell's record. The process caps its own address space (matrix_cell.child_main)."""
     import tempfile
 
-    from .matrix_cell import child_main
+    from frontend_mess.matrix.cell import child_main
 
     context = _fork_server()
     receive, send = context.Pipe(duplex=False)
@@ -183,9 +187,9 @@ def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
 
 
 def _crash_class(tail: str) -> str:
-    from .matrix_cell import error_class
+    from frontend_mess.matrix.cell import error_class, is_out_of_memory
 
-    return "out of memory" if "MemoryError" in tail or "bad_alloc" in tail else error_class(tail)
+    return "out of memory" if is_out_of_memory(tail) else error_class(tail)
 
 
 @functools.cache
@@ -229,11 +233,11 @@ def run_matrix(
     todo: list[dict],
     output: Path,
     *,
-    jobs: int = 2,
+    jobs: int = MATRIX_JOBS,
     resume: bool = True,
     rerun_failures: bool = False,
-    timeout_s: int = DEFAULT_TIMEOUT_S,
-    memory_gb: float = DEFAULT_MEMORY_GB,
+    timeout_s: int = MATRIX_TIMEOUT_S,
+    memory_gb: float = MATRIX_MEMORY_GB,
     progress: Progress = QUIET,
 ) -> list[dict]:
     """Run the cells not yet in `output` (all of them without `resume`); append each result
@@ -248,7 +252,9 @@ def run_matrix(
         if not (rerun_failures and r["status"] != "pass" and cell_key(r) in wanted)
     }
     if previous:  # drop failures to rerun and a line a kill cut short, before appending
-        text = "".join(json.dumps(r) + "\n" for r in keep.values()).encode()
+        text = "".join(
+            json.dumps(json_safe(r), allow_nan=False) + "\n" for r in keep.values()
+        ).encode()
         write_atomically(output, lambda handle: handle.write(text))
     pending = [c for c in todo if cell_key(c) not in keep]
     lock = threading.Lock()
@@ -259,7 +265,7 @@ def run_matrix(
         record = {**run_one(cell, timeout_s, memory_gb), **context(cell)}
         with lock:
             with output.open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
+                handle.write(json.dumps(json_safe(record), allow_nan=False) + "\n")
             done += 1
             progress.note(
                 f"[{done}/{len(pending)}] {record['status']:>12}  {cell['path']:<12} "

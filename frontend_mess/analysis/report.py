@@ -1,12 +1,14 @@
-"""Render an `Analysis` as an aligned text table or a self-contained HTML page (no network:
-inline CSS, inline script for sorting, an inline SVG bar chart)."""
+"""Render an `Analysis` as an aligned text table, JSON, or a self-contained HTML page (no
+network: inline CSS, inline script for sorting, an inline SVG bar chart) from the Jinja2
+template in `templates/`, autoescaped."""
 
 from __future__ import annotations
 
-import html
 import json
+import math
 
-from .analysis import Analysis
+from frontend_mess.analysis.analyze import Analysis
+from frontend_mess.matrix.report import json_safe, template_environment
 
 TOP_OPS = 10
 
@@ -104,91 +106,93 @@ def text(analysis: Analysis, group_by: str | None = None) -> str:
 
 
 def json_text(analysis: Analysis) -> str:
-    return json.dumps(analysis.to_json(), indent=2, ensure_ascii=False) + "\n"
+    # Strict JSON: intensity is None rather than a division by zero, and json_safe turns any
+    # non-finite number that slips in into null instead of writing `NaN`, which is not JSON.
+    return (
+        json.dumps(json_safe(analysis.to_json()), indent=2, ensure_ascii=False, allow_nan=False)
+        + "\n"
+    )
 
 
-_SCRIPT = """
-document.querySelectorAll('table.sortable th').forEach((th, col) => {
-  th.addEventListener('click', () => {
-    const table = th.closest('table'), body = table.tBodies[0];
-    const rows = Array.from(body.rows), asc = th.dataset.asc !== 'true';
-    th.dataset.asc = asc;
-    const key = r => { const t = r.cells[col].dataset.v ?? r.cells[col].textContent;
-                       const n = parseFloat(t); return isNaN(n) ? t : n; };
-    rows.sort((a, b) => { const x = key(a), y = key(b);
-                          return (x > y ? 1 : x < y ? -1 : 0) * (asc ? 1 : -1); });
-    rows.forEach(r => body.appendChild(r));
-  });
-});
-"""
+BAR_WIDTH = 500  # pixels of the longest bar
+LABEL_WIDTH = 260  # pixels for the op kind's name left of the bars
+MIN_BAR = 2  # pixels, so an op kind with 0 or 1 FLOP still has a visible bar
 
 
-def html_page(analysis: Analysis) -> str:
-    data = analysis.to_json()
-    esc = html.escape
+def _log_position(value: int, peak: int) -> float:
+    """Where `value` lies on a log scale from 1 to `peak`, in pixels. Log, because one conv can
+    do a million times the work of a bias add: on a linear scale the small kinds are no bar."""
+    decades = math.log10(peak) if peak > 1 else 1.0
+    return BAR_WIDTH * math.log10(max(value, 1)) / decades
+
+
+def _decade(power: int) -> str:
+    """10**power, short: `1`, `100`, `10K`, `1G`."""
+    prefixes = ("", "K", "M", "G", "T", "P", "E")
+    if power // 3 >= len(prefixes):
+        return f"1e{power}"
+    return f"{10 ** (power % 3)}{prefixes[power // 3]}"
+
+
+def _chart(analysis: Analysis) -> dict:
+    """The bar chart of FLOPs per op kind, laid out for the template: bars (largest first) and
+    the ticks of its log axis, one per power of ten."""
     by_kind: dict[str, int] = {}
     for op in analysis.ops:
         by_kind[op.named] = by_kind.get(op.named, 0) + (op.flops or 0)
-    kinds = sorted(by_kind.items(), key=lambda kv: -kv[1])
-    peak = max((v for _, v in kinds), default=1) or 1
-    bars = "".join(
-        f'<g transform="translate(0,{i * 22})"><text x="0" y="15">{esc(k)}</text>'
-        f'<rect x="260" y="3" height="16" width="{max(1, 500 * v / peak):.1f}" fill="#3a6ea5"/>'
-        f'<text x="{268 + 500 * v / peak:.1f}" y="15">{_unit(v, "FLOP")}</text></g>'
-        for i, (k, v) in enumerate(kinds)
-    )
-    chart = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="900" height="{22 * len(kinds) + 4}"'
-        f' font-size="12" font-family="monospace">{bars}</svg>'
-    )
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td data-v='{v}'>{esc(str(t))}</td>"
-            for t, v in (
-                (o.index, o.index),
+    kinds = sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0]))
+    peak = max((v for _, v in kinds), default=1)
+    bars = []
+    for kind, flops in kinds:
+        width = max(MIN_BAR, _log_position(flops, peak))
+        bars.append(
+            {"kind": kind, "flops": flops, "width": round(width, 1), "label": _unit(flops, "FLOP")}
+        )
+    top = math.ceil(math.log10(peak)) if peak > 1 else 1
+    step = math.ceil((top + 1) / 10)  # at most about ten labels, so they do not overlap
+    ticks = [
+        {"x": round(LABEL_WIDTH + _log_position(10**k, peak), 1), "label": _decade(k)}
+        for k in range(0, top + 1, step)
+        if _log_position(10**k, peak) <= BAR_WIDTH + 0.5
+    ]
+    return {"bars": bars, "ticks": ticks, "left": LABEL_WIDTH, "right": LABEL_WIDTH + BAR_WIDTH}
+
+
+def _op_rows(analysis: Analysis) -> list[list[tuple[str, object]]]:
+    """Every op as table cells: (text shown, value the sort compares)."""
+    rows = []
+    for o in analysis.ops:
+        traffic = (o.bytes_read or 0) + (o.bytes_written or 0)
+        rows.append(
+            [
+                (str(o.index), o.index),
                 (o.named, o.named),
                 (o.iterators, o.iterators),
                 ("x".join("?" if s is None else str(s) for s in o.loop_sizes), o.iterations or 0),
                 (_si(o.macs), o.macs or 0),
                 (_si(o.flops), o.flops or 0),
-                (
-                    _si((o.bytes_read or 0) + (o.bytes_written or 0)),
-                    (o.bytes_read or 0) + (o.bytes_written or 0),
-                ),
+                (_si(traffic), traffic),
                 (f"{o.intensity:.2f}" if o.intensity is not None else "?", o.intensity or 0),
                 (", ".join(f"{k}×{n}" for k, n in o.body.items()), len(o.body)),
-            )
+            ]
         )
-        + "</tr>"
-        for o in analysis.ops
-    )
-    named = "".join(
-        f"<tr><td>{esc(k)}</td><td>{v}</td></tr>"
-        for k, v in sorted(data["named_ops"].items(), key=lambda kv: -kv[1])
-    )
+    return rows
+
+
+def html_page(analysis: Analysis) -> str:
+    """A self-contained page: counts, named ops, a log-scale bar chart of FLOPs per op kind and
+    a sortable table of every op."""
+    data = analysis.to_json()
     totals = data["totals"]
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>linalg workload: {esc(analysis.source)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }} table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ccc; padding: 2px 8px; font-family: monospace; }}
-th {{ cursor: pointer; background: #eee; }}
-</style></head><body>
-<h1>linalg workload: {esc(analysis.source)}</h1>
-<p>{data["generic_count"]} linalg.generic ops after generalization;
-{data["unique_indexing_maps"]} unique indexing maps, {data["unique_iterator_signatures"]} iterator
-signatures, {data["unique_bodies"]} bodies. Total {_si(totals["macs"])}MACs,
-{_si(totals["flops"])}FLOPs, {_si(totals["bytes_read"])}B read,
-{_si(totals["bytes_written"])}B written.</p>
-<h2>Named ops before generalization</h2>
-<table class="sortable"><thead><tr><th>op</th><th>count</th></tr></thead>
-<tbody>{named}</tbody></table>
-<h2>FLOPs per op kind</h2>{chart}
-<h2>Every op (click a header to sort)</h2>
-<table class="sortable" id="ops"><thead><tr><th>#</th><th>named</th><th>iterators</th>
-<th>loops</th><th>MACs</th><th>FLOPs</th><th>bytes</th><th>FLOP/B</th><th>body</th></tr></thead>
-<tbody>{rows}</tbody></table>
-<script>{_SCRIPT}</script>
-</body></html>
-"""
+    return (
+        template_environment(__package__)
+        .get_template("analysis.html")
+        .render(
+            source=analysis.source,
+            data=data,
+            totals={k: _si(totals[k]) for k in ("macs", "flops", "bytes_read", "bytes_written")},
+            named=sorted(data["named_ops"].items(), key=lambda kv: (-kv[1], kv[0])),
+            chart=_chart(analysis),
+            rows=_op_rows(analysis),
+        )
+    )

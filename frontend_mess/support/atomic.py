@@ -19,7 +19,7 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], N
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
-        from .errors import FrontendError
+        from frontend_mess.support.errors import FrontendError
 
         raise FrontendError(f"cannot write {target}: directory {directory} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)

@@ -14,39 +14,30 @@ and a note in notes/torch-export.md:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from frontend_mess.defaults import MIN_DYNAMIC_EXAMPLE_SIZE, TORCH_MLIR_OUTPUT_TYPES
+from frontend_mess.shapes import DynamicDim
+from frontend_mess.support.capture import VERBOSE_ENV, upstream_output
+from frontend_mess.support.errors import (
+    ExportError,
+    FrontendError,
+    ImporterError,
+    LoweringError,
+    first_lines,
+)
+from frontend_mess.support.progress import QUIET, Progress
 
-from ..capture import VERBOSE_ENV, upstream_output
-from ..defaults import MIN_DYNAMIC_EXAMPLE_SIZE, TORCH_MLIR_OUTPUT_TYPES
-from ..errors import FrontendError, first_lines
-from ..progress import QUIET, Progress
-
-
-@dataclass(frozen=True)
-class DynamicDim:
-    """Dimension `dim` of input `arg`, or of every input when `arg` is None (a shared symbol,
-    the usual meaning of "dynamic batch")."""
-
-    dim: int
-    arg: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> DynamicDim:
-        arg, sep, dim = text.strip().rpartition(":")
-        try:
-            return cls(dim=int(dim), arg=int(arg) if sep else None)
-        except ValueError:
-            raise FrontendError(
-                f"malformed dynamic dimension {text!r}: expected DIM (every input) or "
-                f"ARG:DIM, e.g. 0 or 1:0"
-            ) from None
-
-    def symbol(self) -> str:
-        return f"dim{self.dim}" if self.arg is None else f"arg{self.arg}_dim{self.dim}"
+__all__ = ["DynamicDim", "export", "output_roles", "to_iree_torch", "to_mlir"]
 
 
-def _dynamic_shapes(example_args: tuple, dynamic: list[DynamicDim], progress: Progress):
-    """Build torch.export's `dynamic_shapes` and widen size-1 example dims that must vary."""
+def dynamic_shapes(
+    module,
+    example_args: tuple,
+    dynamic: list[DynamicDim],
+    progress: Progress,
+    limits: dict[tuple[int, int], int] | None = None,
+):
+    """Build torch.export's `dynamic_shapes` and widen size-1 example dims that must vary;
+    `limits` bounds a (input, dim) from above (sources.Function.dim_limits)."""
     import torch
     from torch.export import Dim
 
@@ -77,9 +68,33 @@ def _dynamic_shapes(example_args: tuple, dynamic: list[DynamicDim], progress: Pr
                     f"input {index} dim {entry.dim} is dynamic: traced with size "
                     f"{MIN_DYNAMIC_EXAMPLE_SIZE} because torch.export fixes a size-1 dim"
                 )
-            symbol = symbols.setdefault(entry.symbol(), Dim(entry.symbol()))
+            limit = (limits or {}).get((index, entry.dim))
+            if entry.symbol() not in symbols:
+                symbols[entry.symbol()] = (
+                    Dim(entry.symbol(), max=limit) if limit else Dim(entry.symbol())
+                )
+            symbol = symbols[entry.symbol()]
             specs[index] = {**(specs[index] or {}), entry.dim: symbol}
-    return tuple(args), tuple(specs)
+    shapes = tuple(specs)
+    if _takes_only_varargs(module):
+        # torch.export matches `dynamic_shapes` to the signature: a `forward(*tensors)` (the
+        # Hugging Face wrapper, importers/hf.py) has one parameter, the tuple of all inputs.
+        shapes = (shapes,)
+    return tuple(args), shapes
+
+
+def _takes_only_varargs(module) -> bool:
+    import inspect
+
+    parameters = list(inspect.signature(module.forward).parameters.values())
+    return len(parameters) == 1 and parameters[0].kind is inspect.Parameter.VAR_POSITIONAL
+
+
+#: `--export`: auto tries non-strict (torch-mlir's default) first, then strict (TorchDynamo,
+#: what torch-mlir's e2e harness and iree-turbine use) where non-strict meets a data-dependent
+#: value such as `int(tensor)`; the choice is printed.
+EXPORT_MODES = ("auto", "non-strict", "strict")
+_DATA_DEPENDENT = ("GuardOnDataDependentSymNode", "data-dependent", "data dependent")
 
 
 def export(
@@ -87,24 +102,56 @@ def export(
     example_args: tuple,
     *,
     dynamic: list[DynamicDim] | None = None,
+    mode: str = "auto",
+    limits: dict[tuple[int, int], int] | None = None,
     name: str = "model",
     progress: Progress = QUIET,
 ):
-    """Trace `module` with torch.export (non-strict, as torch-mlir does by default)."""
+    """Trace `module` with torch.export: non-strict, strict, or (auto) non-strict with a strict
+    retry where tracing hits a data-dependent value."""
     import torch
 
-    example_args, dynamic_shapes = _dynamic_shapes(example_args, dynamic or [], progress)
-    with progress.step(f"torch.export {name}"), upstream_output():
+    if mode not in EXPORT_MODES:
+        raise FrontendError(f"unknown export mode {mode!r}: use one of {', '.join(EXPORT_MODES)}")
+    example_args, shapes = dynamic_shapes(module, example_args, dynamic or [], progress, limits)
+    tries = {"auto": [False, True], "non-strict": [False], "strict": [True]}[mode]
+    for strict in tries:
+        label = "strict" if strict else "non-strict"
         try:
-            with torch.no_grad():
-                return torch.export.export(
-                    module, example_args, dynamic_shapes=dynamic_shapes, strict=False
-                )
+            with progress.step(f"torch.export ({label}) {name}"), upstream_output():
+                with torch.no_grad():
+                    program = torch.export.export(
+                        module, example_args, dynamic_shapes=shapes, strict=strict
+                    )
         except Exception as exc:
-            raise FrontendError(
-                f"torch.export could not trace {name}: {type(exc).__name__}: "
+            if strict is not tries[-1] and any(s in str(exc) for s in _DATA_DEPENDENT):
+                progress.note(
+                    f"non-strict torch.export met a data-dependent value in {name} "
+                    f"({type(exc).__name__}): retrying with strict export"
+                )
+                continue
+            raise ExportError(
+                f"torch.export ({label}) could not trace {name}: {type(exc).__name__}: "
                 f"{first_lines(exc, 2)} (rerun with {VERBOSE_ENV}=1 for torch's full output)"
-            ) from None
+            ) from exc
+        return program
+    raise AssertionError("unreachable: the last export try raises or returns")
+
+
+def output_roles(program) -> list[str]:
+    """What each output of a prepared program (`prepare`: decomposed, so functional) is:
+    `user` for the model's own outputs, `mutation:NAME` for an input or buffer the model
+    changed in place. The functional graph returns mutated values first; the FX importers keep
+    them as extra results, and torch-mlir's own
+    e2e harness keeps only the USER_OUTPUT ones (torch_mlir_e2e_test/configs/
+    fx_importer_backend.py, `_export_run`); so does frontend-mess."""
+    roles = []
+    for spec in program.graph_signature.output_specs:
+        if spec.kind.name == "USER_OUTPUT":
+            roles.append("user")
+        else:
+            roles.append(f"mutation:{spec.target or spec.arg.name}")
+    return roles
 
 
 def _expose_non_persistent_buffers(program) -> None:
@@ -158,8 +205,21 @@ def _wrap_state_in_lists(program, op) -> int:
     return rewritten
 
 
+def prepare(program, name: str = "model"):
+    """What every exported program needs before either FX importer sees it; a failure here
+    (torch's decompositions) is the import stage's."""
+    try:
+        return _prepare(program)
+    except FrontendError:
+        raise
+    except Exception as exc:
+        raise ImporterError(
+            f"decomposing the exported program of {name} for import failed: "
+            f"{type(exc).__name__}: {first_lines(exc, 1)}"
+        ) from exc
+
+
 def _prepare(program):
-    """What every exported program needs before either FX importer sees it."""
     import torch
     from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 
@@ -170,20 +230,28 @@ def _prepare(program):
     return program
 
 
-def to_mlir(programs: dict, kind: str, *, name: str = "model", progress: Progress = QUIET):
+def to_mlir(
+    programs: dict,
+    kind: str,
+    *,
+    name: str = "model",
+    prepared: bool = False,
+    progress: Progress = QUIET,
+):
     """Import exported programs, one function each (`{"main": program}` for most models,
     `{"encoder": ..., "decoder_step": ...}` for encoder-decoders), into one module and lower it
     to `kind`. Returns a torch_mlir `ir.Module`.
 
     This is `fx.export_and_import` taken apart: one FxImporter takes several programs into one
-    module, and the programs are prepared (`_prepare`) between export and import.
+    module, and the programs are prepared (`prepare`) between export and import; programs
+    already prepared (pipeline.Loaded.prepared) pass `prepared=True`.
     """
     from torch_mlir import fx, ir
     from torch_mlir.compiler_utils import OutputType, TorchMlirCompilerError
     from torch_mlir.dialects import torch as torch_d
     from torch_mlir.extras.fx_importer import FxImporter
 
-    from .literals import torch_mlir_hooks
+    from frontend_mess.importers.literals import torch_mlir_hooks
 
     output_type = OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind])
     with progress.step(f"importing {name} to {kind}"), upstream_output() as captured:
@@ -192,18 +260,21 @@ def to_mlir(programs: dict, kind: str, *, name: str = "model", progress: Progres
             torch_d.register_dialect(context)
             importer = FxImporter(context=context, hooks=torch_mlir_hooks())
             for func_name, program in programs.items():
-                importer.import_frozen_program(_prepare(program), func_name=func_name)
+                importer.import_frozen_program(
+                    program if prepared else prepare(program), func_name=func_name
+                )
             return fx._module_lowering(False, False, output_type, importer.module)
         except TorchMlirCompilerError as exc:
-            raise FrontendError(
+            raise LoweringError(
                 f"torch-mlir could not lower {name} to {kind}: "
                 f"{first_mlir_error(captured.text() + str(exc))}"
-            ) from None
+            ) from exc
         except Exception as exc:
-            exc = _masked_cause(exc)
-            raise FrontendError(
-                f"torch-mlir could not import {name}: {type(exc).__name__}: {first_lines(exc, 1)}"
-            ) from None
+            cause = _masked_cause(exc)
+            raise ImporterError(
+                f"torch-mlir could not import {name}: {type(cause).__name__}: "
+                f"{first_lines(cause, 1)}"
+            ) from cause
 
 
 def _masked_cause(exc: BaseException) -> BaseException:
@@ -216,26 +287,30 @@ def _masked_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def to_iree_torch(programs: dict, *, name: str = "model", progress: Progress = QUIET):
+def to_iree_torch(
+    programs: dict, *, name: str = "model", prepared: bool = False, progress: Progress = QUIET
+):
     """Raw torch dialect from IREE's bundled FX importer, in IREE's own MLIR: the
     version-matched input for `iree-compile --iree-input-type=torch` (iree PR #15037: IREE's
     torch pipeline is the stable entry). Returns an `iree.compiler.ir` Module."""
     from iree.compiler import ir
     from iree.compiler.extras.fx_importer import FxImporter
 
-    from .literals import iree_hooks
+    from frontend_mess.importers.literals import iree_hooks
 
     with progress.step(f"importing {name} with IREE's FX importer"), upstream_output():
         try:
             importer = FxImporter(context=ir.Context(), hooks=iree_hooks())
             for func_name, program in programs.items():
-                importer.import_frozen_program(_prepare(program), func_name=func_name)
+                importer.import_frozen_program(
+                    program if prepared else prepare(program), func_name=func_name
+                )
             return importer.module
         except Exception as exc:
-            raise FrontendError(
+            raise ImporterError(
                 f"IREE's FX importer could not import {name}: {type(exc).__name__}: "
                 f"{first_lines(exc, 1)}"
-            ) from None
+            ) from exc
 
 
 def first_mlir_error(report: str) -> str:

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import FrontendError
+from frontend_mess.defaults import DEFAULT_CPU, DEFAULT_CUDA_ARCH, DEFAULT_TARGET, DEVICES, TARGETS
+from frontend_mess.support.errors import FrontendError
 
-TARGETS = ("llvm-cpu", "cuda")
-DEFAULT_TARGET = "llvm-cpu"
+__all__ = [
+    "DEFAULT_CPU",
+    "DEFAULT_CUDA_ARCH",
+    "DEFAULT_TARGET",
+    "DEVICES",
+    "TARGETS",
+    "target_spec",
+]
+
 
 CPU_SPEED_FLAGS: tuple[str, ...] = (
     "--iree-opt-level=O3",
@@ -26,7 +34,6 @@ CPU_SPEED_FLAGS: tuple[str, ...] = (
 # 70 KiB in one attention dispatch. Its maintainers' workaround (iree #16421), which compiled
 # and ran vit_b_16 here; notes/iree.md.
 CPU_STACK_FLAGS: tuple[str, ...] = ("--iree-llvmcpu-fail-on-out-of-bounds-stack-allocation=false",)
-DEFAULT_CPU = "host"
 # `generic` is an artifact that runs on any x86-64: no host-specific instructions.
 GENERIC_CPU = "generic"
 
@@ -56,22 +63,22 @@ NEWER_THAN_IREE: dict[str, str] = {
     "blackwell": "sm_89",
     "b200": "sm_89",
 }
-DEFAULT_CUDA_ARCH = "sm_80"
 
-# IREE's ONNX input conversion demotes f64 to f32 but keeps f64 in the function's ABI, so every
-# f64 output comes back half-filled ("buffer view byte length 96 exceeds backing buffer byte
-# length 48"; iree #24180, open). Where a function takes or returns f64, keep f64 (the CPU
-# computes it natively). Only there: with demotion off, an f64 constant inside an f32 model
-# (the LRN of the shipped light_bvlc_alexnet) fails codegen on `arith.truncf` f64 -> f32.
-# notes/iree.md; tests/unit/test_onnx_node.py.
-ONNX_F64_CPU_FLAGS: tuple[str, ...] = ("--iree-input-demote-f64-to-f32=false",)
+# IREE's input conversion demotes f64 to f32 but keeps f64 in the function's ABI, so every f64
+# output comes back half-filled ("buffer view byte length 96 exceeds backing buffer byte
+# length 48"; iree #24180, open). It hits every input dialect: ONNX, and torch from the default
+# fx-torch path. Where a public function takes or returns f64 (read from the module with the
+# MLIR bindings, backend/signature.py), keep f64 (the CPU computes it natively). Only there:
+# with demotion off, an f64 constant inside an f32 model (the LRN of the shipped
+# light_bvlc_alexnet) fails codegen on `arith.truncf` f64 -> f32. notes/iree.md;
+# tests/unit/test_onnx_node.py, tests/unit/test_pipeline.py.
+F64_CPU_FLAGS: tuple[str, ...] = ("--iree-input-demote-f64-to-f32=false",)
 
 # Input dialect -> `--iree-input-type`. `none` is plain linalg/tensor/arith input.
 INPUT_TYPES = ("torch", "onnx", "tosa", "stablehlo", "none")
 
 # Runtime drivers per target.
 DEFAULT_DEVICE = {"llvm-cpu": "local-task", "cuda": "cuda"}
-DEVICES = ("local-task", "local-sync", "cuda")
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,6 @@ def input_flags(input_type: str, target: str, f64_interface: bool = False) -> li
     """`--iree-input-type`, plus what that input needs on that target to compute correctly
     (`f64_interface`: a public function takes or returns f64 tensors)."""
     flags = [f"--iree-input-type={input_type}"]
-    if input_type == "onnx" and target == "llvm-cpu" and f64_interface:
-        flags += ONNX_F64_CPU_FLAGS
+    if target == "llvm-cpu" and f64_interface:
+        flags += F64_CPU_FLAGS
     return flags

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import write_atomically
-from .errors import FrontendError
+from frontend_mess.support.atomic import write_atomically
+from frontend_mess.support.errors import FrontendError
 
 
 @dataclass
@@ -20,14 +20,32 @@ class Artifact:
     target: str = "llvm-cpu"
     flags: tuple[str, ...] = ()
     input_type: str = ""
+    #: the import path it was compiled by (`--via`), where frontend-mess compiled it.
+    via: str = ""
     tool_versions: dict = field(default_factory=dict)
+    #: function name -> Signature, as recorded in the module (backend/signature.py).
+    signatures: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.tool_versions:
-            from .versions import tool_versions
+            from frontend_mess.support.versions import tool_versions
 
             versions = tool_versions()
             self.tool_versions = {k: versions[k] for k in ("iree-base-compiler", "torch-mlir")}
+
+    def __repr__(self) -> str:
+        """Short: a notebook must not print a whole `.vmfb` as bytes."""
+        size = len(self.data) if self.data is not None else self.path.stat().st_size
+        where = f"path={str(self.path)!r}, " if self.path is not None else ""
+        functions = ", ".join(f"{n}{s}" for n, s in self.signatures.items()) or "?"
+        return (
+            f"Artifact({where}target={self.target or '?'!r}, {size:,} bytes, "
+            f"input={self.input_type or '?'}, functions: {functions})"
+        )
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else self.path.stat().st_size
 
     @classmethod
     def load(cls, path: str | Path) -> Artifact:
@@ -44,12 +62,14 @@ class Artifact:
 
     def module(self, device: str | None = None):
         """A `runtime.LoadedModule` on `device` (local-task, local-sync, cuda)."""
-        from .runtime import LoadedModule
-        from .targets import DEFAULT_DEVICE
+        from frontend_mess.backend.runtime import LoadedModule
+        from frontend_mess.backend.targets import DEFAULT_DEVICE
 
         device = device or DEFAULT_DEVICE.get(self.target, "local-task")
         return LoadedModule(self, device)
 
     def run(self, *arrays, function: str | None = None, device: str | None = None) -> list:
-        """Call `function` on NumPy arrays; returns NumPy arrays."""
+        """Call `function` on NumPy arrays (or torch tensors); returns the model's own outputs
+        as NumPy arrays (outputs that are mutated inputs are dropped: signature.py)."""
+        arrays = [a.detach().numpy() if hasattr(a, "detach") else a for a in arrays]
         return self.module(device).call(function, arrays)

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..capture import upstream_output
-from ..defaults import DEFAULT_ONNX_IMPORTER, MIN_ONNX_OPSET, ONNX_IMPORTERS
-from ..errors import FrontendError, first_lines
-from ..progress import QUIET, Progress
-from ..shapes import InputSpec
+from frontend_mess.defaults import DEFAULT_ONNX_IMPORTER, MIN_ONNX_OPSET, ONNX_IMPORTERS
+from frontend_mess.shapes import InputSpec
+from frontend_mess.support.capture import upstream_output
+from frontend_mess.support.errors import FrontendError, ImporterError, LoweringError, first_lines
+from frontend_mess.support.progress import QUIET, Progress
 
 TORCH_ONNX_PIPELINE = "builtin.module(torch-onnx-to-torch-backend-pipeline)"
 
@@ -39,7 +39,7 @@ def load(path: str | Path, input_specs: list[InputSpec] | None = None, progress:
         raise FrontendError(
             f"{path} is not a readable ONNX model ({type(exc).__name__}: {first_lines(exc, 1)}): "
             f"is the file truncated, or its external data missing from {path.parent}?"
-        ) from None
+        ) from exc
     if not model.graph.node:
         raise FrontendError(f"{path} holds no ONNX graph: is it an ONNX model file?")
     return prepare(model, input_specs, progress, name=str(path))
@@ -161,10 +161,10 @@ def to_mlir(
             module = _import_iree(model) if importer == "iree" else _import_torch_mlir(model)
             module.operation.verify()
         except Exception as exc:
-            raise FrontendError(
+            raise ImporterError(
                 f"the {importer} ONNX importer failed on {name}: {type(exc).__name__}: "
                 f"{first_lines(exc, 1)}"
-            ) from None
+            ) from exc
     if kind == "raw":
         return module
     # Only here: torch_mlir.compiler_utils imports torch, seconds that a raw import (what IREE
@@ -176,7 +176,7 @@ def to_mlir(
         run_pipeline_with_repro_report,
     )
 
-    from ..defaults import TORCH_MLIR_OUTPUT_TYPES
+    from frontend_mess.defaults import TORCH_MLIR_OUTPUT_TYPES
 
     with progress.step(f"lowering {name} to {kind}"), upstream_output() as captured:
         try:
@@ -185,12 +185,12 @@ def to_mlir(
                 output_type = OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind])
                 module = lower_mlir_module(False, output_type, module)
         except TorchMlirCompilerError as exc:
-            from .torch import first_mlir_error
+            from frontend_mess.importers.fx import first_mlir_error
 
-            raise FrontendError(
+            raise LoweringError(
                 f"torch-mlir could not lower {name} to {kind}: "
                 f"{first_mlir_error(captured.text() + str(exc))}"
-            ) from None
+            ) from exc
     return module
 
 

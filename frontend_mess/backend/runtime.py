@@ -1,0 +1,123 @@
+"""Running a `.vmfb` with IREE's runtime, with the call checked against the function's
+signature first (IREE's own error for a wrong shape is an opaque status code)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from frontend_mess.backend.signature import (
+    Signature,
+    TensorType,
+    element_type_name,
+    read,
+)
+from frontend_mess.shapes import parse_input_spec
+from frontend_mess.support.errors import FrontendError, RunError, first_lines
+
+
+class LoadedModule:
+    """A vmfb loaded on one device, its functions callable with NumPy arrays."""
+
+    def __init__(self, artifact, device: str) -> None:
+        import iree.runtime as rt
+
+        try:
+            self.config = rt.Config(device)
+            self.device = device
+        except Exception as exc:
+            raise FrontendError(
+                f"IREE runtime device {device!r} is not available here: {first_lines(exc, 1)}"
+            ) from None
+        source = artifact.path or "the compiled module"
+        try:
+            if artifact.path is not None:
+                self.vm_module = rt.VmModule.mmap(self.config.vm_instance, str(artifact.path))
+            else:
+                self.vm_module = rt.VmModule.copy_buffer(self.config.vm_instance, artifact.data)
+            self.context = rt.SystemContext(config=self.config)
+            self.context.add_vm_module(self.vm_module)
+        except Exception as exc:
+            raise FrontendError(
+                f"{source} is not a loadable IREE module for {device}: {first_lines(exc, 1)} "
+                f"(is it a .vmfb compiled for this device?)"
+            ) from None
+
+    def functions(self) -> list[str]:
+        return [f for f in self.vm_module.function_names if not f.startswith("__")]
+
+    def default_function(self) -> str:
+        """`main` if there is one, else the only synchronous function (ONNX graphs are named
+        after the graph, `main_graph` for torch.onnx.export)."""
+        names = [f for f in self.functions() if not f.endswith("$async")]
+        if "main" in names or len(names) != 1:
+            return "main"
+        return names[0]
+
+    def signature(self, function: str) -> Signature:
+        if function not in self.functions():
+            raise FrontendError(
+                f"the module has no function {function!r}: it has {', '.join(self.functions())}"
+            )
+        signature = read(dict(self.vm_module.lookup_function(function).reflection))
+        if signature is None:
+            raise FrontendError(
+                f"the module does not record the signature of {function}: it was not compiled "
+                f"by frontend-mess, so inputs cannot be checked"
+            )
+        return signature
+
+    def call(self, function: str | None, arrays, *, user_only: bool = True) -> list[np.ndarray]:
+        """Call `function` on NumPy arrays. With `user_only`, outputs that are inputs the model
+        mutated in place (signature roles) are dropped: what the model itself returns."""
+        function = function or self.default_function()
+        signature = self.signature(function)
+        arrays = [np.asarray(a) for a in arrays]
+        check_inputs(signature, arrays, function)
+        invoke = self.context.modules[self.vm_module.name][function]
+        try:
+            result = invoke(*arrays)
+        except Exception as exc:  # IREE raises RuntimeError/ValueError with a status code
+            raise RunError(
+                f"IREE's runtime failed running {function} on {self.device}: {first_lines(exc, 1)}"
+            ) from exc
+        results = result if isinstance(result, tuple | list) else [result]
+        arrays = [np.asarray(r.to_host() if hasattr(r, "to_host") else r) for r in results]
+        if user_only:
+            arrays = [arrays[i] for i in signature.user_outputs(len(arrays))]
+        return arrays
+
+
+def check_inputs(signature: Signature, arrays: list[np.ndarray], function: str) -> None:
+    if len(arrays) != len(signature.inputs):
+        raise FrontendError(
+            f"{function} takes {len(signature.inputs)} input(s) {signature}, got {len(arrays)}"
+        )
+    for index, (expected, array) in enumerate(zip(signature.inputs, arrays, strict=True)):
+        if not expected.accepts(array):
+            got = "x".join(map(str, array.shape)) + f"x{element_type_name(array.dtype)}"
+            raise FrontendError(
+                f"input {index} of {function} must be tensor<{expected}>, got {got} "
+                f"(signature: {signature})"
+            )
+
+
+def parse_run_input(text: str, rng: np.random.Generator) -> np.ndarray:
+    """`x.npy`, or a random tensor: `1x3x224x224xf32=random` (IREE's own spelling), or the
+    spelling `--input-shape` takes, `1x3x224x224:f32` (with or without `=random`)."""
+    if text.endswith(".npy"):
+        try:
+            return np.load(text, allow_pickle=False)
+        except FileNotFoundError:
+            raise FrontendError(f"input file {text} does not exist") from None
+        except (ValueError, OSError) as exc:
+            raise FrontendError(
+                f"{text} is not a readable .npy file: {first_lines(exc, 1)}"
+            ) from exc
+    try:
+        spec = parse_input_spec(text.removesuffix("=random"))
+    except FrontendError as exc:
+        raise FrontendError(
+            f"malformed --input {text!r}: give a .npy file or SHAPExDTYPE=random, "
+            f"e.g. 1x3x224x224xf32=random or 2x16:i64"
+        ) from exc
+    return TensorType(spec.shape, spec.iree_dtype).random(rng)

@@ -1,0 +1,388 @@
+"""The one pipeline behind every command, the Python API, the matrix and the ONNX Backend:
+
+    load -> export -> import -> lower -> compile -> run -> compare
+
+- `load(source, options)` -> `Loaded`: torch functions to trace (a torchvision name, a model
+  file, `hf:`/`hf-config:`, or an `nn.Module`), a prepared ONNX model (a file or a
+  ModelProto), or an MLIR file as it is.
+- `export(loaded)` -> the exported programs (torch sources; kept on `loaded`, done once).
+- `to_kind(loaded, kind)` -> `ImportedModel`: MLIR of one output kind (`import`, `analyze`).
+- `for_iree(loaded, via)` -> `IreeInput`: what iree-compile takes, by one of the `--via` paths.
+- `compile_input(iree_input, spec)` -> `Artifact`.
+- `verify_artifact(loaded, artifact)` -> `VerifyReport`: run both sides and compare
+  (verify.py).
+
+Each failure is a `StageError` subclass that names its stage (support/errors.py), raised from
+its cause. The `--via` paths:
+
+- `fx-torch` (default): torch.export -> IREE's bundled FX importer -> torch dialect ->
+  `iree-compile --iree-input-type=torch`. Version-matched: IREE pins its own torch-mlir, and its
+  maintainers call the torch input the stable entry (iree PR #15037).
+- `fx-linalg`, `fx-tosa`, `fx-stablehlo`: torch.export -> standalone torch-mlir -> that dialect
+  -> iree-compile. torch-mlir's MLIR is newer than IREE 3.13's, and some ops' custom syntax
+  changed (TOSA's `tosa.const_shape` is rejected), so the module is handed over in generic op
+  form, which both parse alike (notes/iree.md).
+- `turbine`: iree-turbine's `aot.export` (strict torch.export) -> iree-compile.
+- `onnx`, `onnx-iree`: torch.onnx.export (dynamo by default, `--onnx-exporter torchscript`)
+  -> torch-mlir's or IREE's ONNX importer -> `--iree-input-type=onnx`. ONNX files take these
+  paths only (`--via` or `--onnx-importer` picks the importer).
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from frontend_mess.backend.artifact import Artifact
+from frontend_mess.backend.compiler import compile_text
+from frontend_mess.backend.targets import TargetSpec
+from frontend_mess.defaults import DEFAULT_VIA, ONNX_EXPORTERS, ONNX_VIAS, OUTPUT_KINDS, VIAS
+from frontend_mess.imported import ImportedModel
+from frontend_mess.importers import fx, onnx_graph
+from frontend_mess.shapes import random_inputs
+from frontend_mess.sources import Function, ModelSource, SourceOptions, is_onnx, resolve
+from frontend_mess.support.errors import ExportError, FrontendError, first_lines
+from frontend_mess.support.progress import QUIET, Progress
+
+__all__ = ["DEFAULT_VIA", "ONNX_VIAS", "VIAS", "IreeInput", "Loaded", "load"]
+
+MLIR_SUFFIXES = (".mlir", ".mlirbc")
+# --via fx-KIND: torch-mlir's output of that kind, handed to IREE in generic op form.
+_TORCH_MLIR_VIAS = {"fx-linalg": "linalg", "fx-tosa": "tosa", "fx-stablehlo": "stablehlo"}
+# An imported module of this kind compiles with this IREE input type.
+_INPUT_TYPE_OF_KIND = {"linalg": "none", "tosa": "tosa", "stablehlo": "stablehlo"}
+
+
+def is_mlir_file(source: str) -> bool:
+    return source.endswith(MLIR_SUFFIXES)
+
+
+@dataclass
+class Loaded:
+    """A source after the load stage: exactly one of `torch`, `onnx`, `mlir_path` is set."""
+
+    name: str
+    options: SourceOptions
+    torch: ModelSource | None = None
+    onnx: object | None = None  # the prepared onnx.ModelProto
+    mlir_path: str | None = None
+    #: choices made for the user (task, attention, export mode, importer), reported on stderr.
+    choices: dict = field(default_factory=dict)
+    #: function name -> exported program, once `export` ran.
+    programs: dict | None = field(default=None, repr=False)
+    _prepared: dict | None = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "torch" if self.torch else "onnx" if self.onnx is not None else "mlir"
+
+    def prepared(self) -> dict:
+        """The exported programs as the FX importers take them (fx.prepare), made once."""
+        if self._prepared is None:
+            self._prepared = {
+                name: fx.prepare(p, self.name) for name, p in (self.programs or {}).items()
+            }
+        return self._prepared
+
+    def roles(self) -> dict[str, list[str]]:
+        """Function name -> the role of each output (fx.output_roles), once exported."""
+        return {name: fx.output_roles(p) for name, p in self.prepared().items()}
+
+
+def _from_module(module, example_args, options: SourceOptions, func_name: str) -> ModelSource:
+    name = type(module).__name__
+    if example_args is None and not options.input_specs:
+        raise FrontendError(f"{name} needs example_args or input_shapes to be traced")
+    args = tuple(example_args) if example_args is not None else random_inputs(options.input_specs)
+    return ModelSource(name, {func_name: Function(module.eval(), args)})
+
+
+def load(
+    source,
+    options: SourceOptions | None = None,
+    *,
+    example_args=None,
+    func_name: str = "main",
+    progress: Progress = QUIET,
+) -> Loaded:
+    """The load stage: a source string, an `nn.Module` (with `example_args` or input shapes)
+    or an `onnx.ModelProto`. Bad input raises `FrontendError` (exit 2)."""
+    options = options or SourceOptions()
+    if not isinstance(source, str | Path):
+        if type(source).__name__ == "ModelProto":
+            with progress.step("preparing the ONNX model"):
+                model = onnx_graph.prepare(source, options.input_specs, progress)
+            name = model.graph.name or "model"
+            return Loaded(name, options, onnx=model, choices=_onnx_choices(model, options))
+        return Loaded(
+            type(source).__name__,
+            options,
+            torch=_from_module(source, example_args, options, func_name),
+        )
+    source = str(source)
+    if is_mlir_file(source):
+        if not Path(source).is_file():
+            raise FrontendError(f"MLIR file {source} does not exist")
+        return Loaded(source, options, mlir_path=source)
+    if is_onnx(source):
+        with progress.step(f"loading {source}"):
+            model = onnx_graph.load(source, options.input_specs, progress)
+        return Loaded(source, options, onnx=model, choices=_onnx_choices(model, options))
+    with progress.step(f"loading {source}"):
+        resolved = resolve(source, options)
+    if example_args is not None:
+        resolved.main.example_args = tuple(example_args)
+    if len(resolved.functions) == 1 and func_name != "main":
+        resolved.functions = {func_name: resolved.main}
+    return Loaded(resolved.name, options, torch=resolved, choices=dict(resolved.choices))
+
+
+def _onnx_choices(model, options: SourceOptions) -> dict:
+    return {"opset": str(onnx_graph.default_opset(model))}
+
+
+def export(loaded: Loaded, progress: Progress = QUIET) -> dict:
+    """The export stage (torch sources): torch.export of every function, done once."""
+    if loaded.programs is None:
+        source, options = loaded.torch, loaded.options
+        loaded.programs = {
+            name: fx.export(
+                f.module,
+                f.example_args,
+                dynamic=options.dynamic_dims,
+                mode=options.export_mode,
+                limits=f.dim_limits,
+                name=source.name if len(source.functions) == 1 else f"{source.name} ({name})",
+                progress=progress,
+            )
+            for name, f in source.functions.items()
+        }
+    return loaded.programs
+
+
+def report_choices(loaded: Loaded, progress: Progress) -> None:
+    for choice, value in loaded.choices.items():
+        progress.note(f"{choice}: {value}")
+
+
+def to_kind(loaded: Loaded, kind: str, progress: Progress = QUIET) -> ImportedModel:
+    """The import (and lower) stages for one output kind: what `frontend-mess import` prints."""
+    if kind not in OUTPUT_KINDS:
+        raise FrontendError(f"unknown output kind {kind!r}: use one of {', '.join(OUTPUT_KINDS)}")
+    if loaded.kind == "mlir":
+        raise FrontendError(f"{loaded.name} is MLIR already: compile or analyze it instead")
+    if loaded.kind == "onnx":
+        importer = loaded.options.onnx_importer
+        module = onnx_graph.to_mlir(
+            loaded.onnx, kind, importer=importer, name=loaded.name, progress=progress
+        )
+        choices = {"onnx importer": importer, **loaded.choices}
+        return ImportedModel(loaded.name, kind, module, choices=choices, loaded=loaded)
+    programs = export(loaded, progress)
+    module = None
+    if kind != "fx":
+        module = fx.to_mlir(
+            loaded.prepared(), kind, name=loaded.name, prepared=True, progress=progress
+        )
+    return ImportedModel(
+        source=loaded.name,
+        kind=kind,
+        mlir_module=module,
+        programs=programs,
+        example_args={n: f.example_args for n, f in loaded.torch.functions.items()},
+        choices=loaded.choices,
+        loaded=loaded,
+    )
+
+
+@dataclass
+class IreeInput:
+    """What iree-compile takes: MLIR text or bytecode, its input type (None: detect), and the
+    role of each output per function (mutated inputs; backend/signature.py)."""
+
+    mlir: str | bytes
+    input_type: str | None
+    via: str
+    roles: dict = field(default_factory=dict)
+
+
+def generic_form(module) -> str:
+    """A module's text in generic op form: what IREE's older MLIR parses alike."""
+    return module.operation.get_asm(print_generic_op_form=True)
+
+
+def _bytecode(module) -> bytes:
+    buffer = io.BytesIO()
+    module.operation.write_bytecode(buffer)
+    return buffer.getvalue()
+
+
+def read_mlir(path: str | Path) -> str:
+    """Text of an MLIR file for IREE. The file is parsed with torch-mlir's MLIR (which writes
+    what frontend-mess imports) and re-printed in generic op form: IREE's reader refuses
+    bytecode from a newer producer (iree #12762) and some newer custom syntax. A text file
+    torch-mlir cannot parse goes to IREE unchanged, which then reports the error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FrontendError(f"MLIR file {path} does not exist")
+    from torch_mlir import ir
+    from torch_mlir.dialects import torch as torch_d
+
+    context = ir.Context()
+    torch_d.register_dialect(context)
+    context.allow_unregistered_dialects = True
+    content = path.read_bytes()
+    try:
+        return generic_form(ir.Module.parse(content, context))
+    except Exception as exc:
+        if path.suffix == ".mlir":
+            return content.decode(errors="replace")
+        raise FrontendError(f"{path} is not readable MLIR bytecode: {first_lines(exc, 1)}") from exc
+
+
+def resolve_via(loaded: Loaded, via: str | None) -> str:
+    """The path a source takes: `via` if given and valid for it, else its default."""
+    if via is not None and via not in VIAS:
+        raise FrontendError(f"unknown path {via!r}: use one of {', '.join(VIAS)}")
+    if loaded.kind == "onnx":
+        if via is None:
+            return next(v for v, i in ONNX_VIAS.items() if i == loaded.options.onnx_importer)
+        if via not in ONNX_VIAS:
+            raise FrontendError(
+                f"{loaded.name} is an ONNX model: it takes --via {' or --via '.join(ONNX_VIAS)}"
+                f" (or --onnx-importer), not {via}"
+            )
+        return via
+    if loaded.kind == "mlir":
+        return "mlir"
+    return via or DEFAULT_VIA
+
+
+def for_iree(loaded: Loaded, via: str | None = None, progress: Progress = QUIET) -> IreeInput:
+    """The export, import and lower stages as one path to iree-compile's input."""
+    via = resolve_via(loaded, via)
+    if loaded.kind == "mlir":
+        return IreeInput(read_mlir(loaded.mlir_path), None, via)
+    if loaded.kind == "onnx":
+        raw = onnx_graph.to_mlir(
+            loaded.onnx, "raw", importer=ONNX_VIAS[via], name=loaded.name, progress=progress
+        )
+        return IreeInput(str(raw), "onnx", via)
+    if via in ONNX_VIAS:
+        return _through_onnx(loaded, via, progress)
+    if via == "turbine":
+        return IreeInput(_turbine(loaded, progress), "torch", via)
+    export(loaded, progress)
+    programs = loaded.prepared()
+    if via == "fx-torch":
+        module = fx.to_iree_torch(programs, name=loaded.name, prepared=True, progress=progress)
+        return IreeInput(_bytecode(module), "torch", via, loaded.roles())
+    kind = _TORCH_MLIR_VIAS[via]
+    module = fx.to_mlir(programs, kind, name=loaded.name, prepared=True, progress=progress)
+    return IreeInput(generic_form(module), _INPUT_TYPE_OF_KIND[kind], via, loaded.roles())
+
+
+def imported_for_iree(model: ImportedModel, progress: Progress = QUIET) -> IreeInput:
+    """An imported module as iree-compile's input: its own MLIR where IREE takes that dialect
+    (linalg, TOSA, StableHLO, ONNX raw), else the version-matched fx-torch path from the same
+    exported programs."""
+    loaded = model.loaded
+    if model.kind in _INPUT_TYPE_OF_KIND:
+        roles = loaded.roles() if loaded is not None else {}
+        onnx = loaded is not None and loaded.kind == "onnx"
+        via = resolve_via(loaded, None) if onnx else f"fx-{model.kind}"
+        return IreeInput(
+            generic_form(model.mlir_module), _INPUT_TYPE_OF_KIND[model.kind], via, roles
+        )
+    if loaded is None:
+        raise FrontendError(f"cannot compile a {model.kind!r} module without its source")
+    if loaded.kind == "onnx":
+        if model.kind != "raw":
+            raise FrontendError(
+                f"IREE takes ONNX as raw, linalg, tosa or stablehlo, not {model.kind!r}"
+            )
+        return IreeInput(str(model.mlir_module), "onnx", resolve_via(loaded, None))
+    return for_iree(loaded, "fx-torch", progress)
+
+
+def _single(loaded: Loaded, via: str) -> Function:
+    if len(loaded.torch.functions) != 1:
+        raise FrontendError(
+            f"--via {via} takes one function; {loaded.name} has "
+            f"{', '.join(loaded.torch.functions)}: use --via fx-torch"
+        )
+    return loaded.torch.main
+
+
+def _turbine(loaded: Loaded, progress: Progress) -> bytes:
+    import iree.turbine.aot as aot
+
+    function = _single(loaded, "turbine")
+    with progress.step(f"iree-turbine aot.export {loaded.name}"):
+        try:
+            exported = aot.export(function.module, args=function.example_args)
+        except Exception as exc:
+            raise ExportError(
+                f"iree-turbine could not export {loaded.name}: {type(exc).__name__}: "
+                f"{first_lines(exc, 1)}"
+            ) from exc
+    return _bytecode(exported.mlir_module)
+
+
+def _through_onnx(loaded: Loaded, via: str, progress: Progress) -> IreeInput:
+    from frontend_mess.importers.onnx_export import export_onnx
+
+    function = _single(loaded, via)
+    exporter = loaded.options.onnx_exporter
+    if exporter not in ONNX_EXPORTERS:
+        raise FrontendError(
+            f"unknown ONNX exporter {exporter!r}: use one of {', '.join(ONNX_EXPORTERS)}"
+        )
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "model.onnx"
+        export_onnx(function, path, exporter, loaded.options.dynamic_dims, loaded.name, progress)
+        model = onnx_graph.load(path, progress=progress)
+    raw = onnx_graph.to_mlir(
+        model, "raw", importer=ONNX_VIAS[via], name=loaded.name, progress=progress
+    )
+    return IreeInput(str(raw), "onnx", via)
+
+
+def compile_input(
+    iree_input: IreeInput,
+    spec: TargetSpec,
+    *,
+    name: str = "model",
+    keep_diagnostics: str | Path | None = None,
+    progress: Progress = QUIET,
+) -> Artifact:
+    """The compile stage."""
+    artifact = compile_text(
+        iree_input.mlir,
+        spec,
+        input_type=iree_input.input_type,
+        name=name,
+        roles=iree_input.roles,
+        keep_diagnostics=keep_diagnostics,
+        progress=progress,
+    )
+    artifact.via = iree_input.via
+    return artifact
+
+
+def compile_loaded(
+    loaded: Loaded,
+    spec: TargetSpec,
+    *,
+    via: str | None = None,
+    keep_diagnostics: str | Path | None = None,
+    progress: Progress = QUIET,
+) -> Artifact:
+    """load's result -> Artifact: `for_iree` then `compile_input`."""
+    report_choices(loaded, progress)
+    iree_input = for_iree(loaded, via, progress)
+    return compile_input(
+        iree_input, spec, name=loaded.name, keep_diagnostics=keep_diagnostics, progress=progress
+    )

@@ -1,0 +1,107 @@
+"""MLIR types read with MLIR's own Python bindings, never with regular expressions.
+
+Works with either copy of the bindings (torch-mlir's `torch_mlir.ir`, what `analyze` parses
+with, or IREE's `iree.compiler.ir`, what the signature writer parses with): both expose the
+same `ShapedType`, `IntegerType` and `FloatType` API, so the module is passed in.
+
+The torch dialect's `!torch.vtensor<[8,?],si64>` has no Python binding in either copy; its
+body is respelled as the builtin `tensor<8x?xsi64>`, which the bindings then read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Integer element names as frontend-mess prints them: signless and signed both print as `iN`
+# (what IREE's ABI shows), unsigned as `uiN`.
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A tensor's shape (None: dynamic) and element type name (`f32`, `i64`, `ui8`, `i1`,
+    `f8E4M3FN`, `bf16`), and the element's width in bits."""
+
+    shape: tuple[int | None, ...]
+    element: str
+    bits: int
+
+    @property
+    def numel(self) -> int | None:
+        count = 1
+        for d in self.shape:
+            if d is None:
+                return None
+            count *= d
+        return count
+
+    @property
+    def storage_bytes(self) -> int | None:
+        """Bytes the tensor occupies: sub-byte integers (i4, i2) are packed, as IREE packs
+        them; i1 takes a byte per element, as IREE stores it; a wider type its width."""
+        numel = self.numel
+        if numel is None:
+            return None
+        if self.bits == 1:
+            return numel
+        return (numel * self.bits + 7) // 8
+
+
+def element_name(element_type, ir) -> str:
+    """`f32`, `i64` (signless or signed), `ui8`, `i1`, `f8E4M3FN`, `bf16`, `index`."""
+    if isinstance(element_type, ir.IntegerType):
+        integer = element_type
+        return f"{'ui' if integer.is_unsigned else 'i'}{integer.width}"
+    return str(element_type)
+
+
+def element_bits(element_type, ir) -> int:
+    """Width of an element type in bits (complex: both parts; index: 64)."""
+    if isinstance(element_type, ir.IntegerType):
+        return element_type.width
+    if isinstance(element_type, ir.FloatType):
+        return element_type.width
+    if isinstance(element_type, ir.ComplexType):
+        return 2 * element_bits(element_type.element_type, ir)
+    if isinstance(element_type, ir.IndexType):
+        return 64
+    raise ValueError(f"not a numeric element type: {element_type}")
+
+
+def _builtin(type_, ir):
+    """A builtin type for `type_`: itself, or the builtin spelling of a torch vtensor."""
+    if isinstance(type_, ir.ShapedType):
+        return type_
+    if isinstance(type_, ir.OpaqueType):  # torch not registered in this context
+        opaque = ir.OpaqueType(type_)
+        namespace, body = opaque.dialect_namespace, opaque.data
+    else:  # a context that registers torch prints it, but has no Python class for it
+        namespace, _, body = str(type_).lstrip("!").partition(".")
+    if namespace != "torch" or not body.startswith("vtensor<[") or "]," not in body:
+        return None
+    dims, element = body.removeprefix("vtensor<[").removesuffix(">").split("],", 1)
+    sizes = ["?" if d.strip() == "-1" else d.strip() for d in dims.split(",") if d.strip()]
+    return ir.Type.parse(f"tensor<{''.join(s + 'x' for s in sizes)}{element}>")
+
+
+def tensor_info(type_, ir) -> TensorInfo | None:
+    """Shape and element of a tensor or memref type (builtin or torch vtensor); None for a
+    scalar or any other type."""
+    shaped = _builtin(type_, ir)
+    if shaped is None:
+        return None
+    element = shaped.element_type
+    if shaped.has_rank:
+        shape = tuple(
+            None if shaped.is_dynamic_dim(i) else shaped.get_dim_size(i) for i in range(shaped.rank)
+        )
+    else:
+        shape = ()
+    return TensorInfo(shape, element_name(element, ir), element_bits(element, ir))
+
+
+def scalar_info(type_, ir) -> TensorInfo | None:
+    """A scalar operand (the value of a `linalg.fill`) as a rank-0 tensor; None otherwise."""
+    try:
+        return TensorInfo((), element_name(type_, ir), element_bits(type_, ir))
+    except ValueError:
+        return None
