@@ -32,7 +32,14 @@ from frontend_mess.defaults import (
     VERIFY_SEED,
 )
 from frontend_mess.imported import ImportedModel
-from frontend_mess.pipeline import Loaded, compile_loaded, load, report_choices, to_kind
+from frontend_mess.pipeline import (
+    Loaded,
+    compile_loaded,
+    load,
+    parse_mlir_file,
+    report_choices,
+    to_kind,
+)
 from frontend_mess.shapes import DynamicDim, InputSpec, parse_input_spec
 from frontend_mess.sources import SourceOptions
 from frontend_mess.support.errors import FrontendError
@@ -89,6 +96,11 @@ def _load(source, example_args, options: dict, progress: Progress, func_name="ma
     )
 
 
+def _spec_and_load(source, example_args, target, cpu, cuda_arch, iree_flags, options, progress):
+    spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch, extra_flags=tuple(iree_flags))
+    return spec, _load(source, example_args, options, progress)
+
+
 def import_model(
     source_or_module,
     example_args: Sequence | None = None,
@@ -129,8 +141,9 @@ def compile(  # noqa: A001  (the public name mirrors iree.compiler.compile_*)
     `.run()`."""
     if isinstance(example_args, str):  # compile("resnet18", "cuda"): the old signature
         example_args, target = None, example_args
-    spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch, extra_flags=tuple(iree_flags))
-    loaded = _load(source_or_module, example_args, options, progress)
+    spec, loaded = _spec_and_load(
+        source_or_module, example_args, target, cpu, cuda_arch, iree_flags, options, progress
+    )
     return compile_loaded(
         loaded, spec, via=via, keep_diagnostics=keep_diagnostics, progress=progress
     )
@@ -155,8 +168,9 @@ def verify(
     """Compile, run on fresh seeded random inputs and compare every output with the
     framework's own (PyTorch eager, or onnxruntime for ONNX); `report.ok` says whether all
     outputs are within `atol + rtol * max|reference|`."""
-    spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch, extra_flags=tuple(iree_flags))
-    loaded = _load(source_or_module, example_args, options, progress)
+    spec, loaded = _spec_and_load(
+        source_or_module, example_args, target, cpu, cuda_arch, iree_flags, options, progress
+    )
     return verify_loaded(
         loaded, spec, via=via, seed=seed, rtol=rtol, atol=atol, device=device, progress=progress
     )
@@ -167,18 +181,7 @@ def linalg_module(source, options: SourceOptions | None = None, progress: Progre
     `.mlir`/`.mlirbc` file (which must hold linalg already)."""
     loaded = load(source, options or SourceOptions(), progress=progress)
     if loaded.kind == "mlir":
-        from torch_mlir import ir
-        from torch_mlir.dialects import torch as torch_d
-
-        from frontend_mess.support.errors import first_lines
-
-        path = Path(loaded.mlir_path)
-        context = ir.Context()
-        torch_d.register_dialect(context)
-        try:
-            return ir.Module.parse(path.read_bytes(), context)
-        except Exception as exc:
-            raise FrontendError(f"{path} is not valid MLIR: {first_lines(exc, 1)}") from exc
+        return parse_mlir_file(loaded.mlir_path)
     report_choices(loaded, progress)
     return to_kind(loaded, "linalg", progress).mlir_module
 

@@ -43,6 +43,7 @@ from frontend_mess.imported import ImportedModel
 from frontend_mess.importers import fx, onnx_graph
 from frontend_mess.shapes import random_inputs
 from frontend_mess.sources import Function, ModelSource, SourceOptions, is_onnx, resolve
+from frontend_mess.support.capture import upstream_output
 from frontend_mess.support.errors import ExportError, FrontendError, first_lines
 from frontend_mess.support.progress import QUIET, Progress
 
@@ -78,12 +79,13 @@ class Loaded:
     def kind(self) -> str:
         return "torch" if self.torch else "onnx" if self.onnx is not None else "mlir"
 
-    def prepared(self) -> dict:
+    def prepared(self, progress: Progress = QUIET) -> dict:
         """The exported programs as the FX importers take them (fx.prepare), made once."""
         if self._prepared is None:
-            self._prepared = {
-                name: fx.prepare(p, self.name) for name, p in (self.programs or {}).items()
-            }
+            with progress.step(f"decomposing {self.name}"), upstream_output():
+                self._prepared = {
+                    name: fx.prepare(p, self.name) for name, p in (self.programs or {}).items()
+                }
         return self._prepared
 
     def roles(self) -> dict[str, list[str]]:
@@ -115,7 +117,7 @@ def load(
             with progress.step("preparing the ONNX model"):
                 model = onnx_graph.prepare(source, options.input_specs, progress)
             name = model.graph.name or "model"
-            return Loaded(name, options, onnx=model, choices=_onnx_choices(model, options))
+            return Loaded(name, options, onnx=model, choices=_onnx_choices(model))
         return Loaded(
             type(source).__name__,
             options,
@@ -129,7 +131,7 @@ def load(
     if is_onnx(source):
         with progress.step(f"loading {source}"):
             model = onnx_graph.load(source, options.input_specs, progress)
-        return Loaded(source, options, onnx=model, choices=_onnx_choices(model, options))
+        return Loaded(source, options, onnx=model, choices=_onnx_choices(model))
     with progress.step(f"loading {source}"):
         resolved = resolve(source, options)
     if example_args is not None:
@@ -139,7 +141,7 @@ def load(
     return Loaded(resolved.name, options, torch=resolved, choices=dict(resolved.choices))
 
 
-def _onnx_choices(model, options: SourceOptions) -> dict:
+def _onnx_choices(model) -> dict:
     return {"opset": str(onnx_graph.default_opset(model))}
 
 
@@ -184,7 +186,7 @@ def to_kind(loaded: Loaded, kind: str, progress: Progress = QUIET) -> ImportedMo
     module = None
     if kind != "fx":
         module = fx.to_mlir(
-            loaded.prepared(), kind, name=loaded.name, prepared=True, progress=progress
+            loaded.prepared(progress), kind, name=loaded.name, prepared=True, progress=progress
         )
     return ImportedModel(
         source=loaded.name,
@@ -219,27 +221,34 @@ def _bytecode(module) -> bytes:
     return buffer.getvalue()
 
 
-def read_mlir(path: str | Path) -> str:
-    """Text of an MLIR file for IREE. The file is parsed with torch-mlir's MLIR (which writes
-    what frontend-mess imports) and re-printed in generic op form: IREE's reader refuses
-    bytecode from a newer producer (iree #12762) and some newer custom syntax. A text file
-    torch-mlir cannot parse goes to IREE unchanged, which then reports the error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FrontendError(f"MLIR file {path} does not exist")
+def parse_mlir_file(path: str | Path, *, allow_unregistered: bool = False):
+    """An `.mlir`/`.mlirbc` file as a torch_mlir `ir.Module` (torch-mlir's MLIR writes what
+    frontend-mess imports; the torch dialect registered)."""
     from torch_mlir import ir
     from torch_mlir.dialects import torch as torch_d
 
+    path = Path(path)
+    if not path.is_file():
+        raise FrontendError(f"MLIR file {path} does not exist")
     context = ir.Context()
     torch_d.register_dialect(context)
-    context.allow_unregistered_dialects = True
-    content = path.read_bytes()
+    context.allow_unregistered_dialects = allow_unregistered
     try:
-        return generic_form(ir.Module.parse(content, context))
+        return ir.Module.parse(path.read_bytes(), context)
     except Exception as exc:
-        if path.suffix == ".mlir":
-            return content.decode(errors="replace")
-        raise FrontendError(f"{path} is not readable MLIR bytecode: {first_lines(exc, 1)}") from exc
+        raise FrontendError(f"{path} is not valid MLIR: {first_lines(exc, 1)}") from exc
+
+
+def read_mlir(path: str | Path) -> str:
+    """Text of an MLIR file for IREE, re-printed in generic op form: IREE's reader refuses
+    bytecode from a newer producer (iree #12762) and some newer custom syntax. A text file
+    torch-mlir cannot parse goes to IREE unchanged, which then reports the error."""
+    try:
+        return generic_form(parse_mlir_file(path, allow_unregistered=True))
+    except FrontendError:
+        if Path(path).suffix == ".mlir" and Path(path).is_file():
+            return Path(path).read_text(errors="replace")
+        raise
 
 
 def resolve_via(loaded: Loaded, via: str | None) -> str:
@@ -275,7 +284,7 @@ def for_iree(loaded: Loaded, via: str | None = None, progress: Progress = QUIET)
     if via == "turbine":
         return IreeInput(_turbine(loaded, progress), "torch", via)
     export(loaded, progress)
-    programs = loaded.prepared()
+    programs = loaded.prepared(progress)
     if via == "fx-torch":
         module = fx.to_iree_torch(programs, name=loaded.name, prepared=True, progress=progress)
         return IreeInput(_bytecode(module), "torch", via, loaded.roles())

@@ -113,5 +113,9 @@ class DynamicDim:
                 f"ARG:DIM, e.g. 0 or 1:0"
             ) from None
 
+    def inputs(self, count: int) -> list[int]:
+        """The indices of the inputs (of `count`) this dim is on."""
+        return list(range(count)) if self.arg is None else [self.arg]
+
     def symbol(self) -> str:
         return f"dim{self.dim}" if self.arg is None else f"arg{self.arg}_dim{self.dim}"

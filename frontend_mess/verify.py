@@ -126,7 +126,7 @@ def check_shapes(example_args: tuple, dynamic: list[DynamicDim]) -> list[list[tu
     for extra in (0, 1):
         shapes = [list(s) for s in traced]
         for entry in dynamic:
-            for index in range(len(shapes)) if entry.arg is None else [entry.arg]:
+            for index in entry.inputs(len(shapes)):
                 if index < len(shapes) and entry.dim < len(shapes[index]):
                     size = max(traced[index][entry.dim], MIN_DYNAMIC_EXAMPLE_SIZE)
                     shapes[index][entry.dim] = size + extra
@@ -231,6 +231,14 @@ def onnx_checks(model, module, *, seed: int, rtol: float, atol: float) -> list[O
     return checks
 
 
+def _check_comparable(loaded) -> None:
+    if loaded.kind == "mlir":
+        raise FrontendError(
+            f"{loaded.name} is MLIR: there is no framework to compare with; verify the model "
+            f"it came from"
+        )
+
+
 def verify_artifact(
     loaded,
     artifact,
@@ -243,11 +251,7 @@ def verify_artifact(
 ) -> VerifyReport:
     """The run and compare stages for a source the pipeline loaded (pipeline.Loaded) and
     compiled into `artifact`."""
-    if loaded.kind == "mlir":
-        raise FrontendError(
-            f"{loaded.name} is MLIR: there is no framework to compare with; verify the model "
-            f"it came from"
-        )
+    _check_comparable(loaded)
     via = artifact.via or "?"
     module = artifact.module(device)
     if loaded.kind == "onnx":
@@ -294,8 +298,7 @@ def verify(
                 f"{loaded.name} has inputs with dynamic dims ({', '.join(dynamic)}): give their "
                 f"sizes with --input-shape NAME=DIMS to verify"
             )
-    if loaded.kind == "mlir":
-        verify_artifact(loaded, None)  # raises: nothing to compare with
+    _check_comparable(loaded)
     artifact = compile_loaded(
         loaded, spec, via=via, keep_diagnostics=keep_diagnostics, progress=progress
     )

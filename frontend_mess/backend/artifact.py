@@ -35,11 +35,10 @@ class Artifact:
 
     def __repr__(self) -> str:
         """Short: a notebook must not print a whole `.vmfb` as bytes."""
-        size = len(self.data) if self.data is not None else self.path.stat().st_size
         where = f"path={str(self.path)!r}, " if self.path is not None else ""
         functions = ", ".join(f"{n}{s}" for n, s in self.signatures.items()) or "?"
         return (
-            f"Artifact({where}target={self.target or '?'!r}, {size:,} bytes, "
+            f"Artifact({where}target={self.target or '?'!r}, {self.size:,} bytes, "
             f"input={self.input_type or '?'}, functions: {functions})"
         )
 

@@ -21,6 +21,7 @@ class LoadedModule:
     def __init__(self, artifact, device: str) -> None:
         import iree.runtime as rt
 
+        self._signatures: dict[str, Signature] = {}
         try:
             self.config = rt.Config(device)
             self.device = device
@@ -58,12 +59,15 @@ class LoadedModule:
             raise FrontendError(
                 f"the module has no function {function!r}: it has {', '.join(self.functions())}"
             )
+        if function in self._signatures:  # read once: call() asks on every call
+            return self._signatures[function]
         signature = read(dict(self.vm_module.lookup_function(function).reflection))
         if signature is None:
             raise FrontendError(
                 f"the module does not record the signature of {function}: it was not compiled "
                 f"by frontend-mess, so inputs cannot be checked"
             )
+        self._signatures[function] = signature
         return signature
 
     def call(self, function: str | None, arrays, *, user_only: bool = True) -> list[np.ndarray]:

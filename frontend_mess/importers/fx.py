@@ -47,8 +47,7 @@ def dynamic_shapes(
     specs: list[dict | None] = [None] * len(example_args)
     args = list(example_args)
     for entry in dynamic:
-        indices = range(len(args)) if entry.arg is None else [entry.arg]
-        for index in indices:
+        for index in entry.inputs(len(args)):
             if index >= len(args) or not isinstance(args[index], torch.Tensor):
                 raise FrontendError(
                     f"dynamic dimension {entry.arg}:{entry.dim} names input {index}, but the "
@@ -115,7 +114,7 @@ def export(
         raise FrontendError(f"unknown export mode {mode!r}: use one of {', '.join(EXPORT_MODES)}")
     example_args, shapes = dynamic_shapes(module, example_args, dynamic or [], progress, limits)
     tries = {"auto": [False, True], "non-strict": [False], "strict": [True]}[mode]
-    for strict in tries:
+    for attempt, strict in enumerate(tries):
         label = "strict" if strict else "non-strict"
         try:
             with progress.step(f"torch.export ({label}) {name}"), upstream_output():
@@ -124,7 +123,8 @@ def export(
                         module, example_args, dynamic_shapes=shapes, strict=strict
                     )
         except Exception as exc:
-            if strict is not tries[-1] and any(s in str(exc) for s in _DATA_DEPENDENT):
+            last = attempt == len(tries) - 1
+            if not last and any(s in str(exc) for s in _DATA_DEPENDENT):
                 progress.note(
                     f"non-strict torch.export met a data-dependent value in {name} "
                     f"({type(exc).__name__}): retrying with strict export"

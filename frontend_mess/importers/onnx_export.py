@@ -18,7 +18,7 @@ from frontend_mess.support.progress import QUIET, Progress
 def _dynamic_axes(count: int, dynamic: list[DynamicDim]) -> dict:
     axes: dict[str, dict[int, str]] = {}
     for entry in dynamic:
-        for index in range(count) if entry.arg is None else [entry.arg]:
+        for index in entry.inputs(count):
             axes.setdefault(f"input{index}", {})[entry.dim] = entry.symbol()
     return axes
 

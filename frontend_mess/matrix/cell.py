@@ -161,21 +161,13 @@ def _model_cell(cell: dict, stages: _Stages) -> dict:
     report = stages.run("run", lambda: verify_artifact(loaded, artifact), catch_all=True)
     checks = report.checks
     result = {
-        "max_rel_error": finite(max((c.scaled_error for c in checks), default=None)),
+        "max_rel_error": max((c.scaled_error for c in checks), default=None),
         "weak_check": any(c.insensitive for c in checks),
     }
     if not report.ok:
         failing = next(c.line() for c in checks if not c.ok)
         result.update(status="mismatch", stage="compare", error_class="mismatch", error=failing)
     return result
-
-
-def finite(value: float | None) -> float | None:
-    """A number a browser's JSON.parse takes: an infinite error (an output of the wrong
-    shape) is recorded as null, the mismatch itself as the status."""
-    import math
-
-    return value if value is None or math.isfinite(value) else None
 
 
 def _node_cell(cell: dict, stages: _Stages) -> dict:
@@ -191,8 +183,11 @@ def _node_cell(cell: dict, stages: _Stages) -> dict:
     from frontend_mess.onnx_backend import IreeBackendRep
     from frontend_mess.verify import compare
 
-    case = stages.run("load", lambda: load_case(cell["source"]))
-    loaded = stages.run("load", lambda: pipeline.load(case.model))
+    def load():
+        case = load_case(cell["source"])
+        return case, pipeline.load(case.model)
+
+    case, loaded = stages.run("load", load)
     iree_input = stages.run("import", lambda: pipeline.for_iree(loaded, cell["path"]))
     spec = target_spec(cell["target"])
     artifact = stages.run(
@@ -216,7 +211,7 @@ def _node_cell(cell: dict, stages: _Stages) -> dict:
         and np.asarray(w).dtype.kind in "fiub"
         and np.asarray(w).size
     ]
-    result = {"max_rel_error": finite(max(numeric, default=0.0))}
+    result = {"max_rel_error": max(numeric, default=0.0)}
     try:
         for got, want in results:
             Runner.assert_similar_outputs(want, got, case.rtol, case.atol)
@@ -261,4 +256,7 @@ def child_main(cell: dict, memory_gb: float, log_path: str, connection) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 2:
         limit_memory(float(sys.argv[2]))
-    print(json.dumps(run_cell(json.loads(sys.argv[1]))), flush=True)
+    from frontend_mess.matrix.report import json_safe
+
+    record = json_safe(run_cell(json.loads(sys.argv[1])))
+    print(json.dumps(record, allow_nan=False), flush=True)

@@ -118,6 +118,8 @@ def compare_runs(old: list[dict], new: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: the stages a cell times (its record's `seconds`), in order (matrix/cell.py).
+TIMED_STAGES = ("load", "export", "import", "compile", "run")
 # The columns of the cell table: record key (or stage in `seconds`), header text.
 CELL_COLUMNS = (
     ("suite", "suite"),
@@ -128,10 +130,7 @@ CELL_COLUMNS = (
     ("stage", "stage"),
     ("error_class", "error class"),
     ("max_rel_error", "max rel err"),
-    ("load", "load s"),
-    ("import", "import s"),
-    ("compile", "compile s"),
-    ("run", "run s"),
+    *((stage, f"{stage} s") for stage in TIMED_STAGES),
 )
 FILTERS = ("suite", "path", "target", "status")
 
@@ -208,5 +207,6 @@ def html_page(records: list[dict], title: str = "frontend-mess compatibility mat
             ).most_common(15),
             filters={field: sorted({r[field] for r in records}) for field in FILTERS},
             columns=CELL_COLUMNS,
+            timed=TIMED_STAGES,
         )
     )

@@ -265,6 +265,8 @@ def run_matrix(
         record = {**run_one(cell, timeout_s, memory_gb), **context(cell)}
         with lock:
             with output.open("a") as handle:
+                # JSON a browser parses: an infinite error (an output of the wrong shape) is
+                # written as null, the status says the rest
                 handle.write(json.dumps(json_safe(record), allow_nan=False) + "\n")
             done += 1
             progress.note(

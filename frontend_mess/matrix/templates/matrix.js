@@ -4,7 +4,7 @@
 const cells = JSON.parse(document.getElementById('cells').textContent);
 const headers = Array.from(document.querySelectorAll('#cells-table th'));
 const columns = headers.map(th => th.dataset.key);
-const stages = ['load', 'import', 'compile', 'run'];
+const stages = headers.filter(th => 'seconds' in th.dataset).map(th => th.dataset.key);
 const value = (c, k) => stages.includes(k) ? (c.seconds || {})[k] : c[k];
 let sortKey = null, ascending = true;
 const controls = ['suite', 'path', 'target', 'status', 'q'].map(id => document.getElementById(id));
