@@ -122,3 +122,29 @@ def test_hf_tiny_suite_reads_the_packaged_configs():
     todo = cells(["hf-tiny"], ["fx-torch"], ["llvm-cpu"])
     assert len(todo) == len(list(TINY.glob("*.json"))) == 25
     assert all(c["source"].startswith("hf-config:hf-tiny/") for c in todo)
+
+
+class OneMinusMask(torch.nn.Module):
+    def forward(self, x, mask):
+        return (1.0 - mask) * x
+
+
+ONE_MINUS_MASK_ARGS = (torch.randn(2, 3), torch.ones(2, 3, dtype=torch.int64))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=FrontendError,
+    reason="pytorch #194381: the dynamo ONNX exporter fails on scalar - int tensor (XLNet)",
+)
+def test_dynamo_onnx_exporter_scalar_minus_int_tensor():
+    frontend_mess.verify(OneMinusMask(), ONE_MINUS_MASK_ARGS, via="onnx")
+
+
+def test_onnx_export_error_names_the_root_cause():
+    with pytest.raises(FrontendError, match=r"\[export\].*RuntimeError: Cannot find a compatible"):
+        frontend_mess.compile(OneMinusMask(), ONE_MINUS_MASK_ARGS, via="onnx")
+    report = frontend_mess.verify(
+        OneMinusMask(), ONE_MINUS_MASK_ARGS, via="onnx", onnx_exporter="torchscript"
+    )
+    assert report.ok, report.text()
