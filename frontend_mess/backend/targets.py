@@ -135,6 +135,29 @@ def target_spec(
     raise FrontendError(f"unknown target {target!r}: use one of {', '.join(TARGETS)}")
 
 
+#: x86 vector extensions, widest first: what `--iree-llvmcpu-target-cpu=host` compiles for
+#: decides codegen (notes/matrix.md: hf-tiny ResNet on fx-tosa fails data tiling with
+#: AVX-512 and compiles for AVX2).
+_ISA_LEVELS = ("avx512f", "avx2", "avx")
+
+
+def host_isa() -> str:
+    """The widest vector extension of this machine's CPU (`avx512f`, `avx2`, `avx`), or its
+    architecture where /proc/cpuinfo says nothing of them."""
+    import platform
+    from pathlib import Path
+
+    try:
+        flags = next(
+            line.split(":", 1)[1].split()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("flags")
+        )
+    except (OSError, StopIteration):
+        return platform.machine()
+    return next((isa for isa in _ISA_LEVELS if isa in flags), platform.machine())
+
+
 def gpu_present() -> bool:
     """Whether this machine has an NVIDIA GPU device node (what a CUDA run needs first)."""
     from pathlib import Path

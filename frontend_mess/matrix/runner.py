@@ -18,7 +18,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from frontend_mess.backend.targets import target_spec
+from frontend_mess.backend.targets import host_isa, target_spec
 from frontend_mess.defaults import (
     MATRIX_JOBS,
     MATRIX_MEMORY_GB,
@@ -198,8 +198,18 @@ def _versions() -> dict[str, str]:
 
 
 def context(cell: dict) -> dict:
-    """What a record needs to be read later on its own: the tool versions and the flags."""
-    return {"versions": _versions(), "flags": list(target_spec(cell["target"]).flags)}
+    """What a record needs to be read later on its own: the tool versions, the flags, and the
+    host's vector extension (`--iree-llvmcpu-target-cpu=host` compiles for it)."""
+    return {
+        "versions": _versions(),
+        "flags": list(target_spec(cell["target"]).flags),
+        "host_isa": _host_isa(),
+    }
+
+
+@functools.cache
+def _host_isa() -> str:
+    return host_isa()
 
 
 def read_results(path: Path, must_exist: bool = False) -> list[dict]:
