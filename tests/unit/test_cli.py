@@ -145,3 +145,8 @@ def test_compile_and_verify_take_every_source_option(capsys, command):
     for flag in ("--dynamic-dim", "--onnx-importer", "--onnx-exporter", "--export", "--via"):
         assert flag in out, flag
     assert "onnx-iree" in out
+
+
+def test_a_matrix_with_no_cells_says_so(capsys):
+    code, _, err = run(capsys, "matrix", "--suite", "hf-tiny", "--match", "no-such-model", "-q")
+    assert code == EXIT_USAGE and "no cells to run" in err

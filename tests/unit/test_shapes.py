@@ -38,3 +38,21 @@ def test_random_inputs_are_seeded_and_typed():
     assert [t.dtype for t in first] == [torch.float32, torch.int64, torch.bfloat16]
     assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
     assert first[1].min() >= 0 and first[1].max() < 2
+
+
+@pytest.mark.parametrize(
+    ("iree", "ours"), [("2x16xi64", "2x16:i64"), ("1x3xf32", "1x3:f32"), ("4xui8", "4:u8")]
+)
+def test_iree_spelling_means_the_same_spec(iree, ours):
+    """`run --input 2x16xi64=random` and `--input-shape 2x16:i64` spell one thing; both parse."""
+    assert parse_input_spec(iree) == parse_input_spec(ours)
+
+
+def test_run_input_takes_both_spellings():
+    import numpy as np
+
+    from frontend_mess.backend.runtime import parse_run_input
+
+    for text in ("2x16xi64=random", "2x16:i64", "2x16:i64=random"):
+        array = parse_run_input(text, np.random.default_rng(0))
+        assert array.shape == (2, 16) and array.dtype == np.int64, text
