@@ -213,6 +213,10 @@ def onnx_checks(model, module, *, seed: int, rtol: float, atol: float) -> list[O
 
     function = module.default_function()
     signature = module.signature(function)
+    if any(d is None for t in signature.inputs for d in t.shape):
+        raise FrontendError(
+            "the model has dynamic input dims: fix them with --input-shape NAME=DIMS to verify"
+        )
     rng = np.random.default_rng(seed)
     inputs = [t.random(rng) for t in signature.inputs]
     session = onnxruntime.InferenceSession(

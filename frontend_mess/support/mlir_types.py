@@ -23,7 +23,7 @@ class TensorInfo:
 
     shape: tuple[int | None, ...]
     element: str
-    bits: int
+    bits: int | None  # None: not a numeric element (`!torch.str`)
 
     @property
     def numel(self) -> int | None:
@@ -39,7 +39,7 @@ class TensorInfo:
         """Bytes the tensor occupies: sub-byte integers (i4, i2) are packed, as IREE packs
         them; i1 takes a byte per element, as IREE stores it; a wider type its width."""
         numel = self.numel
-        if numel is None:
+        if numel is None or self.bits is None:
             return None
         if self.bits == 1:
             return numel
@@ -54,8 +54,9 @@ def element_name(element_type, ir) -> str:
     return str(element_type)
 
 
-def element_bits(element_type, ir) -> int:
-    """Width of an element type in bits (complex: both parts; index: 64)."""
+def element_bits(element_type, ir) -> int | None:
+    """Width of an element type in bits (complex: both parts; index: 64); None for a
+    non-numeric element (an ONNX string tensor's `!torch.str`)."""
     if isinstance(element_type, ir.IntegerType):
         return element_type.width
     if isinstance(element_type, ir.FloatType):
@@ -64,7 +65,7 @@ def element_bits(element_type, ir) -> int:
         return 2 * element_bits(element_type.element_type, ir)
     if isinstance(element_type, ir.IndexType):
         return 64
-    raise ValueError(f"not a numeric element type: {element_type}")
+    return None
 
 
 def _builtin(type_, ir):
@@ -101,7 +102,5 @@ def tensor_info(type_, ir) -> TensorInfo | None:
 
 def scalar_info(type_, ir) -> TensorInfo | None:
     """A scalar operand (the value of a `linalg.fill`) as a rank-0 tensor; None otherwise."""
-    try:
-        return TensorInfo((), element_name(type_, ir), element_bits(type_, ir))
-    except ValueError:
-        return None
+    bits = element_bits(type_, ir)
+    return TensorInfo((), element_name(type_, ir), bits) if bits is not None else None

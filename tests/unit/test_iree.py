@@ -270,3 +270,15 @@ def test_signature_reads_torch_vtensor_types():
     )
     _, signatures = annotate(text)
     assert [str(t) for t in signatures["main"].inputs] == ["8x?xi64"]
+
+
+def test_signature_of_a_string_tensor_is_read_not_refused():
+    """ONNX string tensors (`!torch.str` elements, the shipped StringNormalizer models) have no
+    bit width; reading the signature must not fail before IREE reports the unsupported op."""
+    text = (
+        "func.func @main(%a: !torch.vtensor<[1,6],!torch.str>) -> "
+        "!torch.vtensor<[1,6],!torch.str> {\n  return %a : !torch.vtensor<[1,6],!torch.str>\n}"
+    )
+    _, signatures = annotate(text)
+    assert [t.shape for t in signatures["main"].inputs] == [(1, 6)]
+    assert not signatures["main"].has_f64
