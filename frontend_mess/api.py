@@ -181,9 +181,26 @@ def linalg_module(source, options: SourceOptions | None = None, progress: Progre
     `.mlir`/`.mlirbc` file (which must hold linalg already)."""
     loaded = load(source, options or SourceOptions(), progress=progress)
     if loaded.kind == "mlir":
-        return parse_mlir_file(loaded.mlir_path)
+        module = parse_mlir_file(loaded.mlir_path)
+        if not _has_linalg(module.operation):
+            raise FrontendError(
+                f"{loaded.mlir_path} has no linalg op to analyze: give linalg-on-tensors IR "
+                f"(`frontend-mess import MODEL --to linalg`) or the model source itself"
+            )
+        return module
     report_choices(loaded, progress)
     return to_kind(loaded, "linalg", progress).mlir_module
+
+
+def _has_linalg(op) -> bool:
+    if op.name.startswith("linalg."):
+        return True
+    return any(
+        _has_linalg(inner.operation)
+        for region in op.regions
+        for block in region.blocks
+        for inner in block.operations
+    )
 
 
 def analyze(source_or_module, example_args: Sequence | None = None, *, progress=QUIET, **options):

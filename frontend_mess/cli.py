@@ -7,9 +7,12 @@ nothing is written to an output file unless the whole import succeeded.
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from frontend_mess.defaults import (
     DEFAULT_CPU,
@@ -28,6 +31,8 @@ from frontend_mess.defaults import (
     MATRIX_MEMORY_GB,
     MATRIX_OUTPUT,
     MATRIX_TIMEOUT_S,
+    MAX_SEED,
+    MAX_SEQ_LEN,
     ONNX_EXPORTERS,
     ONNX_IMPORTERS,
     OUTPUT_KINDS,
@@ -41,11 +46,14 @@ from frontend_mess.defaults import (
 from frontend_mess.importers.hf import ATTENTION, TASKS  # noqa: E402  (no heavy imports)
 from frontend_mess.support.capture import VERBOSE_ENV
 from frontend_mess.support.errors import (
+    EXIT_FAILED,
     EXIT_INTERNAL,
     EXIT_MISMATCH,
+    EXIT_USAGE,
     FrontendError,
     first_lines,
 )
+from frontend_mess.support.paths import io_error_message
 from frontend_mess.support.progress import Progress
 
 PROG = "frontend-mess"
@@ -162,6 +170,7 @@ def _add_source_options(p) -> None:
         "--input-shape",
         action="append",
         default=[],
+        type=_input_shape,
         metavar="SHAPE[:DTYPE]",
         help="example input, e.g. 1x3x224x224, 2x16:i64 or 2x16xi64 (ONNX: NAME=1x3x224x224); "
         "repeat for each input",
@@ -170,6 +179,7 @@ def _add_source_options(p) -> None:
         "--dynamic-dim",
         action="append",
         default=[],
+        type=_dynamic_dim,
         metavar="[ARG:]DIM",
         help="make a dimension symbolic: DIM of every input, or ARG:DIM of one input "
         "(Hugging Face text models: 0 batch, 1 sequence)",
@@ -191,7 +201,7 @@ def _add_source_options(p) -> None:
     )
     hf.add_argument(
         "--seq-len",
-        type=_positive_int,
+        type=_seq_len,
         default=DEFAULT_SEQ_LEN,
         help="tokens in the example input (default: %(default)s)",
     )
@@ -232,6 +242,60 @@ def _int_at_least(minimum: int):
 
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
+
+
+def _seed(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SEED}, got {value}")
+    return value
+
+
+def _seq_len(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_SEQ_LEN:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SEQ_LEN}, got {value}")
+    return value
+
+
+def _float_at_least(minimum: float, *, strictly: bool = False):
+    """An argparse type: a finite number no smaller than (or, `strictly`, above) `minimum`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if value < minimum or (strictly and value == minimum):
+            bound = "above" if strictly else "at least"
+            raise argparse.ArgumentTypeError(f"must be {bound} {minimum:g}, got {text}")
+        return value
+
+    return parse
+
+
+_tolerance = _float_at_least(0.0)
+_positive_float = _float_at_least(0.0, strictly=True)
+
+
+def _input_shape(text: str):
+    from frontend_mess.shapes import parse_input_spec
+
+    try:
+        return parse_input_spec(text)
+    except FrontendError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _dynamic_dim(text: str):
+    from frontend_mess.shapes import DynamicDim
+
+    try:
+        return DynamicDim.parse(text)
+    except FrontendError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_target_options(p) -> None:
@@ -306,7 +370,7 @@ def _add_run(sub) -> None:
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device (default: local-task)")
     p.add_argument(
         "--seed",
-        type=_non_negative_int,
+        type=_seed,
         default=VERIFY_SEED,
         help="seed for random inputs (default: %(default)s)",
     )
@@ -324,18 +388,21 @@ def _add_verify(sub) -> None:
     p.add_argument("source", help="anything `import` takes")
     p.add_argument(
         "--seed",
-        type=_non_negative_int,
+        type=_seed,
         default=VERIFY_SEED,
         help="seed for the random inputs (default: %(default)s)",
     )
     p.add_argument(
         "--rtol",
-        type=float,
+        type=_tolerance,
         default=VERIFY_RTOL,
         help="relative tolerance, of the output's largest magnitude (default: %(default)g)",
     )
     p.add_argument(
-        "--atol", type=float, default=VERIFY_ATOL, help="absolute tolerance (default: %(default)g)"
+        "--atol",
+        type=_tolerance,
+        default=VERIFY_ATOL,
+        help="absolute tolerance (default: %(default)g)",
     )
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device")
     _add_target_options(p)
@@ -386,7 +453,7 @@ def _add_matrix(sub) -> None:
     )
     p.add_argument(
         "--max-params",
-        type=float,
+        type=_positive_float,
         metavar="MILLIONS",
         help="torchvision: skip models with more parameters",
     )
@@ -405,7 +472,7 @@ def _add_matrix(sub) -> None:
     )
     p.add_argument(
         "--memory-gb",
-        type=float,
+        type=_positive_float,
         default=MATRIX_MEMORY_GB,
         help="address-space limit per cell (default: %(default)s)",
     )
@@ -448,12 +515,19 @@ def _run_matrix(args) -> int:
     from frontend_mess.support.atomic import write_atomically
 
     progress = Progress(quiet=True if args.quiet else None)
+    _check_outputs(args, "--markdown", "--html")
     if args.compare:
-        old, new = (matrix.read_results(Path(p), must_exist=True) for p in args.compare)
-        sys.stdout.write(matrix_report.compare_runs(old, new))
+        old, new = (
+            matrix.read_results(Path(p), must_exist=True, progress=progress) for p in args.compare
+        )
+        args.out.write(matrix_report.compare_runs(old, new))
         return 0
     if args.render:
-        records = [r for p in args.render for r in matrix.read_results(Path(p), must_exist=True)]
+        records = [
+            r
+            for p in args.render
+            for r in matrix.read_results(Path(p), must_exist=True, progress=progress)
+        ]
     else:
         todo = matrix.cells(
             args.suite or list(SUITES),
@@ -471,10 +545,11 @@ def _run_matrix(args) -> int:
             )
         if args.list:
             for cell in todo:
-                print(cell["suite"], cell["source"], cell["path"], cell["target"])
+                print(cell["suite"], cell["source"], cell["path"], cell["target"], file=args.out)
             return 0
         output = Path(args.output)
         output.parent.mkdir(parents=True, exist_ok=True)
+        _check_outputs(args, "--output")
         records = matrix.run_matrix(
             todo,
             output,
@@ -491,7 +566,7 @@ def _run_matrix(args) -> int:
     if args.html:
         page = matrix_report.html_page(records).encode()
         write_atomically(args.html, lambda handle: handle.write(page))
-    sys.stdout.write(summary)
+    args.out.write(summary)
     return 0
 
 
@@ -544,9 +619,48 @@ def _load(args, progress: Progress, func_name: str = "main"):
     return loaded
 
 
+def _inputs_of(args) -> list[str]:
+    """The files a command reads: its source (the file part of `model.py:Net`, `hf-config:`'s
+    file), `--weights`, a run's module and `.npy` inputs. An output may be none of them."""
+    from frontend_mess.importers import hf, pyfile
+
+    found = []
+    source = getattr(args, "source", None) or getattr(args, "module", None)
+    if source:
+        if pyfile.looks_like_python_file(source):
+            source = str(pyfile.split_source(source)[0])
+        for prefix in hf.PREFIXES:
+            source = source.removeprefix(prefix)
+        found.append(source)
+    found += [getattr(args, "weights", None) or ""]
+    found += [i for i in getattr(args, "input", []) if i.endswith(".npy")]
+    found += list(getattr(args, "render", None) or [])
+    return [f for f in found if f]
+
+
+def _check_outputs(args, *options: str) -> None:
+    """Refuse the command's output paths before any work (support/paths.py)."""
+    from frontend_mess.support.paths import output_file
+
+    inputs = _inputs_of(args)
+    for option in options:
+        value = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        if value:
+            output_file(value, inputs, option=option)
+
+
+def _check_diagnostics_dir(args) -> None:
+    directory = getattr(args, "keep_diagnostics", None)
+    if directory and os.path.exists(directory) and not os.path.isdir(directory):
+        raise FrontendError(
+            f"--keep-diagnostics {directory} is a file: it takes a directory (made if missing)"
+        )
+
+
 def _run_import(args) -> None:
     from frontend_mess.pipeline import to_kind
 
+    _check_outputs(args, "--output")
     progress = _progress(args)
     model = to_kind(_load(args, progress, args.func_name), args.to, progress)
     if args.strip_weights and model.mlir_module is not None:
@@ -557,25 +671,25 @@ def _run_import(args) -> None:
         with progress.step(f"writing {args.output}"):
             model.save(args.output)
     if args.stats:
-        sys.stdout.write(model.format_stats())
+        args.out.write(model.format_stats())
     elif not args.output:
         text = model.text  # printing a big module takes a while: once
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        args.out.write(text if text.endswith("\n") else text + "\n")
 
 
-def _run_models(_args) -> None:
+def _run_models(args) -> None:
     from frontend_mess.sources import known_models
 
     for name, spec in known_models().items():
-        print(f"{name:<40} {spec}")
+        print(f"{name:<40} {spec}", file=args.out)
 
 
-def _run_versions(_args) -> None:
+def _run_versions(args) -> None:
     from frontend_mess.support.versions import frontend_mess_version, tool_versions
 
-    print(f"frontend-mess {frontend_mess_version()}")
+    print(f"frontend-mess {frontend_mess_version()}", file=args.out)
     for name, version in tool_versions().items():
-        print(f"{name} {version}")
+        print(f"{name} {version}", file=args.out)
 
 
 def _spec(args):
@@ -591,7 +705,10 @@ def _run_compile(args) -> None:
     from frontend_mess.sources import short_name
 
     progress = _progress(args)
-    output = args.output or f"{short_name(args.source)}.vmfb"
+    args.output = args.output or f"{short_name(args.source)}.vmfb"
+    output = args.output
+    _check_outputs(args, "--output")
+    _check_diagnostics_dir(args)
     spec = _spec(args)
     artifact = compile_loaded(
         _load(args, progress),
@@ -603,7 +720,8 @@ def _run_compile(args) -> None:
     artifact.save(output)
     print(
         f"wrote {output} ({artifact.size} bytes, {artifact.target}, via {artifact.via}, "
-        f"input {artifact.input_type})"
+        f"input {artifact.input_type})",
+        file=args.out,
     )
 
 
@@ -614,6 +732,7 @@ def _run_run(args) -> None:
     from frontend_mess.backend.runtime import parse_run_input
     from frontend_mess.backend.signature import element_type_name
 
+    _check_outputs(args, "--output")
     module = Artifact.load(args.module).module(args.device)
     function = args.function or module.default_function()
     signature = module.signature(function)
@@ -625,23 +744,25 @@ def _run_run(args) -> None:
 
         arrays = {f"output{i}": o for i, o in enumerate(outputs)}
         write_atomically(args.output, lambda handle: np.savez(handle, **arrays))
-    print(f"{function}{signature}")
+    print(f"{function}{signature}", file=args.out)
     dropped = len(signature.roles) - signature.roles.count("user") if signature.roles else 0
     if dropped:
         mutated = ", ".join(r.partition(":")[2] for r in signature.roles if r != "user")
-        print(f"({dropped} output(s) dropped: the model mutates {mutated} in place)")
+        print(f"({dropped} output(s) dropped: the model mutates {mutated} in place)", file=args.out)
     for index, output in enumerate(outputs):
         flat = output.reshape(-1)
         head = " ".join(f"{v:.6g}" for v in flat[:6].tolist())
         print(
             f"output {index}: {'x'.join(map(str, output.shape))}x{element_type_name(output.dtype)} "
-            f"[{head}{' ...' if flat.size > 6 else ''}]"
+            f"[{head}{' ...' if flat.size > 6 else ''}]",
+            file=args.out,
         )
 
 
 def _run_verify(args) -> int:
     from frontend_mess.verify import verify
 
+    _check_diagnostics_dir(args)
     progress = _progress(args)
     report = verify(
         _load(args, progress),
@@ -654,7 +775,7 @@ def _run_verify(args) -> int:
         keep_diagnostics=args.keep_diagnostics,
         progress=progress,
     )
-    sys.stdout.write(report.text())
+    args.out.write(report.text())
     return 0 if report.ok else EXIT_MISMATCH
 
 
@@ -664,6 +785,7 @@ def _run_analyze(args) -> None:
     from frontend_mess.api import linalg_module
     from frontend_mess.support.atomic import write_atomically
 
+    _check_outputs(args, "--html", "--strip-weights")
     progress = _progress(args)
     module = linalg_module(args.source, _options(args), progress)
     if args.strip_weights:
@@ -678,9 +800,9 @@ def _run_analyze(args) -> None:
         page = analysis_report.html_page(analysis).encode()
         write_atomically(args.html, lambda handle: handle.write(page))
     if args.json:
-        sys.stdout.write(analysis_report.json_text(analysis))
+        args.out.write(analysis_report.json_text(analysis))
     else:
-        sys.stdout.write(analysis_report.text(analysis, args.group_by))
+        args.out.write(analysis_report.text(analysis, args.group_by))
 
 
 COMMANDS = {
@@ -695,15 +817,87 @@ COMMANDS = {
 }
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that `finally` blocks and the atomic writer
+    clean up as they do for Ctrl-C (support/atomic.py)."""
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    def handler(signum, frame):
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an API user's worker): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _results_stdout() -> Iterator:
+    """A file object on the real stdout for the command's result (the MLIR, a report), while
+    `sys.stdout` and fd 1 point at stderr: a `print` in a user's model file, or text an
+    upstream library writes, cannot end up inside the MLIR a user pipes into another tool.
+    (Where `sys.stdout` is not fd 1, a test's capture, it is the result stream itself.)"""
+    python_stdout = sys.stdout
+    try:
+        on_fd_1 = python_stdout.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        on_fd_1 = False
+    python_stdout.flush()
+    saved = os.dup(1) if on_fd_1 else None
+    out = os.fdopen(saved, "w", encoding="utf-8", closefd=True) if on_fd_1 else python_stdout
+    if on_fd_1:
+        os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        yield out
+    finally:
+        try:
+            out.flush()
+        finally:
+            sys.stdout = python_stdout
+            if saved is not None:
+                os.dup2(saved, 1)
+                try:
+                    out.close()
+                except OSError:  # a reader that went away; reported where it was written
+                    pass
+
+
+def _user_code_exit(exc: SystemExit) -> FrontendError:
+    return FrontendError(
+        f"the model's own code called sys.exit({exc.code!r}) (a model file, its forward or "
+        f"example_inputs): frontend-mess stopped, and treats that as a failure, not success"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        code = COMMANDS[args.command](args) or 0
-        sys.stdout.flush()
+    except FrontendError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        with _sigterm_raises(), _results_stdout() as out:
+            args.out = out
+            try:
+                code = COMMANDS[args.command](args) or 0
+            except SystemExit as exc:  # only user code exits: argparse is done by now
+                raise _user_code_exit(exc) from None
+            out.flush()
         return code
     except FrontendError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -711,6 +905,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader (e.g. `| head`) went away; that is not an error of ours.
         sys.stderr.close()
         return 0
+    except OSError as exc:  # the user's environment (a full disk, permissions), not our bug
+        print(f"{PROG}: error: {io_error_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print(
+            f"{PROG}: error: out of memory running {args.command}: the model or its inputs "
+            f"are too large for this machine",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except Exception as exc:  # a bug, or an upstream failure no importer anticipated
         if os.environ.get(VERBOSE_ENV):
             raise

@@ -93,6 +93,14 @@ MATRIX_OUTPUT = "reports/matrix.jsonl"
 
 # Hugging Face text models are traced with this many tokens unless --seq-len says otherwise.
 DEFAULT_SEQ_LEN = 8
+# The bounds `--seq-len` and `--seed` accept (torch's and NumPy's generators take 32-bit
+# seeds everywhere; no text model here has a million positions).
+MAX_SEQ_LEN = 1 << 20
+MAX_SEED = 2**32 - 1
+# The most elements one example or run input may have, and the most bytes all the inputs of
+# one call may take: a shape is checked against them before anything is allocated.
+MAX_INPUT_ELEMENTS = 2**31 - 1
+MAX_INPUT_BYTES = 8 * 2**30
 
 # torch.export specializes a dimension whose example size is 1 (its "0/1 specialization"),
 # so a dimension the user marks dynamic is traced with at least this size.

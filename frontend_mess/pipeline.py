@@ -45,6 +45,7 @@ from frontend_mess.shapes import random_inputs
 from frontend_mess.sources import Function, ModelSource, SourceOptions, is_onnx, resolve
 from frontend_mess.support.capture import upstream_output
 from frontend_mess.support.errors import ExportError, FrontendError, first_lines
+from frontend_mess.support.paths import input_file
 from frontend_mess.support.progress import QUIET, Progress
 
 __all__ = ["DEFAULT_VIA", "ONNX_VIAS", "VIAS", "IreeInput", "Loaded", "load"]
@@ -125,8 +126,7 @@ def load(
         )
     source = str(source)
     if is_mlir_file(source):
-        if not Path(source).is_file():
-            raise FrontendError(f"MLIR file {source} does not exist")
+        input_file(source, "MLIR file")
         return Loaded(source, options, mlir_path=source)
     if is_onnx(source):
         with progress.step(f"loading {source}"):
@@ -227,28 +227,121 @@ def parse_mlir_file(path: str | Path, *, allow_unregistered: bool = False):
     from torch_mlir import ir
     from torch_mlir.dialects import torch as torch_d
 
-    path = Path(path)
-    if not path.is_file():
-        raise FrontendError(f"MLIR file {path} does not exist")
+    path = input_file(path, "MLIR file")
+    data = path.read_bytes()
+    if path.suffix != ".mlirbc":
+        _check_nesting(data.decode(errors="replace"), path)
     context = ir.Context()
     torch_d.register_dialect(context)
     context.allow_unregistered_dialects = allow_unregistered
     try:
-        return ir.Module.parse(path.read_bytes(), context)
+        return ir.Module.parse(data, context)
     except Exception as exc:
         raise FrontendError(f"{path} is not valid MLIR: {first_lines(exc, 1)}") from exc
 
 
-def read_mlir(path: str | Path) -> str:
-    """Text of an MLIR file for IREE, re-printed in generic op form: IREE's reader refuses
-    bytecode from a newer producer (iree #12762) and some newer custom syntax. A text file
-    torch-mlir cannot parse goes to IREE unchanged, which then reports the error."""
+#: nesting deeper than this is refused before a parser recurses through it (MLIR's parser
+#: and printer recurse per region: 20,000 nested regions overflow the C stack, a crash).
+MAX_MLIR_NESTING = 1000
+
+
+def _nesting(text: str) -> int:
+    """The deepest `{` nesting of MLIR text, strings skipped; resource blobs stop the scan."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text.split("{-#", 1)[0]:
+        if in_string:
+            escaped = char == "\\" and not escaped
+            in_string = not (char == '"' and not escaped)
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == "}":
+            depth -= 1
+    return deepest
+
+
+def _check_nesting(text: str, path: str | Path) -> None:
+    if text.count("{") > MAX_MLIR_NESTING and _nesting(text) > MAX_MLIR_NESTING:
+        raise FrontendError(
+            f"{path} nests regions more than {MAX_MLIR_NESTING} deep: refused before parsing "
+            f"(MLIR's parser recurses per region and would overflow its stack)"
+        )
+
+
+def _iree_parse(data: str | bytes, path: str | Path) -> tuple[object | None, str | None]:
+    """(module, None) if IREE's own MLIR parses and verifies `data` with no unknown dialect,
+    else (None, the first error, located in the file)."""
+    from iree.compiler import ir
+
     try:
-        return generic_form(parse_mlir_file(path, allow_unregistered=True))
+        return ir.Module.parse(data, ir.Context()), None
+    except Exception as exc:  # MLIRError: "Unable to parse module assembly: error: ..."
+        return None, _first_mlir_error(str(exc), path)
+
+
+def mlir_file_for_iree(path: str | Path) -> str | bytes:
+    """The parse stage of a user's MLIR file: what iree-compile gets, checked in IREE's own
+    MLIR first. The file as it is where IREE reads it; else torch-mlir's generic-form reprint
+    (IREE refuses bytecode from a newer producer, iree #12762, and some newer custom syntax);
+    else bad input, said with the file, line and op: a syntax or type error, or an op IREE
+    does not know (which iree-compile does not report but crashes on)."""
+    path = input_file(path, "MLIR file")
+    data = path.read_bytes()
+    if path.suffix != ".mlirbc":
+        data = data.decode(errors="replace")
+        _check_nesting(data, path)
+    module, error = _iree_parse(data, path)
+    if module is not None and not list(module.body.operations):
+        raise FrontendError(f"{path} holds an empty module: there is nothing to compile")
+    if module is not None:  # text as it is; bytecode as text, which input detection reads
+        return data if isinstance(data, str) else generic_form(module)
+    try:
+        reprinted = generic_form(parse_mlir_file(path, allow_unregistered=True))
     except FrontendError:
-        if Path(path).suffix == ".mlir" and Path(path).is_file():
-            return Path(path).read_text(errors="replace")
-        raise
+        reprinted = None
+    if reprinted is not None and _iree_parse(reprinted, path)[0] is not None:
+        return reprinted
+    from iree.compiler import ir
+
+    unknown = _unregistered_ops(data, ir)
+    if unknown:
+        raise FrontendError(
+            f"{path} uses ops that IREE does not know: {', '.join(unknown[:5])} (their "
+            f"dialect is not one IREE compiles; lower them first)"
+        )
+    raise FrontendError(f"{path} does not parse or verify as MLIR for IREE: {error}")
+
+
+def _first_mlir_error(message: str, path: str | Path) -> str:
+    lines = [line.strip() for line in message.splitlines() if "error:" in line]
+    first = lines[0] if lines else first_lines(message, 1)
+    first = first.removeprefix("error: ")
+    return first.replace('"-":', f"{Path(path).name}:", 1)
+
+
+def _unregistered_ops(text: str, ir) -> list[str]:
+    context = ir.Context()
+    context.allow_unregistered_dialects = True
+    try:
+        module = ir.Module.parse(text, context)
+    except Exception:
+        return []
+    found: list[str] = []
+
+    def visit(op) -> None:
+        name = op.name
+        if not context.is_registered_operation(name) and name not in found:
+            found.append(name)
+        for region in op.regions:
+            for block in region.blocks:
+                for inner in block.operations:
+                    visit(inner.operation)
+
+    visit(module.operation)
+    return found
 
 
 def resolve_via(loaded: Loaded, via: str | None) -> str:
@@ -273,7 +366,7 @@ def for_iree(loaded: Loaded, via: str | None = None, progress: Progress = QUIET)
     """The export, import and lower stages as one path to iree-compile's input."""
     via = resolve_via(loaded, via)
     if loaded.kind == "mlir":
-        return IreeInput(read_mlir(loaded.mlir_path), None, via)
+        return IreeInput(mlir_file_for_iree(loaded.mlir_path), None, via)
     if loaded.kind == "onnx":
         raw = onnx_graph.to_mlir(
             loaded.onnx, "raw", importer=ONNX_VIAS[via], name=loaded.name, progress=progress

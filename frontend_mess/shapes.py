@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from frontend_mess.defaults import DEFAULT_DTYPE, DTYPES, EXAMPLE_INPUT_SEED, INT_INPUT_HIGH
+from frontend_mess.defaults import (
+    DEFAULT_DTYPE,
+    DTYPES,
+    EXAMPLE_INPUT_SEED,
+    INT_INPUT_HIGH,
+    MAX_INPUT_ELEMENTS,
+)
 from frontend_mess.support.errors import FrontendError
 
 _SPEC = re.compile(r"^(?:(?P<name>[A-Za-z_][\w.]*)=)?(?P<dims>\d+(?:x\d+)*|)(?::(?P<dtype>\w+))?$")
@@ -76,7 +82,21 @@ def parse_input_spec(text: str) -> InputSpec:
         )
     dims = match["dims"]
     shape = tuple(int(d) for d in dims.split("x")) if dims else ()
+    check_elements(shape, text)
     return InputSpec(shape=shape, dtype=dtype, name=match.groupdict().get("name"))
+
+
+def check_elements(shape: tuple[int, ...], text: str) -> None:
+    """Refuse a shape too large to allocate before anything tries to (a 99999999x99999999
+    input would fail deep inside torch or NumPy with an out-of-memory or overflow error)."""
+    elements = 1
+    for dim in shape:
+        elements *= dim
+    if elements > MAX_INPUT_ELEMENTS:
+        raise FrontendError(
+            f"input shape {text!r} has {elements:.3g} elements; frontend-mess makes inputs of "
+            f"at most {MAX_INPUT_ELEMENTS:,} elements"
+        )
 
 
 def spec_of(tensor) -> InputSpec:
@@ -106,7 +126,10 @@ class DynamicDim:
     def parse(cls, text: str) -> DynamicDim:
         arg, sep, dim = text.strip().rpartition(":")
         try:
-            return cls(dim=int(dim), arg=int(arg) if sep else None)
+            parsed = cls(dim=int(dim), arg=int(arg) if sep else None)
+            if parsed.dim < 0 or (parsed.arg or 0) < 0:
+                raise ValueError("negative")
+            return parsed
         except ValueError:
             raise FrontendError(
                 f"malformed dynamic dimension {text!r}: expected DIM (every input) or "

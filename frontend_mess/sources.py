@@ -127,13 +127,18 @@ def _resolve_hf(source: str, options: SourceOptions) -> ModelSource:
     if options.weights is not None:
         raise FrontendError("--weights applies to torchvision models; hf: loads its own weights")
     model, task, attention = hf.load(source, task=options.task, attention=options.attention)
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(limit, int) and options.seq_len > limit:
+        raise FrontendError(
+            f"--seq-len {options.seq_len} is more than {source} has positions for "
+            f"(max_position_embeddings {limit})"
+        )
     parts = hf.functions(model, task, seq_len=options.seq_len)
     if options.input_specs:
         raise FrontendError(
             f"--input-shape does not apply to {source}: its inputs come from its config "
             f"(use --seq-len for the sequence length)"
         )
-    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     functions = {
         name: Function(module, args, _sequence_limits(args, limit))
         for name, (module, args) in parts.items()

@@ -48,10 +48,9 @@ class Artifact:
 
     @classmethod
     def load(cls, path: str | Path) -> Artifact:
-        path = Path(path)
-        if not path.is_file():
-            raise FrontendError(f"module file {path} does not exist")
-        return cls(path=path, target="")
+        from frontend_mess.backend.integrity import check_vmfb
+
+        return cls(path=check_vmfb(path), target="")
 
     def save(self, path: str | Path) -> Path:
         if self.data is None:

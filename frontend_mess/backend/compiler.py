@@ -10,7 +10,7 @@ from frontend_mess.backend.artifact import Artifact
 from frontend_mess.backend.signature import annotate
 from frontend_mess.backend.targets import TargetSpec, input_flags
 from frontend_mess.support.capture import upstream_output
-from frontend_mess.support.errors import CompileError
+from frontend_mess.support.errors import CompileError, FrontendError
 from frontend_mess.support.progress import QUIET, Progress
 
 # Op-name prefixes that give the input dialect away, checked in this order.
@@ -98,6 +98,12 @@ def compile_text(
             data = compile_str(annotated, extra_args=flags)
         except CompilerToolError as exc:
             diagnostics = _diagnostics(str(exc))
+            unknown = re.search(r"Unknown command line argument '([^']+)'", diagnostics)
+            if unknown:  # a flag the user passed (--iree-flag), not a compiler failure
+                raise FrontendError(
+                    f"iree-compile {_iree_version()} has no flag {unknown[1]} (given with "
+                    f"--iree-flag; `iree-compile --help` lists them)"
+                ) from exc
             where = _keep(diagnostics, mlir, keep_diagnostics)
             phase = classify_stage(diagnostics)
             raise CompileError(
@@ -116,6 +122,12 @@ def compile_text(
     )
 
 
+def _iree_version() -> str:
+    from frontend_mess.support.versions import tool_versions
+
+    return tool_versions().get("iree-base-compiler", "")
+
+
 def _diagnostics(message: str) -> str:
     """The compiler's stderr, from the text of iree.compiler's CompilerToolError."""
     body = message.split("Diagnostics:\n", 1)[-1]
@@ -125,9 +137,15 @@ def _diagnostics(message: str) -> str:
 def _keep(diagnostics: str, mlir: str | bytes, directory: str | Path | None) -> str:
     if not directory:
         return " (--keep-diagnostics DIR keeps the full diagnostics and the failing IR)"
+    from frontend_mess.support.atomic import write_atomically
+
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "diagnostics.txt").write_text(diagnostics)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f" (--keep-diagnostics {directory} could not be made: {exc.strerror})"
+    data = mlir.encode() if isinstance(mlir, str) else mlir
     suffix = ".mlir" if isinstance(mlir, str) else ".mlirbc"
-    (directory / f"input{suffix}").write_bytes(mlir.encode() if isinstance(mlir, str) else mlir)
+    write_atomically(directory / "diagnostics.txt", lambda h: h.write(diagnostics.encode()))
+    write_atomically(directory / f"input{suffix}", lambda h: h.write(data))
     return f" (full diagnostics and IR in {directory})"

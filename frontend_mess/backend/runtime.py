@@ -13,6 +13,7 @@ from frontend_mess.backend.signature import (
 )
 from frontend_mess.shapes import parse_input_spec
 from frontend_mess.support.errors import FrontendError, RunError, first_lines
+from frontend_mess.support.paths import input_file
 
 
 class LoadedModule:
@@ -109,19 +110,52 @@ def parse_run_input(text: str, rng: np.random.Generator) -> np.ndarray:
     """`x.npy`, or a random tensor: `1x3x224x224xf32=random` (IREE's own spelling), or the
     spelling `--input-shape` takes, `1x3x224x224:f32` (with or without `=random`)."""
     if text.endswith(".npy"):
-        try:
-            return np.load(text, allow_pickle=False)
-        except FileNotFoundError:
-            raise FrontendError(f"input file {text} does not exist") from None
-        except (ValueError, OSError) as exc:
-            raise FrontendError(
-                f"{text} is not a readable .npy file: {first_lines(exc, 1)}"
-            ) from exc
+        return read_npy(text)
     try:
         spec = parse_input_spec(text.removesuffix("=random"))
     except FrontendError as exc:
+        if not str(exc).startswith("malformed"):  # well-formed, but too large or unknown dtype
+            raise FrontendError(f"--input {text!r}: {exc}") from exc
         raise FrontendError(
             f"malformed --input {text!r}: give a .npy file or SHAPExDTYPE=random, "
             f"e.g. 1x3x224x224xf32=random or 2x16:i64"
         ) from exc
     return TensorType(spec.shape, spec.iree_dtype).random(rng)
+
+
+def read_npy(name: str) -> np.ndarray:
+    """A `.npy` input, its header checked against the file before NumPy allocates anything:
+    an empty file, a header that claims 10^15 elements in a few bytes, or an object array
+    (a pickle, which is never loaded) is one clear error."""
+    from frontend_mess.shapes import check_elements
+
+    path = input_file(name, "input file")
+    bad = f"{path} is not a usable .npy file"
+    try:
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(handle)
+            data_offset = handle.tell()
+    except (ValueError, EOFError, OSError, SyntaxError) as exc:
+        raise FrontendError(f"{bad}: {first_lines(exc, 1)}") from None
+    if dtype.hasobject:
+        raise FrontendError(f"{bad}: it holds Python objects (a pickle), which are never loaded")
+    try:
+        check_elements(tuple(shape), "x".join(map(str, shape)) or "a scalar")
+    except FrontendError as exc:
+        raise FrontendError(f"{bad}: {exc}") from None
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    actual = path.stat().st_size - data_offset
+    if actual < expected:
+        raise FrontendError(
+            f"{bad}: its header promises {expected:,} bytes of data, the file has {actual:,}"
+        )
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        raise FrontendError(f"{bad}: {first_lines(exc, 1)}") from exc

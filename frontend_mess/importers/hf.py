@@ -19,6 +19,7 @@ What breaks a naive `torch.export` of a transformers model, and what this module
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import os
@@ -60,24 +61,104 @@ def is_source(source: str) -> bool:
     return source.startswith(PREFIXES)
 
 
+#: the largest config.json read (real ones are a few kB; a bigger file is not a config).
+MAX_CONFIG_BYTES = 16 * 2**20
+CONFIG_NAME = "config.json"
+
+
+def read_config_json(path: Path) -> dict:
+    """A `config.json` as a dict, checked before transformers sees it: a regular file of sane
+    size, JSON, an object, a `model_type` that transformers ships, and no `auto_map`.
+
+    `auto_map` names Python files in the model directory (`configuration_*.py`,
+    `modeling_*.py`) that transformers would import to build the model: code from the model's
+    author, not from the user. frontend-mess never runs it (`trust_remote_code=False`
+    everywhere; transformers would otherwise ask on stdin, and `yes |` answers for the user).
+    """
+    from frontend_mess.support.paths import input_file
+
+    input_file(path, "config file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise FrontendError(f"{path} is over {MAX_CONFIG_BYTES >> 20} MB: not a config.json")
+    try:
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FrontendError(f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise FrontendError(f"{path} nests too deeply to be a config.json") from None
+    if not isinstance(data, dict):
+        raise FrontendError(
+            f"{path} holds a JSON {type(data).__name__}, not an object: is it a transformers "
+            f"config.json?"
+        )
+    if "auto_map" in data:
+        files = sorted({str(v).split(".")[0] + ".py" for v in _auto_map_targets(data)})
+        raise FrontendError(
+            f"{path} has an auto_map: it asks to run the model's own Python code "
+            f"({', '.join(files) or 'from its directory'}); frontend-mess never runs a "
+            f"model's code (trust_remote_code=False): use a model type transformers ships"
+        )
+    model_type = data.get("model_type")
+    if model_type is None:
+        raise FrontendError(f"{path} has no model_type: is it a transformers config.json?")
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING_NAMES:
+        close = difflib.get_close_matches(str(model_type), list(CONFIG_MAPPING_NAMES), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "see transformers' model list"
+        raise FrontendError(
+            f"{path}: transformers {_transformers_version()} has no model_type "
+            f"{model_type!r}: {hint}"
+        )
+    return data
+
+
+def _auto_map_targets(data: dict) -> list[str]:
+    values = data["auto_map"].values() if isinstance(data["auto_map"], dict) else []
+    flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
+    return [v.split("--")[-1] for v in flat if isinstance(v, str)]
+
+
+def _transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__
+
+
+def _looks_like_path(location: str) -> bool:
+    """A hub id is `name` or `org/name`; a path a user types has more to it."""
+    return (
+        location.startswith((".", "/", "~"))
+        or location.endswith(".json")
+        or location.count("/") > 1
+        or os.sep != "/"
+        and os.sep in location
+    )
+
+
 def _load_config(location: str):
     from transformers import AutoConfig
 
     path = Path(location)
+    if not path.exists() and _looks_like_path(location):
+        raise FrontendError(f"{location} does not exist (a directory with a config.json?)")
     try:
-        if path.is_file():
-            data = json.loads(path.read_text())
-            model_type = data.pop("model_type", None)
-            if model_type is None:
-                raise FrontendError(f"{path} has no model_type: is it a transformers config.json?")
+        if path.is_dir() or path.exists():
+            file = path / CONFIG_NAME if path.is_dir() else path
+            if path.is_dir() and not file.exists():
+                raise FrontendError(f"{path} has no {CONFIG_NAME}: is it a transformers model?")
+            data = read_config_json(file)
+            if path.is_dir():
+                return AutoConfig.from_pretrained(location, trust_remote_code=False)
+            model_type = data.pop("model_type")
             return AutoConfig.for_model(model_type, **data)
-        return AutoConfig.from_pretrained(location)
+        # a hub id: only the cache can serve it (no network at run time); transformers reads
+        # the config, and trust_remote_code=False makes it refuse an auto_map, not ask
+        return AutoConfig.from_pretrained(location, trust_remote_code=False)
     except FrontendError:
         raise
-    except json.JSONDecodeError as exc:
-        raise FrontendError(f"{path} is not valid JSON: {exc}") from None
-    except (OSError, ValueError, KeyError) as exc:
-        where = "directory" if path.is_dir() else "id"
+    except Exception as exc:  # OSError, ValueError, transformers' own validation errors
+        where = "directory" if path.is_dir() else "file" if path.is_file() else "id"
         hint = (
             "give a directory with a config.json, or an id already in the Hugging Face cache "
             "(there is no network at run time)"
@@ -162,12 +243,14 @@ def _load(
     for attn in [attention] if attention else list(ATTENTION):
         try:
             if pretrained:
-                model = auto.from_pretrained(location, config=config, attn_implementation=attn)
+                model = auto.from_pretrained(
+                    location, config=config, attn_implementation=attn, trust_remote_code=False
+                )
             else:
                 import torch
 
                 torch.manual_seed(EXAMPLE_INPUT_SEED)
-                model = auto.from_config(config, attn_implementation=attn)
+                model = auto.from_config(config, attn_implementation=attn, trust_remote_code=False)
             return model.eval(), task, attn
         except ValueError as exc:  # "does not support an attention implementation ..."
             last_error = exc

@@ -18,9 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from frontend_mess.defaults import DEFAULT_ONNX_IMPORTER, MIN_ONNX_OPSET, ONNX_IMPORTERS
-from frontend_mess.shapes import InputSpec
+from frontend_mess.shapes import InputSpec, check_elements
 from frontend_mess.support.capture import upstream_output
 from frontend_mess.support.errors import FrontendError, ImporterError, LoweringError, first_lines
+from frontend_mess.support.paths import input_file
 from frontend_mess.support.progress import QUIET, Progress
 
 TORCH_ONNX_PIPELINE = "builtin.module(torch-onnx-to-torch-backend-pipeline)"
@@ -30,9 +31,7 @@ def load(path: str | Path, input_specs: list[InputSpec] | None = None, progress:
     """Read, upgrade, fix shapes, infer shapes. Returns the ModelProto."""
     import onnx
 
-    path = Path(path)
-    if not path.is_file():
-        raise FrontendError(f"ONNX file {path} does not exist")
+    path = input_file(path, "ONNX file")
     try:
         model = onnx.load(str(path), load_external_data=True)
     except Exception as exc:  # DecodeError, onnx's ValidationError for missing data, OSError
@@ -42,7 +41,30 @@ def load(path: str | Path, input_specs: list[InputSpec] | None = None, progress:
         ) from exc
     if not model.graph.node:
         raise FrontendError(f"{path} holds no ONNX graph: is it an ONNX model file?")
+    check(model, path)
     return prepare(model, input_specs, progress, name=str(path))
+
+
+def check(model, path: Path) -> None:
+    """ONNX's own checker, then the input sizes: a graph the format's checker rejects (a node
+    reading a value nothing defines, a bad attribute) is the file's fault, and is said so
+    before any importer meets it; an input of 10^18 elements is a claim no run can meet."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise FrontendError(
+            f"{path} fails ONNX's own checker (onnx.checker.check_model): {first_lines(exc, 1)}"
+        ) from exc
+    except ValueError:  # over protobuf's 2 GB: checking in memory is impossible, import checks
+        pass
+    for value in graph_inputs(model):
+        dims = [d.dim_value for d in value.type.tensor_type.shape.dim if d.HasField("dim_value")]
+        try:
+            check_elements(tuple(dims), "x".join(map(str, dims)))
+        except FrontendError as exc:
+            raise FrontendError(f"input {value.name!r} of {path}: {exc}") from None
 
 
 def prepare(

@@ -212,30 +212,42 @@ def _host_isa() -> str:
     return host_isa()
 
 
-def read_results(path: Path, must_exist: bool = False) -> list[dict]:
-    """The records in a result file (one JSON object per line). A line cut short by a kill
-    mid-write is skipped: its cell reruns on resume."""
+def read_results(
+    path: Path, must_exist: bool = False, progress: Progress | None = None
+) -> list[dict]:
+    """The records in a result file (one JSON object per line). A damaged line anywhere (cut
+    short by a kill mid-write, edited by hand, garbage) is skipped and reported: its cell
+    reruns on resume. A file that must exist and holds no record at all is an error."""
+    from frontend_mess.support.paths import input_file
+
     if not path.exists():
         if must_exist:
             raise FrontendError(f"result file {path} does not exist")
         return []
-    records = []
-    lines = path.read_text().splitlines()
+    input_file(path, "result file")
+    records, damaged = [], []
+    lines = path.read_bytes().decode(errors="replace").splitlines()
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
-                continue  # the last line, cut short by a kill
-            raise FrontendError(
-                f"{path}:{number} is not a matrix record: is it a `frontend-mess matrix` "
-                f"result file?"
-            ) from None
-        if not isinstance(record, dict) or "status" not in record:
-            raise FrontendError(f"{path}:{number} is not a matrix record (no status)")
+        except (json.JSONDecodeError, RecursionError):
+            record = None
+        if not isinstance(record, dict) or not {"status", "source", "path"} <= record.keys():
+            damaged.append(number)
+            continue
         records.append(record)
+    if damaged and not records and must_exist:
+        raise FrontendError(
+            f"{path} holds no matrix record ({len(damaged)} line(s) that are not one): is it a "
+            f"`frontend-mess matrix` result file?"
+        )
+    if damaged:
+        shown = ", ".join(map(str, damaged[:5])) + (" ..." if len(damaged) > 5 else "")
+        (progress or Progress()).note(
+            f"{path}: skipped {len(damaged)} damaged line(s) ({shown}); their cells rerun"
+        )
     return records
 
 
@@ -252,7 +264,7 @@ def run_matrix(
 ) -> list[dict]:
     """Run the cells not yet in `output` (all of them without `resume`); append each result
     as soon as it exists. Returns every record in `output` afterwards."""
-    previous = read_results(output) if resume else []
+    previous = read_results(output, progress=progress) if resume else []
     if not resume and output.exists():
         output.unlink()
     wanted = {cell_key(c) for c in todo}
@@ -261,7 +273,7 @@ def run_matrix(
         for r in previous
         if not (rerun_failures and r["status"] != "pass" and cell_key(r) in wanted)
     }
-    if previous:  # drop failures to rerun and a line a kill cut short, before appending
+    if output.exists():  # drop failures to rerun and damaged lines before appending
         text = "".join(
             json.dumps(json_safe(r), allow_nan=False) + "\n" for r in keep.values()
         ).encode()
@@ -286,7 +298,7 @@ def run_matrix(
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         list(pool.map(work, pending))
-    return read_results(output)
+    return read_results(output, progress=progress)
 
 
 __all__ = ["SUITES", "VIAS", "cells", "read_results", "run_matrix"]

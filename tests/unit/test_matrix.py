@@ -76,6 +76,12 @@ def test_a_line_cut_short_by_a_kill_reruns_on_resume(tmp_path):
     again = run_matrix(todo, output, timeout_s=300)
     assert sorted(r["source"] for r in again) == sorted(c["source"] for c in todo)
     assert all(json.loads(line) for line in output.read_text().splitlines())
+    # the first line damaged (issue 11): skipped, its cell rerun, the file whole again
+    lines = output.read_text().splitlines()
+    output.write_text(lines[0][:10] + "\n" + lines[1] + "\n")
+    third = run_matrix(todo, output, timeout_s=300)
+    assert sorted(r["source"] for r in third) == sorted(c["source"] for c in todo)
+    assert all(json.loads(line) for line in output.read_text().splitlines())
 
 
 def test_records_carry_versions_and_flags(tmp_path):
@@ -110,11 +116,20 @@ def test_onnx_node_cells(tmp_path):
     assert records["test_cast_FLOAT_to_DOUBLE", "onnx"]["status"] == "pass"  # iree #24180
 
 
+def test_damaged_lines_anywhere_are_skipped_and_reported(tmp_path, capsys):
+    good = json.dumps({"suite": "s", "source": "a", "path": "onnx", "status": "pass"})
+    results = tmp_path / "r.jsonl"
+    results.write_text(f"{good[:20]}\n\x00garbage\n{good}\n[1]\n{good}")
+    assert [r["source"] for r in read_results(results)] == ["a", "a"]
+    assert "skipped 3 damaged line(s) (1, 2, 4)" in capsys.readouterr().err
+
+
 def test_unreadable_result_file_is_one_error(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json\n{}\n")
-    with pytest.raises(FrontendError, match="is not a matrix record"):
-        read_results(bad)
+    assert read_results(bad) == []  # a run resumes from nothing: every cell reruns
+    with pytest.raises(FrontendError, match="holds no matrix record"):
+        read_results(bad, must_exist=True)
     with pytest.raises(FrontendError, match="does not exist"):
         read_results(tmp_path / "missing.jsonl", must_exist=True)
 

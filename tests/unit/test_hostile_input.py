@@ -1,0 +1,136 @@
+"""Bad, broken and hostile input across every subcommand (issue 11; cases in hostile_corpus.py).
+
+Every case is held to the same promise: its exit code, one `frontend-mess: error:` line and
+no other output but frontend-mess's own notes, no traceback, no file created or changed (no
+temporary file left either), and no payload run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hostile_corpus import PAYLOAD, Case, build_fixtures, cases
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = cases()
+
+
+@pytest.fixture(scope="session")
+def fixtures(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("hostile-fixtures")
+    build_fixtures(directory)
+    return directory
+
+
+def _snapshot(directory: Path) -> dict[str, str]:
+    """Every entry under `directory`: a hash of its bytes for regular files, its kind else."""
+    found = {}
+    for path in sorted(directory.rglob("*")):
+        mode = path.lstat().st_mode
+        key = str(path.relative_to(directory))
+        if stat.S_ISREG(mode):
+            try:
+                found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except PermissionError:
+                found[key] = "unreadable"
+        else:
+            found[key] = stat.filemode(mode)
+    return found
+
+
+def _child_limits(env: dict):
+    limit = env.get("RLIMIT_FSIZE")
+
+    def apply() -> None:
+        if limit:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() fails with EFBIG instead
+            resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))
+
+    return apply
+
+
+def run_case(case: Case, directory: Path, capfd, monkeypatch) -> tuple[int, str, str]:
+    monkeypatch.chdir(directory)
+    if case.subprocess:
+        env = {**os.environ, "CI": "1", "PYTHONPATH": str(ROOT), **case.env}
+        env.pop("FRONTEND_MESS_VERBOSE", None)
+        done = subprocess.run(
+            [sys.executable, "-m", "frontend_mess", *case.argv],
+            cwd=directory,
+            input=case.stdin or "",
+            capture_output=True,
+            text=True,
+            env=env,
+            preexec_fn=_child_limits(case.env),
+            timeout=600,
+        )
+        return done.returncode, done.stdout, done.stderr
+    from frontend_mess.cli import main
+
+    monkeypatch.setenv("CI", "1")
+    monkeypatch.delenv("FRONTEND_MESS_VERBOSE", raising=False)
+    capfd.readouterr()
+    try:
+        code = main(case.argv)
+    except BaseException as exc:  # noqa: BLE001  (the promise is that main never raises)
+        code = f"raised {type(exc).__name__}: {exc}"
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_clear_line(case: Case, fixtures, tmp_path, capfd, monkeypatch):
+    if case.not_as_root and os.geteuid() == 0:
+        pytest.skip("root writes into a read-only directory: the case cannot fail as root")
+    directory = tmp_path / "case"
+    directory.mkdir()
+    case.setup(directory, fixtures)
+    before = _snapshot(directory)
+    try:
+        code, out, err = run_case(case, directory, capfd, monkeypatch)
+    finally:
+        for path in directory.rglob("*"):  # read-only dirs: let pytest clean up
+            if path.is_dir() and not path.is_symlink():
+                path.chmod(0o755)
+    lines = [
+        line for line in err.splitlines() if line.strip() and line not in case.stderr_may_have
+    ]
+    report = f"exit {code}\nstderr:\n{err[-3000:]}\nstdout:\n{out[-500:]}"
+    assert not (directory / PAYLOAD).exists(), f"a payload ran\n{report}"
+    assert code == case.exit, report
+    assert "Traceback" not in err and "please report" not in err.lower(), report
+    assert all(line.startswith("frontend-mess: ") for line in lines), f"upstream noise\n{report}"
+    errors = [line for line in lines if line.startswith("frontend-mess: error:")]
+    if case.exit == 0:
+        assert not errors, report
+    else:
+        assert len(errors) == 1, report
+        for text in case.says:
+            assert text.lower() in errors[0].lower(), f"error does not name {text!r}\n{report}"
+    if case.stdout_has is not None:
+        assert case.stdout_has in out, report
+        assert "HELLO" not in out, f"the model file's print went into stdout\n{report}"
+    elif case.exit != 0:
+        assert out == "", report
+    after = _snapshot(directory)
+    changed = {k for k in before if before[k] != after.get(k)}
+    new = set(after) - set(before) - set(case.creates)
+    assert not changed, f"changed or removed: {sorted(changed)}\n{report}"
+    assert not new, f"left behind: {sorted(new)}\n{report}"
+
+
+def test_the_corpus_covers_every_subcommand():
+    from frontend_mess.cli import COMMANDS
+
+    used = {c.argv[0] for c in CASES if c.argv}
+    assert set(COMMANDS) - {"models", "versions"} <= used
+    assert len(CASES) >= 150
