@@ -251,8 +251,7 @@ def _npy_object_payload(d: Path, f: Path) -> None:
     header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
     header += " " * (63 - len(header)) + "\n"
     (d / "evil.npy").write_bytes(
-        b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
-        + _pickle_payload(d)
+        b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + _pickle_payload(d)
     )
 
 
@@ -297,7 +296,8 @@ func.func @main(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
   %zero = arith.constant 0.0 : f32
   %0 = tensor.empty() : tensor<2x4xf32>
   %1 = linalg.fill ins(%zero : f32) outs(%0 : tensor<2x4xf32>) -> tensor<2x4xf32>
-  %2 = linalg.matmul ins(%a, %b : tensor<2x3xf32>, tensor<3x4xf32>) outs(%1 : tensor<2x4xf32>) -> tensor<2x4xf32>
+  %2 = linalg.matmul ins(%a, %b : tensor<2x3xf32>, tensor<3x4xf32>)
+                     outs(%1 : tensor<2x4xf32>) -> tensor<2x4xf32>
   return %2 : tensor<2x4xf32>
 }
 """
@@ -333,8 +333,15 @@ def _matrix_results(lines: list[str]) -> Callable[[Path, Path], None]:
 
 
 GOOD_RECORD = json.dumps(
-    {"suite": "onnx-node", "source": "test_relu", "path": "onnx", "target": "llvm-cpu",
-     "status": "pass", "error": "", "error_class": ""}
+    {
+        "suite": "onnx-node",
+        "source": "test_relu",
+        "path": "onnx",
+        "target": "llvm-cpu",
+        "status": "pass",
+        "error": "",
+        "error_class": "",
+    }
 )
 
 
@@ -360,287 +367,923 @@ def cases() -> list[Case]:
     add(Case("garbage-onnx", ["import", "g.onnx"], _write("g.onnx", os.urandom(64) * 4)))
     add(Case("text-onnx", ["import", "t.onnx"], _write("t.onnx", "ir_version: 8\n")))
     add(Case("truncated-onnx", ["import", "tiny.onnx"], _truncated("tiny.onnx")))
-    add(Case("onnx-invalid-graph", ["import", "bad.onnx"], _onnx_invalid_graph,
-             says=("bad.onnx",)))
-    add(Case("onnx-huge-shape", ["compile", "huge.onnx", "-o", "out.vmfb"], _onnx_huge_shape,
-             says=("huge.onnx",)))
+    add(Case("onnx-invalid-graph", ["import", "bad.onnx"], _onnx_invalid_graph, says=("bad.onnx",)))
+    add(
+        Case(
+            "onnx-huge-shape",
+            ["compile", "huge.onnx", "-o", "out.vmfb"],
+            _onnx_huge_shape,
+            says=("huge.onnx",),
+        )
+    )
     add(Case("onnx-ext-traversal", ["import", "ext.onnx"], _onnx_with_external("../../etc/passwd")))
     add(Case("onnx-ext-absolute", ["import", "ext.onnx"], _onnx_with_external("/etc/passwd")))
     add(Case("onnx-ext-device", ["import", "ext.onnx"], _onnx_with_external("/dev/zero")))
-    add(Case("onnx-ext-claims-gigabytes", ["import", "ext.onnx"],
-             _onnx_with_external("w.bin", length=10**12)))
+    add(
+        Case(
+            "onnx-ext-claims-gigabytes",
+            ["import", "ext.onnx"],
+            _onnx_with_external("w.bin", length=10**12),
+        )
+    )
     add(Case("onnx-ext-missing", ["import", "ext.onnx"], _onnx_with_external("absent.bin")))
     # model files: code the user asked to run, still held to one clear line
     add(Case("py-syntax-error", ["import", "m.py"], _model_file("def (:\n"), says=("m.py",)))
-    add(Case("py-raises", ["import", "m.py"], _model_file("raise ValueError('boom')\n"),
-             says=("boom",)))
-    add(Case("py-sys-exit-0", ["import", "m.py"], _model_file("import sys\nsys.exit(0)\n"),
-             says=("m.py", "exit")))
-    add(Case("py-sys-exit-3", ["import", "m.py"], _model_file("import sys\nsys.exit(3)\n"),
-             says=("m.py", "exit")))
-    add(Case("py-exit-in-forward", ["import", "m.py"], _model_file(_exit_in_forward("0")),
-             says=("exit",)))
-    add(Case("py-exit-in-forward-verify", ["verify", "m.py"], _model_file(_exit_in_forward("5")),
-             says=("exit",)))
-    add(Case("py-keyboard-interrupt-free", ["import", "m.py"],
-             _model_file("class X:\n    pass\n"), says=("nn.Module",)))
-    add(Case("py-example-inputs-raises", ["import", "m.py"], _model_file(
-        TINY_PY.replace("return (torch.randn(3, 4),)", "raise RuntimeError('no inputs')")),
-        says=("example_inputs", "no inputs")))
-    add(Case("py-example-inputs-exit", ["import", "m.py"], _model_file(
-        TINY_PY.replace("return (torch.randn(3, 4),)", "raise SystemExit(0)")),
-        says=("example_inputs",)))
-    add(Case("py-example-inputs-string", ["import", "m.py"], _model_file(
-        TINY_PY.replace("return (torch.randn(3, 4),)", "return 'hello'")),
-        says=("example_inputs",)))
-    add(Case("py-forward-raises", ["import", "m.py"], _model_file(
-        TINY_PY.replace("return self.fc(x)", "raise ValueError('in forward')")),
-        exit=FAILED, says=("export",)))
-    add(Case("py-print-keeps-stdout-mlir", ["import", "m.py"], _model_file(
-        "print('HELLO FROM THE MODEL FILE')\n" + TINY_PY), exit=0, stdout_has="func.func",
-        stderr_may_have=("HELLO FROM THE MODEL FILE",)))
-    add(Case("py-recursion", ["import", "m.py"], _model_file(
-        TINY_PY.replace("return self.fc(x)", "return self.forward(x)")), exit=FAILED))
+    add(
+        Case(
+            "py-raises",
+            ["import", "m.py"],
+            _model_file("raise ValueError('boom')\n"),
+            says=("boom",),
+        )
+    )
+    add(
+        Case(
+            "py-sys-exit-0",
+            ["import", "m.py"],
+            _model_file("import sys\nsys.exit(0)\n"),
+            says=("m.py", "exit"),
+        )
+    )
+    add(
+        Case(
+            "py-sys-exit-3",
+            ["import", "m.py"],
+            _model_file("import sys\nsys.exit(3)\n"),
+            says=("m.py", "exit"),
+        )
+    )
+    add(
+        Case(
+            "py-exit-in-forward",
+            ["import", "m.py"],
+            _model_file(_exit_in_forward("0")),
+            says=("exit",),
+        )
+    )
+    add(
+        Case(
+            "py-exit-in-forward-verify",
+            ["verify", "m.py"],
+            _model_file(_exit_in_forward("5")),
+            says=("exit",),
+        )
+    )
+    add(
+        Case(
+            "py-keyboard-interrupt-free",
+            ["import", "m.py"],
+            _model_file("class X:\n    pass\n"),
+            says=("nn.Module",),
+        )
+    )
+    add(
+        Case(
+            "py-example-inputs-raises",
+            ["import", "m.py"],
+            _model_file(
+                TINY_PY.replace("return (torch.randn(3, 4),)", "raise RuntimeError('no inputs')")
+            ),
+            says=("example_inputs", "no inputs"),
+        )
+    )
+    add(
+        Case(
+            "py-example-inputs-exit",
+            ["import", "m.py"],
+            _model_file(TINY_PY.replace("return (torch.randn(3, 4),)", "raise SystemExit(0)")),
+            says=("example_inputs",),
+        )
+    )
+    add(
+        Case(
+            "py-example-inputs-string",
+            ["import", "m.py"],
+            _model_file(TINY_PY.replace("return (torch.randn(3, 4),)", "return 'hello'")),
+            says=("example_inputs",),
+        )
+    )
+    add(
+        Case(
+            "py-forward-raises",
+            ["import", "m.py"],
+            _model_file(TINY_PY.replace("return self.fc(x)", "raise ValueError('in forward')")),
+            exit=FAILED,
+            says=("export",),
+        )
+    )
+    add(
+        Case(
+            "py-print-keeps-stdout-mlir",
+            ["import", "m.py"],
+            _model_file("print('HELLO FROM THE MODEL FILE')\n" + TINY_PY),
+            exit=0,
+            stdout_has="func.func",
+            stderr_may_have=("HELLO FROM THE MODEL FILE",),
+        )
+    )
+    add(
+        Case(
+            "py-recursion",
+            ["import", "m.py"],
+            _model_file(TINY_PY.replace("return self.fc(x)", "return self.forward(x)")),
+            exit=FAILED,
+        )
+    )
     add(Case("py-name-missing", ["import", "tiny.py:Nope"], _copy("tiny.py"), says=("Nope",)))
     add(Case("py-name-not-module", ["import", "tiny.py:example_inputs"], _copy("tiny.py")))
     # Hugging Face: no remote code, ever
-    add(Case("hf-auto-map-yes-on-stdin", ["import", "hf:hf"],
-             _hf_dir(REMOTE_CONFIG, files={"configuration_evil.py": EVIL_CONFIGURATION}),
-             subprocess=True, stdin="y\ny\ny\n", says=("auto_map",)))
-    add(Case("hf-config-auto-map", ["import", "hf-config:hf/config.json"],
-             _hf_dir(REMOTE_CONFIG, files={"configuration_evil.py": EVIL_CONFIGURATION}),
-             says=("auto_map",)))
-    add(Case("hf-model-auto-map", ["import", "hf:hf"], _hf_dir(
-        {**TINY_BERT, "auto_map": {"AutoModel": "modeling_evil.EvilModel"}},
-        files={"modeling_evil.py": "PAYLOAD()\n"}), says=("auto_map",)))
-    add(Case("hf-pickle-weights", ["import", "hf:hf"], _both(
-        _hf_dir(TINY_BERT), lambda d, f: _torch_pickle_payload("hf/pytorch_model.bin")(d, f))))
+    add(
+        Case(
+            "hf-auto-map-yes-on-stdin",
+            ["import", "hf:hf"],
+            _hf_dir(REMOTE_CONFIG, files={"configuration_evil.py": EVIL_CONFIGURATION}),
+            subprocess=True,
+            stdin="y\ny\ny\n",
+            says=("auto_map",),
+        )
+    )
+    add(
+        Case(
+            "hf-config-auto-map",
+            ["import", "hf-config:hf/config.json"],
+            _hf_dir(REMOTE_CONFIG, files={"configuration_evil.py": EVIL_CONFIGURATION}),
+            says=("auto_map",),
+        )
+    )
+    add(
+        Case(
+            "hf-model-auto-map",
+            ["import", "hf:hf"],
+            _hf_dir(
+                {**TINY_BERT, "auto_map": {"AutoModel": "modeling_evil.EvilModel"}},
+                files={"modeling_evil.py": "PAYLOAD()\n"},
+            ),
+            says=("auto_map",),
+        )
+    )
+    add(
+        Case(
+            "hf-pickle-weights",
+            ["import", "hf:hf"],
+            _both(
+                _hf_dir(TINY_BERT), lambda d, f: _torch_pickle_payload("hf/pytorch_model.bin")(d, f)
+            ),
+        )
+    )
     add(Case("hf-config-list", ["import", "hf-config:c.json"], _write("c.json", "[1, 2]")))
     add(Case("hf-config-string", ["import", "hf-config:c.json"], _write("c.json", '"bert"')))
     add(Case("hf-config-bad-json", ["import", "hf-config:c.json"], _write("c.json", "{bert")))
-    add(Case("hf-config-binary", ["import", "hf-config:c.json"],
-             _write("c.json", b"\xff\xfe\x00garbage")))
-    add(Case("hf-config-deep-json", ["import", "hf-config:c.json"],
-             _write("c.json", "[" * 100_000 + "]" * 100_000)))
-    add(Case("hf-config-no-model-type", ["import", "hf-config:c.json"],
-             _write("c.json", '{"hidden_size": 16}'), says=("model_type",)))
-    add(Case("hf-config-unknown-type", ["import", "hf-config:c.json"],
-             _write("c.json", '{"model_type": "no-such-model"}'), says=("no-such-model",)))
-    add(Case("hf-config-type-not-string", ["import", "hf-config:c.json"],
-             _write("c.json", '{"model_type": ["bert"]}')))
-    add(Case("hf-config-negative-size", ["import", "hf-config:c.json"],
-             _write("c.json", json.dumps({**TINY_BERT, "hidden_size": -16}))))
-    add(Case("hf-config-huge-vocab", ["import", "hf-config:c.json"],
-             _write("c.json", json.dumps({**TINY_BERT, "vocab_size": 10**13}))))
-    add(Case("hf-config-layers-string", ["import", "hf-config:c.json"],
-             _write("c.json", json.dumps({**TINY_BERT, "num_hidden_layers": "many"}))))
+    add(
+        Case(
+            "hf-config-binary",
+            ["import", "hf-config:c.json"],
+            _write("c.json", b"\xff\xfe\x00garbage"),
+        )
+    )
+    add(
+        Case(
+            "hf-config-deep-json",
+            ["import", "hf-config:c.json"],
+            _write("c.json", "[" * 100_000 + "]" * 100_000),
+        )
+    )
+    add(
+        Case(
+            "hf-config-no-model-type",
+            ["import", "hf-config:c.json"],
+            _write("c.json", '{"hidden_size": 16}'),
+            says=("model_type",),
+        )
+    )
+    add(
+        Case(
+            "hf-config-unknown-type",
+            ["import", "hf-config:c.json"],
+            _write("c.json", '{"model_type": "no-such-model"}'),
+            says=("no-such-model",),
+        )
+    )
+    add(
+        Case(
+            "hf-config-type-not-string",
+            ["import", "hf-config:c.json"],
+            _write("c.json", '{"model_type": ["bert"]}'),
+        )
+    )
+    add(
+        Case(
+            "hf-config-negative-size",
+            ["import", "hf-config:c.json"],
+            _write("c.json", json.dumps({**TINY_BERT, "hidden_size": -16})),
+        )
+    )
+    add(
+        Case(
+            "hf-config-huge-vocab",
+            ["import", "hf-config:c.json"],
+            _write("c.json", json.dumps({**TINY_BERT, "vocab_size": 10**13})),
+        )
+    )
+    add(
+        Case(
+            "hf-config-layers-string",
+            ["import", "hf-config:c.json"],
+            _write("c.json", json.dumps({**TINY_BERT, "num_hidden_layers": "many"})),
+        )
+    )
     add(Case("hf-dir-missing", ["import", "hf:./nowhere"], says=("nowhere",)))
-    add(Case("hf-id-not-cached", ["import", "hf:no-such-org/no-such-model"], subprocess=True,
-             env={"HF_HUB_OFFLINE": "1"}, says=("no-such-org/no-such-model",)))
-    add(Case("hf-config-dir-no-config", ["import", "hf-config:empty"],
-             lambda d, f: (d / "empty").mkdir(), says=("config.json",)))
-    add(Case("hf-with-input-shape", ["import", "hf-config:c.json", "--input-shape", "1x8"],
-             _write("c.json", json.dumps(TINY_BERT)), says=("--input-shape",)))
-    add(Case("hf-with-weights", ["import", "hf-config:c.json", "--weights", "c.json"],
-             _write("c.json", json.dumps(TINY_BERT)), says=("--weights",)))
-    add(Case("hf-seq-len-past-positions", ["import", "hf-config:c.json", "--seq-len", "100"],
-             _write("c.json", json.dumps(TINY_BERT)), exit=USAGE, says=("seq-len",)))
+    add(
+        Case(
+            "hf-id-not-cached",
+            ["import", "hf:no-such-org/no-such-model"],
+            subprocess=True,
+            env={"HF_HUB_OFFLINE": "1"},
+            says=("no-such-org/no-such-model",),
+        )
+    )
+    add(
+        Case(
+            "hf-config-dir-no-config",
+            ["import", "hf-config:empty"],
+            lambda d, f: (d / "empty").mkdir(),
+            says=("config.json",),
+        )
+    )
+    add(
+        Case(
+            "hf-with-input-shape",
+            ["import", "hf-config:c.json", "--input-shape", "1x8"],
+            _write("c.json", json.dumps(TINY_BERT)),
+            says=("--input-shape",),
+        )
+    )
+    add(
+        Case(
+            "hf-with-weights",
+            ["import", "hf-config:c.json", "--weights", "c.json"],
+            _write("c.json", json.dumps(TINY_BERT)),
+            says=("--weights",),
+        )
+    )
+    add(
+        Case(
+            "hf-seq-len-past-positions",
+            ["import", "hf-config:c.json", "--seq-len", "100"],
+            _write("c.json", json.dumps(TINY_BERT)),
+            exit=USAGE,
+            says=("seq-len",),
+        )
+    )
     add(Case("hf-dir-no-config", ["import", "hf:."]))
     # weights
-    add(Case("weights-pickle", ["import", "resnet18", "--weights", "w.pt"],
-             _torch_pickle_payload("w.pt"), says=("w.pt",)))
+    add(
+        Case(
+            "weights-pickle",
+            ["import", "resnet18", "--weights", "w.pt"],
+            _torch_pickle_payload("w.pt"),
+            says=("w.pt",),
+        )
+    )
     add(Case("weights-missing", ["import", "resnet18", "--weights", "w.pt"], says=("w.pt",)))
-    add(Case("weights-garbage", ["import", "resnet18", "--weights", "w.pt"],
-             _write("w.pt", b"\x00" * 100), says=("w.pt",)))
+    add(
+        Case(
+            "weights-garbage",
+            ["import", "resnet18", "--weights", "w.pt"],
+            _write("w.pt", b"\x00" * 100),
+            says=("w.pt",),
+        )
+    )
     add(Case("weights-directory", ["import", "resnet18", "--weights", "."]))
-    add(Case("weights-wrong-model", ["import", "resnet18", "--weights", "w.pt"],
-             lambda d, f: __import__("torch").save({"fc.weight": __import__("torch").zeros(1)},
-                                                   d / "w.pt"), says=("w.pt",)))
+    add(
+        Case(
+            "weights-wrong-model",
+            ["import", "resnet18", "--weights", "w.pt"],
+            lambda d, f: __import__("torch").save(
+                {"fc.weight": __import__("torch").zeros(1)}, d / "w.pt"
+            ),
+            says=("w.pt",),
+        )
+    )
     add(Case("weights-fifo", ["import", "resnet18", "--weights", "w.pt"], _fifo("w.pt")))
     # numbers and options
-    for spec in ("1x-3", "0.5x3", "x", "1xx3", "1x3:f99", "99999999999x99999999999",
-                 "1x" + "9" * 40, "65536x65536x65536"):
-        add(Case(f"input-shape-{spec[:20]}", ["import", "tiny.py", "--input-shape", spec],
-                 _copy("tiny.py"), says=("--input-shape",)))
+    for spec in (
+        "1x-3",
+        "0.5x3",
+        "x",
+        "1xx3",
+        "1x3:f99",
+        "99999999999x99999999999",
+        "1x" + "9" * 40,
+        "65536x65536x65536",
+    ):
+        add(
+            Case(
+                f"input-shape-{spec[:20]}",
+                ["import", "tiny.py", "--input-shape", spec],
+                _copy("tiny.py"),
+                says=("--input-shape",),
+            )
+        )
     for dim in ("7", "x", "-1", "0:9"):
-        add(Case(f"dynamic-dim-{dim}", ["import", "tiny.py", "--dynamic-dim", dim],
-                 _copy("tiny.py"), says=("dynamic",)))
+        add(
+            Case(
+                f"dynamic-dim-{dim}",
+                ["import", "tiny.py", "--dynamic-dim", dim],
+                _copy("tiny.py"),
+                says=("dynamic",),
+            )
+        )
     for value in ("-1", "0", "abc", "10000000000000"):
-        add(Case(f"seq-len-{value}", ["import", "hf-config:c.json", "--seq-len", value],
-                 _write("c.json", json.dumps(TINY_BERT)), says=("seq-len",)))
-    for option, value in (("--atol", "-1"), ("--rtol", "nan"), ("--rtol", "inf"),
-                          ("--atol", "abc"), ("--seed", "-1"), ("--seed", "1e3"),
-                          ("--seed", str(2**70))):
-        add(Case(f"verify{option}={value}", ["verify", "tiny.py", option, value],
-                 _copy("tiny.py"), says=(option,)))
-    for option, value in (("-j", "0"), ("-j", "-3"), ("--timeout", "0"),
-                          ("--memory-gb", "-1"), ("--memory-gb", "nan"),
-                          ("--max-params", "-5"), ("--limit", "0")):
-        add(Case(f"matrix{option}={value}", ["matrix", "--suite", "onnx-node", option, value],
-                 says=(option.lstrip("-")[:3],)))
+        add(
+            Case(
+                f"seq-len-{value}",
+                ["import", "hf-config:c.json", "--seq-len", value],
+                _write("c.json", json.dumps(TINY_BERT)),
+                says=("seq-len",),
+            )
+        )
+    for option, value in (
+        ("--atol", "-1"),
+        ("--rtol", "nan"),
+        ("--rtol", "inf"),
+        ("--atol", "abc"),
+        ("--seed", "-1"),
+        ("--seed", "1e3"),
+        ("--seed", str(2**70)),
+    ):
+        add(
+            Case(
+                f"verify{option}={value}",
+                ["verify", "tiny.py", option, value],
+                _copy("tiny.py"),
+                says=(option,),
+            )
+        )
+    for option, value in (
+        ("-j", "0"),
+        ("-j", "-3"),
+        ("--timeout", "0"),
+        ("--memory-gb", "-1"),
+        ("--memory-gb", "nan"),
+        ("--max-params", "-5"),
+        ("--limit", "0"),
+    ):
+        add(
+            Case(
+                f"matrix{option}={value}",
+                ["matrix", "--suite", "onnx-node", option, value],
+                says=(option.lstrip("-")[:3],),
+            )
+        )
     add(Case("to-banana", ["import", "tiny.py", "--to", "banana"], _copy("tiny.py")))
     add(Case("via-banana", ["compile", "tiny.py", "--via", "banana"], _copy("tiny.py")))
     add(Case("target-banana", ["compile", "tiny.py", "--target", "banana"], _copy("tiny.py")))
-    add(Case("cuda-arch-bogus", ["compile", "tiny.py", "--target", "cuda", "--cuda-arch",
-                                 "sm_9999", "-o", "o.vmfb"], _copy("tiny.py"),
-             says=("sm_9999",)))
-    add(Case("iree-flag-bogus", ["compile", "tiny.mlir", "--iree-flag=--no-such-flag",
-                                 "-o", "o.vmfb"], _copy("tiny.mlir"), exit=USAGE,
-             says=("--no-such-flag",)))
-    add(Case("iree-flag-without-equals", ["compile", "tiny.mlir", "--iree-flag", "--x=1"],
-             _copy("tiny.mlir"), says=("--iree-flag",)))
+    add(
+        Case(
+            "cuda-arch-bogus",
+            ["compile", "tiny.py", "--target", "cuda", "--cuda-arch", "sm_9999", "-o", "o.vmfb"],
+            _copy("tiny.py"),
+            says=("sm_9999",),
+        )
+    )
+    add(
+        Case(
+            "iree-flag-bogus",
+            ["compile", "tiny.mlir", "--iree-flag=--no-such-flag", "-o", "o.vmfb"],
+            _copy("tiny.mlir"),
+            exit=USAGE,
+            says=("--no-such-flag",),
+        )
+    )
+    add(
+        Case(
+            "iree-flag-without-equals",
+            ["compile", "tiny.mlir", "--iree-flag", "--x=1"],
+            _copy("tiny.mlir"),
+            says=("--iree-flag",),
+        )
+    )
     add(Case("unknown-subcommand", ["imprt", "resnet18"]))
     add(Case("no-arguments", []))
     # outputs: never a half-written file, never an input overwritten
-    add(Case("output-read-only-dir", ["import", "tiny.py", "-o", "ro/out.mlir"],
-             _copy("tiny.py", then=lambda d, f: ((d / "ro").mkdir(), (d / "ro").chmod(0o555))),
-             says=("ro/out.mlir",), not_as_root=True))
-    add(Case("output-default-name-is-directory", ["compile", "tiny.py"],
-             _copy("tiny.py", then=lambda d, f: (d / "tiny.vmfb").mkdir()), says=("tiny.vmfb",)))
-    add(Case("output-dev-null-analyze", ["analyze", "tiny.mlir", "--html", "/dev/null"],
-             _copy("tiny.mlir"), says=("/dev/null",)))
-    add(Case("output-analyze-html-directory", ["analyze", "tiny.mlir", "--html", "outdir"],
-             _copy("tiny.mlir", then=lambda d, f: (d / "outdir").mkdir()), says=("outdir",)))
-    add(Case("output-matrix-markdown-directory", ["matrix", "--render", "results.jsonl",
-                                                  "--markdown", "outdir"],
-             _both(_matrix_results([GOOD_RECORD]), lambda d, f: (d / "outdir").mkdir()),
-             says=("outdir",)))
-    add(Case("output-existing-untouched-on-failure", ["import", "m.py", "-o", "out.mlir"],
-             _both(_model_file("raise ValueError('boom')\n"), _write("out.mlir", "OLD")),
-             says=("boom",)))
-    add(Case("output-is-directory", ["import", "tiny.py", "-o", "outdir"],
-             _copy("tiny.py", then=lambda d, f: (d / "outdir").mkdir()), says=("outdir",)))
-    add(Case("output-dev-stdout", ["import", "tiny.py", "-o", "/dev/stdout"], _copy("tiny.py"),
-             says=("/dev/stdout",)))
-    add(Case("output-dev-full", ["import", "tiny.py", "-o", "/dev/full"], _copy("tiny.py"),
-             says=("/dev/full",)))
-    add(Case("output-name-too-long", ["import", "tiny.py", "-o", "x" * 300 + ".mlir"],
-             _copy("tiny.py")))
-    add(Case("output-dir-missing", ["import", "tiny.py", "-o", "no/such/dir/out.mlir"],
-             _copy("tiny.py")))
-    add(Case("output-is-input", ["compile", "tiny.mlir", "-o", "tiny.mlir"], _copy("tiny.mlir"),
-             says=("tiny.mlir",)))
-    add(Case("output-is-input-by-link", ["compile", "tiny.mlir", "-o", "alias.vmfb"],
-             _copy("tiny.mlir", then=lambda d, f: os.link(d / "tiny.mlir", d / "alias.vmfb")),
-             says=("alias.vmfb",)))
-    add(Case("output-is-input-by-symlink", ["import", "tiny.py", "-o", "link.mlir"],
-             _copy("tiny.py", then=lambda d, f: (d / "link.mlir").symlink_to(d / "tiny.py")),
-             says=("link.mlir",)))
-    add(Case("output-is-model-file", ["import", "tiny.py", "-o", "tiny.py"], _copy("tiny.py"),
-             says=("tiny.py",)))
-    add(Case("run-output-is-input", ["run", "tiny.vmfb", "--input", "x.npy", "--output", "x.npy"],
-             _copy("tiny.vmfb", then=lambda d, f: __import__("numpy").save(
-                 d / "x.npy", __import__("numpy").zeros((3, 4), "float32"))),
-             says=("x.npy",)))
-    add(Case("analyze-html-is-input", ["analyze", "tiny.mlir", "--html", "tiny.mlir"],
-             _copy("tiny.mlir"), says=("tiny.mlir",)))
-    add(Case("matrix-html-is-results", ["matrix", "--render", "results.jsonl", "--html",
-                                        "results.jsonl"], _matrix_results([GOOD_RECORD]),
-             says=("results.jsonl",)))
-    add(Case("output-file-too-large", ["import", "tiny.py", "-o", "out.mlir"], _copy("tiny.py"),
-             subprocess=True, env={"RLIMIT_FSIZE": "200"}, says=("out.mlir",)))
-    add(Case("keep-diagnostics-is-file", ["compile", "bad.mlir", "--keep-diagnostics", "diag",
-                                          "-o", "o.vmfb"],
-             _both(_write("bad.mlir", UNKNOWN_OP_MLIR), _write("diag", "x")),
-             says=("--keep-diagnostics",)))
+    add(
+        Case(
+            "output-read-only-dir",
+            ["import", "tiny.py", "-o", "ro/out.mlir"],
+            _copy("tiny.py", then=lambda d, f: ((d / "ro").mkdir(), (d / "ro").chmod(0o555))),
+            says=("ro/out.mlir",),
+            not_as_root=True,
+        )
+    )
+    add(
+        Case(
+            "output-default-name-is-directory",
+            ["compile", "tiny.py"],
+            _copy("tiny.py", then=lambda d, f: (d / "tiny.vmfb").mkdir()),
+            says=("tiny.vmfb",),
+        )
+    )
+    add(
+        Case(
+            "output-dev-null-analyze",
+            ["analyze", "tiny.mlir", "--html", "/dev/null"],
+            _copy("tiny.mlir"),
+            says=("/dev/null",),
+        )
+    )
+    add(
+        Case(
+            "output-analyze-html-directory",
+            ["analyze", "tiny.mlir", "--html", "outdir"],
+            _copy("tiny.mlir", then=lambda d, f: (d / "outdir").mkdir()),
+            says=("outdir",),
+        )
+    )
+    add(
+        Case(
+            "output-matrix-markdown-directory",
+            ["matrix", "--render", "results.jsonl", "--markdown", "outdir"],
+            _both(_matrix_results([GOOD_RECORD]), lambda d, f: (d / "outdir").mkdir()),
+            says=("outdir",),
+        )
+    )
+    add(
+        Case(
+            "output-existing-untouched-on-failure",
+            ["import", "m.py", "-o", "out.mlir"],
+            _both(_model_file("raise ValueError('boom')\n"), _write("out.mlir", "OLD")),
+            says=("boom",),
+        )
+    )
+    add(
+        Case(
+            "output-is-directory",
+            ["import", "tiny.py", "-o", "outdir"],
+            _copy("tiny.py", then=lambda d, f: (d / "outdir").mkdir()),
+            says=("outdir",),
+        )
+    )
+    add(
+        Case(
+            "output-dev-stdout",
+            ["import", "tiny.py", "-o", "/dev/stdout"],
+            _copy("tiny.py"),
+            says=("/dev/stdout",),
+        )
+    )
+    add(
+        Case(
+            "output-dev-full",
+            ["import", "tiny.py", "-o", "/dev/full"],
+            _copy("tiny.py"),
+            says=("/dev/full",),
+        )
+    )
+    add(
+        Case(
+            "output-name-too-long",
+            ["import", "tiny.py", "-o", "x" * 300 + ".mlir"],
+            _copy("tiny.py"),
+        )
+    )
+    add(
+        Case(
+            "output-dir-missing",
+            ["import", "tiny.py", "-o", "no/such/dir/out.mlir"],
+            _copy("tiny.py"),
+        )
+    )
+    add(
+        Case(
+            "output-is-input",
+            ["compile", "tiny.mlir", "-o", "tiny.mlir"],
+            _copy("tiny.mlir"),
+            says=("tiny.mlir",),
+        )
+    )
+    add(
+        Case(
+            "output-is-input-by-link",
+            ["compile", "tiny.mlir", "-o", "alias.vmfb"],
+            _copy("tiny.mlir", then=lambda d, f: os.link(d / "tiny.mlir", d / "alias.vmfb")),
+            says=("alias.vmfb",),
+        )
+    )
+    add(
+        Case(
+            "output-is-input-by-symlink",
+            ["import", "tiny.py", "-o", "link.mlir"],
+            _copy("tiny.py", then=lambda d, f: (d / "link.mlir").symlink_to(d / "tiny.py")),
+            says=("link.mlir",),
+        )
+    )
+    add(
+        Case(
+            "output-is-model-file",
+            ["import", "tiny.py", "-o", "tiny.py"],
+            _copy("tiny.py"),
+            says=("tiny.py",),
+        )
+    )
+    add(
+        Case(
+            "run-output-is-input",
+            ["run", "tiny.vmfb", "--input", "x.npy", "--output", "x.npy"],
+            _copy(
+                "tiny.vmfb",
+                then=lambda d, f: __import__("numpy").save(
+                    d / "x.npy", __import__("numpy").zeros((3, 4), "float32")
+                ),
+            ),
+            says=("x.npy",),
+        )
+    )
+    add(
+        Case(
+            "analyze-html-is-input",
+            ["analyze", "tiny.mlir", "--html", "tiny.mlir"],
+            _copy("tiny.mlir"),
+            says=("tiny.mlir",),
+        )
+    )
+    add(
+        Case(
+            "matrix-html-is-results",
+            ["matrix", "--render", "results.jsonl", "--html", "results.jsonl"],
+            _matrix_results([GOOD_RECORD]),
+            says=("results.jsonl",),
+        )
+    )
+    add(
+        Case(
+            "output-file-too-large",
+            ["import", "tiny.py", "-o", "out.mlir"],
+            _copy("tiny.py"),
+            subprocess=True,
+            env={"RLIMIT_FSIZE": "200"},
+            says=("out.mlir",),
+        )
+    )
+    add(
+        Case(
+            "keep-diagnostics-is-file",
+            ["compile", "bad.mlir", "--keep-diagnostics", "diag", "-o", "o.vmfb"],
+            _both(_write("bad.mlir", UNKNOWN_OP_MLIR), _write("diag", "x")),
+            says=("--keep-diagnostics",),
+        )
+    )
     # run: damaged artifacts and bad inputs
     add(Case("run-missing", ["run", "nope.vmfb"], says=("nope.vmfb",)))
     add(Case("run-empty", ["run", "e.vmfb"], _write("e.vmfb", b""), says=("e.vmfb",)))
-    add(Case("run-garbage", ["run", "g.vmfb"], _write("g.vmfb", os.urandom(4096)),
-             subprocess=True, says=("g.vmfb",)))
-    add(Case("run-truncated", ["run", "tiny.vmfb", "--input", "3x4xf32"],
-             _truncated("tiny.vmfb", 0.6), subprocess=True, says=("tiny.vmfb",)))
-    add(Case("run-damaged-code", ["run", "bad.vmfb", "--input", "3x4xf32"], _damaged_vmfb("code"),
-             subprocess=True, says=("bad.vmfb",)))
-    add(Case("run-damaged-header", ["run", "bad.vmfb", "--input", "3x4xf32"],
-             _damaged_vmfb("header"), subprocess=True, says=("bad.vmfb",)))
+    add(
+        Case(
+            "run-garbage",
+            ["run", "g.vmfb"],
+            _write("g.vmfb", os.urandom(4096)),
+            subprocess=True,
+            says=("g.vmfb",),
+        )
+    )
+    add(
+        Case(
+            "run-truncated",
+            ["run", "tiny.vmfb", "--input", "3x4xf32"],
+            _truncated("tiny.vmfb", 0.6),
+            subprocess=True,
+            says=("tiny.vmfb",),
+        )
+    )
+    add(
+        Case(
+            "run-damaged-code",
+            ["run", "bad.vmfb", "--input", "3x4xf32"],
+            _damaged_vmfb("code"),
+            subprocess=True,
+            says=("bad.vmfb",),
+        )
+    )
+    add(
+        Case(
+            "run-damaged-header",
+            ["run", "bad.vmfb", "--input", "3x4xf32"],
+            _damaged_vmfb("header"),
+            subprocess=True,
+            says=("bad.vmfb",),
+        )
+    )
     add(Case("run-fifo", ["run", "p.vmfb"], _fifo("p.vmfb"), says=("p.vmfb",)))
     add(Case("run-directory", ["run", "."]))
-    add(Case("run-not-vmfb-zip", ["run", "z.vmfb"], lambda d, f: zipfile.ZipFile(
-        d / "z.vmfb", "w").writestr("a.txt", "hello"), subprocess=True, says=("z.vmfb",)))
-    add(Case("run-input-empty-npy", ["run", "tiny.vmfb", "--input", "e.npy"],
-             _copy("tiny.vmfb", then=_write("e.npy", b"")), says=("e.npy",)))
-    add(Case("run-input-npy-claims-1e15", ["run", "tiny.vmfb", "--input", "big.npy"],
-             _copy("tiny.vmfb", then=_npy_claims("(1000000, 1000000000)")), says=("big.npy",)))
-    add(Case("run-input-npy-pickle", ["run", "tiny.vmfb", "--input", "evil.npy"],
-             _copy("tiny.vmfb", then=_npy_object_payload), says=("evil.npy",)))
-    add(Case("run-input-missing-npy", ["run", "tiny.vmfb", "--input", "nope.npy"],
-             _copy("tiny.vmfb"), says=("nope.npy",)))
-    add(Case("run-input-fifo-npy", ["run", "tiny.vmfb", "--input", "p.npy"],
-             _copy("tiny.vmfb", then=_fifo("p.npy")), says=("p.npy",)))
-    add(Case("run-input-count", ["run", "tiny.vmfb", "--input", "3x4xf32", "--input", "3x4xf32"],
-             _copy("tiny.vmfb"), says=("input",)))
-    add(Case("run-input-shape", ["run", "tiny.vmfb", "--input", "5x5xf32"], _copy("tiny.vmfb"),
-             says=("input 0",)))
-    add(Case("run-input-dtype", ["run", "tiny.vmfb", "--input", "3x4xi64"], _copy("tiny.vmfb"),
-             says=("input 0",)))
-    add(Case("run-input-huge", ["run", "tiny.vmfb", "--input", "99999999x99999999xf32"],
-             _copy("tiny.vmfb"), says=("99999999",)))
-    add(Case("run-bare-flatbuffer-garbage", ["run", "b.vmfb"],
-             _write("b.vmfb", b"\x10\x00\x00\x00IREE" + os.urandom(500)), subprocess=True,
-             says=("b.vmfb",)))
-    add(Case("run-device-unavailable", ["run", "tiny.vmfb", "--device", "cuda", "--input",
-                                        "3x4xf32"], _copy("tiny.vmfb"), says=("cuda",)))
-    add(Case("run-input-bad-spelling", ["run", "tiny.vmfb", "--input", "3x4xfloat"],
-             _copy("tiny.vmfb"), says=("3x4xfloat",)))
-    add(Case("run-input-npy-truncated", ["run", "tiny.vmfb", "--input", "x.npy"],
-             _copy("tiny.vmfb", then=_truncated("x.npy", 0.7)), says=("x.npy",)))
-    add(Case("run-function-missing", ["run", "tiny.vmfb", "--function", "nope", "--input",
-                                      "3x4xf32"], _copy("tiny.vmfb"), says=("nope",)))
-    add(Case("run-output-directory", ["run", "tiny.vmfb", "--input", "3x4xf32", "--output",
-                                      "outdir"],
-             _copy("tiny.vmfb", then=lambda d, f: (d / "outdir").mkdir()), says=("outdir",)))
+    add(
+        Case(
+            "run-not-vmfb-zip",
+            ["run", "z.vmfb"],
+            lambda d, f: zipfile.ZipFile(d / "z.vmfb", "w").writestr("a.txt", "hello"),
+            subprocess=True,
+            says=("z.vmfb",),
+        )
+    )
+    add(
+        Case(
+            "run-input-empty-npy",
+            ["run", "tiny.vmfb", "--input", "e.npy"],
+            _copy("tiny.vmfb", then=_write("e.npy", b"")),
+            says=("e.npy",),
+        )
+    )
+    add(
+        Case(
+            "run-input-npy-claims-1e15",
+            ["run", "tiny.vmfb", "--input", "big.npy"],
+            _copy("tiny.vmfb", then=_npy_claims("(1000000, 1000000000)")),
+            says=("big.npy",),
+        )
+    )
+    add(
+        Case(
+            "run-input-npy-pickle",
+            ["run", "tiny.vmfb", "--input", "evil.npy"],
+            _copy("tiny.vmfb", then=_npy_object_payload),
+            says=("evil.npy",),
+        )
+    )
+    add(
+        Case(
+            "run-input-missing-npy",
+            ["run", "tiny.vmfb", "--input", "nope.npy"],
+            _copy("tiny.vmfb"),
+            says=("nope.npy",),
+        )
+    )
+    add(
+        Case(
+            "run-input-fifo-npy",
+            ["run", "tiny.vmfb", "--input", "p.npy"],
+            _copy("tiny.vmfb", then=_fifo("p.npy")),
+            says=("p.npy",),
+        )
+    )
+    add(
+        Case(
+            "run-input-count",
+            ["run", "tiny.vmfb", "--input", "3x4xf32", "--input", "3x4xf32"],
+            _copy("tiny.vmfb"),
+            says=("input",),
+        )
+    )
+    add(
+        Case(
+            "run-input-shape",
+            ["run", "tiny.vmfb", "--input", "5x5xf32"],
+            _copy("tiny.vmfb"),
+            says=("input 0",),
+        )
+    )
+    add(
+        Case(
+            "run-input-dtype",
+            ["run", "tiny.vmfb", "--input", "3x4xi64"],
+            _copy("tiny.vmfb"),
+            says=("input 0",),
+        )
+    )
+    add(
+        Case(
+            "run-input-huge",
+            ["run", "tiny.vmfb", "--input", "99999999x99999999xf32"],
+            _copy("tiny.vmfb"),
+            says=("99999999",),
+        )
+    )
+    add(
+        Case(
+            "run-bare-flatbuffer-garbage",
+            ["run", "b.vmfb"],
+            _write("b.vmfb", b"\x10\x00\x00\x00IREE" + os.urandom(500)),
+            subprocess=True,
+            says=("b.vmfb",),
+        )
+    )
+    add(
+        Case(
+            "run-device-unavailable",
+            ["run", "tiny.vmfb", "--device", "cuda", "--input", "3x4xf32"],
+            _copy("tiny.vmfb"),
+            says=("cuda",),
+        )
+    )
+    add(
+        Case(
+            "run-input-bad-spelling",
+            ["run", "tiny.vmfb", "--input", "3x4xfloat"],
+            _copy("tiny.vmfb"),
+            says=("3x4xfloat",),
+        )
+    )
+    add(
+        Case(
+            "run-input-npy-truncated",
+            ["run", "tiny.vmfb", "--input", "x.npy"],
+            _copy("tiny.vmfb", then=_truncated("x.npy", 0.7)),
+            says=("x.npy",),
+        )
+    )
+    add(
+        Case(
+            "run-function-missing",
+            ["run", "tiny.vmfb", "--function", "nope", "--input", "3x4xf32"],
+            _copy("tiny.vmfb"),
+            says=("nope",),
+        )
+    )
+    add(
+        Case(
+            "run-output-directory",
+            ["run", "tiny.vmfb", "--input", "3x4xf32", "--output", "outdir"],
+            _copy("tiny.vmfb", then=lambda d, f: (d / "outdir").mkdir()),
+            says=("outdir",),
+        )
+    )
     # MLIR input: the right stage, the failing op
-    add(Case("mlir-syntax-error", ["compile", "s.mlir", "-o", "o.vmfb"],
-             _write("s.mlir", SYNTAX_ERROR_MLIR), says=("s.mlir", "parse")))
-    add(Case("mlir-type-error", ["compile", "t.mlir", "-o", "o.vmfb"],
-             _write("t.mlir", TYPE_ERROR_MLIR), says=("t.mlir",)))
-    add(Case("mlir-unknown-op", ["compile", "u.mlir", "-o", "o.vmfb"],
-             _write("u.mlir", UNKNOWN_OP_MLIR), says=("mystery.frobnicate",)))
-    add(Case("mlir-binary-garbage", ["compile", "g.mlirbc", "-o", "o.vmfb"],
-             _write("g.mlirbc", b"ML\xefR" + os.urandom(200)), says=("g.mlirbc",)))
-    add(Case("mlir-deeply-nested", ["compile", "n.mlir", "-o", "o.vmfb"],
-             _write("n.mlir", _nested_mlir(20000)), subprocess=True, says=("n.mlir",)))
-    add(Case("analyze-empty-mlir", ["analyze", "e.mlir"], _write("e.mlir", ""),
-             says=("e.mlir", "linalg")))
-    add(Case("analyze-no-linalg", ["analyze", "a.mlir"], _write("a.mlir", ARITH_ONLY_MLIR),
-             says=("a.mlir", "linalg")))
-    add(Case("analyze-unknown-op", ["analyze", "u.mlir"], _write("u.mlir", UNKNOWN_OP_MLIR),
-             says=("u.mlir",)))
-    add(Case("mlir-empty-compile", ["compile", "e.mlir", "-o", "o.vmfb"], _write("e.mlir", ""),
-             says=("e.mlir",)))
-    add(Case("mlir-unknown-op-verify-onnx-via", ["compile", "tiny.onnx", "--via", "fx-linalg"],
-             _copy("tiny.onnx"), says=("fx-linalg",)))
-    add(Case("onnx-wrong-input-name", ["import", "tiny.onnx", "--input-shape", "nope=2x3"],
-             _copy("tiny.onnx"), says=("nope",)))
-    add(Case("onnx-too-many-shapes", ["import", "tiny.onnx", "--input-shape", "2x3",
-                                      "--input-shape", "2x3"], _copy("tiny.onnx")))
-    add(Case("py-weights-refused", ["import", "tiny.py", "--weights", "tiny.py"],
-             _copy("tiny.py"), says=("--weights",)))
+    add(
+        Case(
+            "mlir-syntax-error",
+            ["compile", "s.mlir", "-o", "o.vmfb"],
+            _write("s.mlir", SYNTAX_ERROR_MLIR),
+            says=("s.mlir", "parse"),
+        )
+    )
+    add(
+        Case(
+            "mlir-type-error",
+            ["compile", "t.mlir", "-o", "o.vmfb"],
+            _write("t.mlir", TYPE_ERROR_MLIR),
+            says=("t.mlir",),
+        )
+    )
+    add(
+        Case(
+            "mlir-unknown-op",
+            ["compile", "u.mlir", "-o", "o.vmfb"],
+            _write("u.mlir", UNKNOWN_OP_MLIR),
+            says=("mystery.frobnicate",),
+        )
+    )
+    add(
+        Case(
+            "mlir-binary-garbage",
+            ["compile", "g.mlirbc", "-o", "o.vmfb"],
+            _write("g.mlirbc", b"ML\xefR" + os.urandom(200)),
+            says=("g.mlirbc",),
+        )
+    )
+    add(
+        Case(
+            "mlir-deeply-nested",
+            ["compile", "n.mlir", "-o", "o.vmfb"],
+            _write("n.mlir", _nested_mlir(20000)),
+            subprocess=True,
+            says=("n.mlir",),
+        )
+    )
+    add(
+        Case(
+            "analyze-empty-mlir",
+            ["analyze", "e.mlir"],
+            _write("e.mlir", ""),
+            says=("e.mlir", "linalg"),
+        )
+    )
+    add(
+        Case(
+            "analyze-no-linalg",
+            ["analyze", "a.mlir"],
+            _write("a.mlir", ARITH_ONLY_MLIR),
+            says=("a.mlir", "linalg"),
+        )
+    )
+    add(
+        Case(
+            "analyze-unknown-op",
+            ["analyze", "u.mlir"],
+            _write("u.mlir", UNKNOWN_OP_MLIR),
+            says=("u.mlir",),
+        )
+    )
+    add(
+        Case(
+            "mlir-empty-compile",
+            ["compile", "e.mlir", "-o", "o.vmfb"],
+            _write("e.mlir", ""),
+            says=("e.mlir",),
+        )
+    )
+    add(
+        Case(
+            "mlir-unknown-op-verify-onnx-via",
+            ["compile", "tiny.onnx", "--via", "fx-linalg"],
+            _copy("tiny.onnx"),
+            says=("fx-linalg",),
+        )
+    )
+    add(
+        Case(
+            "onnx-wrong-input-name",
+            ["import", "tiny.onnx", "--input-shape", "nope=2x3"],
+            _copy("tiny.onnx"),
+            says=("nope",),
+        )
+    )
+    add(
+        Case(
+            "onnx-too-many-shapes",
+            ["import", "tiny.onnx", "--input-shape", "2x3", "--input-shape", "2x3"],
+            _copy("tiny.onnx"),
+        )
+    )
+    add(
+        Case(
+            "py-weights-refused",
+            ["import", "tiny.py", "--weights", "tiny.py"],
+            _copy("tiny.py"),
+            says=("--weights",),
+        )
+    )
     add(Case("verify-mlir", ["verify", "tiny.mlir"], _copy("tiny.mlir"), says=("tiny.mlir",)))
     # matrix result files: a damaged line anywhere is skipped and reported
-    add(Case("matrix-compare-missing", ["matrix", "--compare", "a.jsonl", "b.jsonl"],
-             says=("a.jsonl",)))
-    add(Case("matrix-render-binary", ["matrix", "--render", "results.jsonl"],
-             _write("results.jsonl", os.urandom(300)), says=("results.jsonl",)))
-    add(Case("matrix-render-json-array", ["matrix", "--render", "results.jsonl"],
-             _write("results.jsonl", "[1, 2, 3]\n"), says=("results.jsonl",)))
-    add(Case("matrix-render-first-line-cut", ["matrix", "--render", "results.jsonl"],
-             _matrix_results([GOOD_RECORD[:40], GOOD_RECORD]), exit=0, stdout_has="onnx"))
-    add(Case("matrix-render-damaged-middle", ["matrix", "--render", "results.jsonl"],
-             _matrix_results([GOOD_RECORD, "\x00\x01garbage", "{}", GOOD_RECORD]), exit=0,
-             stdout_has="onnx"))
-    add(Case("matrix-render-deep-json", ["matrix", "--render", "results.jsonl"],
-             _matrix_results(["[" * 50_000 + "]" * 50_000, GOOD_RECORD]), exit=0,
-             stdout_has="onnx"))
-    add(Case("matrix-match-nothing", ["matrix", "--suite", "onnx-node", "--match", "zzzz",
-                                      "--list"], says=("--match",)))
-    add(Case("matrix-compare-one-garbage", ["matrix", "--compare", "a.jsonl", "b.jsonl"],
-             _both(_write("a.jsonl", GOOD_RECORD + "\n"), _write("b.jsonl", "garbage\n")),
-             says=("b.jsonl",)))
-    add(Case("matrix-output-directory", ["matrix", "--suite", "onnx-node", "--match",
-                                         "test_relu", "-o", "outdir"],
-             lambda d, f: (d / "outdir").mkdir(), says=("outdir",)))
+    add(
+        Case(
+            "matrix-compare-missing",
+            ["matrix", "--compare", "a.jsonl", "b.jsonl"],
+            says=("a.jsonl",),
+        )
+    )
+    add(
+        Case(
+            "matrix-render-binary",
+            ["matrix", "--render", "results.jsonl"],
+            _write("results.jsonl", os.urandom(300)),
+            says=("results.jsonl",),
+        )
+    )
+    add(
+        Case(
+            "matrix-render-json-array",
+            ["matrix", "--render", "results.jsonl"],
+            _write("results.jsonl", "[1, 2, 3]\n"),
+            says=("results.jsonl",),
+        )
+    )
+    add(
+        Case(
+            "matrix-render-first-line-cut",
+            ["matrix", "--render", "results.jsonl"],
+            _matrix_results([GOOD_RECORD[:40], GOOD_RECORD]),
+            exit=0,
+            stdout_has="onnx",
+        )
+    )
+    add(
+        Case(
+            "matrix-render-damaged-middle",
+            ["matrix", "--render", "results.jsonl"],
+            _matrix_results([GOOD_RECORD, "\x00\x01garbage", "{}", GOOD_RECORD]),
+            exit=0,
+            stdout_has="onnx",
+        )
+    )
+    add(
+        Case(
+            "matrix-render-deep-json",
+            ["matrix", "--render", "results.jsonl"],
+            _matrix_results(["[" * 50_000 + "]" * 50_000, GOOD_RECORD]),
+            exit=0,
+            stdout_has="onnx",
+        )
+    )
+    add(
+        Case(
+            "matrix-match-nothing",
+            ["matrix", "--suite", "onnx-node", "--match", "zzzz", "--list"],
+            says=("--match",),
+        )
+    )
+    add(
+        Case(
+            "matrix-compare-one-garbage",
+            ["matrix", "--compare", "a.jsonl", "b.jsonl"],
+            _both(_write("a.jsonl", GOOD_RECORD + "\n"), _write("b.jsonl", "garbage\n")),
+            says=("b.jsonl",),
+        )
+    )
+    add(
+        Case(
+            "matrix-output-directory",
+            ["matrix", "--suite", "onnx-node", "--match", "test_relu", "-o", "outdir"],
+            lambda d, f: (d / "outdir").mkdir(),
+            says=("outdir",),
+        )
+    )
     return c
 
 
@@ -658,10 +1301,13 @@ def build_fixtures(directory: Path) -> None:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
     )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
-              directory / "tiny.onnx")
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+        directory / "tiny.onnx",
+    )
     from frontend_mess.cli import main
 
-    assert main(["compile", str(directory / "tiny.py"), "-o", str(directory / "tiny.vmfb"),
-                 "-q"]) == 0
+    assert (
+        main(["compile", str(directory / "tiny.py"), "-o", str(directory / "tiny.vmfb"), "-q"]) == 0
+    )
     np.save(directory / "x.npy", np.zeros((3, 4), "float32"))

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hostile_corpus import PAYLOAD, Case, build_fixtures, cases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,9 +100,7 @@ def test_bad_input_is_one_clear_line(case: Case, fixtures, tmp_path, capfd, monk
         for path in directory.rglob("*"):  # read-only dirs: let pytest clean up
             if path.is_dir() and not path.is_symlink():
                 path.chmod(0o755)
-    lines = [
-        line for line in err.splitlines() if line.strip() and line not in case.stderr_may_have
-    ]
+    lines = [line for line in err.splitlines() if line.strip() and line not in case.stderr_may_have]
     report = f"exit {code}\nstderr:\n{err[-3000:]}\nstdout:\n{out[-500:]}"
     assert not (directory / PAYLOAD).exists(), f"a payload ran\n{report}"
     assert code == case.exit, report
