@@ -188,6 +188,8 @@ def to_kind(loaded: Loaded, kind: str, progress: Progress = QUIET) -> ImportedMo
         module = fx.to_mlir(
             loaded.prepared(progress), kind, name=loaded.name, prepared=True, progress=progress
         )
+    if kind == "tosa" and module is not None:
+        _warn_tosa_f64(module, progress)
     return ImportedModel(
         source=loaded.name,
         kind=kind,
@@ -197,6 +199,41 @@ def to_kind(loaded: Loaded, kind: str, progress: Progress = QUIET) -> ImportedMo
         choices=loaded.choices,
         loaded=loaded,
     )
+
+
+def _f64_tosa_ops(module) -> list[str]:
+    """TOSA ops with an f64 operand or result (torch-mlir casts through f64 for some
+    constants and scalar arithmetic); TOSA's profiles have no f64."""
+    from torch_mlir import ir
+
+    from frontend_mess.support.mlir_types import tensor_info
+
+    found: list[str] = []
+
+    def visit(op) -> None:
+        if op.name.startswith("tosa.") and op.name not in found:
+            values = [*op.operands, *op.results]
+            infos = (tensor_info(v.type, ir) for v in values)
+            if any(i is not None and i.element == "f64" for i in infos):
+                found.append(op.name)
+        for region in op.regions:
+            for block in region.blocks:
+                for inner in block.operations:
+                    visit(inner.operation)
+
+    with module.context:
+        visit(module.operation)
+    return found
+
+
+def _warn_tosa_f64(module, progress: Progress) -> None:
+    ops = _f64_tosa_ops(module)
+    if ops:
+        progress.note(
+            f"warning: the TOSA module has f64 in {', '.join(ops)}; TOSA's profiles have no "
+            f"f64, and IREE's TOSA input rejects it ('tosa.cast' op is not profile-aligned): "
+            f"compile through --via fx-linalg or fx-torch instead (notes/iree.md)"
+        )
 
 
 @dataclass
