@@ -43,7 +43,6 @@ from frontend_mess.imported import ImportedModel
 from frontend_mess.importers import fx, onnx_graph
 from frontend_mess.shapes import random_inputs
 from frontend_mess.sources import Function, ModelSource, SourceOptions, is_onnx, resolve
-from frontend_mess.support.capture import upstream_output
 from frontend_mess.support.errors import ExportError, FrontendError, first_lines
 from frontend_mess.support.paths import input_file
 from frontend_mess.support.progress import QUIET, Progress
@@ -83,9 +82,10 @@ class Loaded:
     def prepared(self, progress: Progress = QUIET) -> dict:
         """The exported programs as the FX importers take them (fx.prepare), made once."""
         if self._prepared is None:
-            with progress.step(f"decomposing {self.name}"), upstream_output():
+            with progress.step(f"decomposing {self.name}"):  # fx.prepare captures torch
                 self._prepared = {
-                    name: fx.prepare(p, self.name) for name, p in (self.programs or {}).items()
+                    name: fx.prepare(p, self.name, progress)
+                    for name, p in (self.programs or {}).items()
                 }
         return self._prepared
 

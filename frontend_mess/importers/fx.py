@@ -205,11 +205,11 @@ def _wrap_state_in_lists(program, op) -> int:
     return rewritten
 
 
-def prepare(program, name: str = "model"):
+def prepare(program, name: str = "model", progress: Progress = QUIET):
     """What every exported program needs before either FX importer sees it; a failure here
     (torch's decompositions) is the import stage's."""
     try:
-        return _prepare(program)
+        return _prepare(program, name, progress)
     except FrontendError:
         raise
     except Exception as exc:
@@ -219,15 +219,51 @@ def prepare(program, name: str = "model"):
         ) from exc
 
 
-def _prepare(program):
+#: Decompositions that torch-mlir's table has for scaled-dot-product attention. With a dynamic
+#: batch, SDPA -> `_scaled_dot_product_flash_attention_for_cpu` -> its math decomposition
+#: views a transposed `[s0, heads, dim]` tensor as `[heads*s0, dim]`, which a symbolic batch
+#: cannot be ("Cannot view a tensor with shape [s87, 8, 64] and strides (64, 64*s87, 1)").
+#: pytorch #136543 (the decomposition's output strides; its workaround drops "scaled_dot" from
+#: the table). Found by delta-debugging torch-mlir's table on tiny GPT-2 (notes/torch-export.md);
+#: torch-mlir imports the undecomposed op and lowers it itself. Tests:
+#: tests/unit/test_pipeline.py::test_torch_mlir_sdpa_decomposition_still_breaks_a_dynamic_batch,
+#: tests/unit/test_pipeline.py::test_hf_decoder_with_a_dynamic_batch_verifies
+_SDPA_OPS = ("scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu")
+
+
+def _decompose(program, table: dict):
+    with upstream_output():
+        return program.run_decompositions(table)
+
+
+def _uses_sdpa(program) -> bool:
+    return any(
+        any(op in str(node.target) for op in _SDPA_OPS)
+        for node in program.graph.nodes
+        if node.op == "call_function"
+    )
+
+
+def _prepare(program, name: str, progress: Progress):
     import torch
     from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 
     # Decompose first: its verifier rejects non-persistent buffers in state_dict.
-    program = program.run_decompositions(get_decomposition_table())
-    _expose_non_persistent_buffers(program)
-    _wrap_state_in_lists(program, torch.ops.aten.clone.default)
-    return program
+    table = get_decomposition_table()
+    try:
+        decomposed = _decompose(program, table)
+    except Exception:
+        if not _uses_sdpa(program):
+            raise
+        kept = {op: fn for op, fn in table.items() if not any(s in str(op) for s in _SDPA_OPS)}
+        decomposed = _decompose(program, kept)  # raises the second failure, if any
+        progress.note(
+            f"{name}: scaled_dot_product_attention imported whole: torch-mlir's decomposition "
+            f"of it cannot take this program's symbolic shapes"
+        )
+    _expose_non_persistent_buffers(decomposed)
+    _wrap_state_in_lists(decomposed, torch.ops.aten.clone.default)
+    return decomposed
 
 
 def to_mlir(
