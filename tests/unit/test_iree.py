@@ -14,6 +14,7 @@ from frontend_mess.backend.signature import ELEMENT_TYPES, Signature, annotate
 from frontend_mess.backend.targets import (
     CPU_SPEED_FLAGS,
     gpu_present,
+    host_isa,
     resolve_cuda_arch,
     target_spec,
 )
@@ -282,3 +283,23 @@ def test_signature_of_a_string_tensor_is_read_not_refused():
     _, signatures = annotate(text)
     assert [t.shape for t in signatures["main"].inputs] == [(1, 6)]
     assert not signatures["main"].has_f64
+
+
+@pytest.mark.skipif(
+    host_isa() != "avx512f",
+    reason="the crash shows on AVX-512 hosts (notes/matrix.md)",
+)
+def test_vit_crashes_with_avx512_host_code_and_verifies_generic():
+    """ViT compiled for this AVX-512 host (`--cpu host`, the default) segfaults at run time in
+    IREE's runtime; the same model compiled for generic x86-64 verifies. Fails once IREE's
+    AVX-512 code for it runs (then the matrix's ViT cells pass again)."""
+    import subprocess
+    import sys
+
+    def verify(cpu: str) -> int:
+        command = [sys.executable, "-m", "frontend_mess", "verify", "vit_b_32"]
+        command += ["--via", "fx-linalg", "--cpu", cpu, "-q"]
+        return subprocess.run(command, capture_output=True, timeout=900).returncode
+
+    assert verify("host") == -11  # SIGSEGV
+    assert verify("generic") == 0
