@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -150,7 +151,7 @@ def _add_import(sub) -> None:
         help="write here instead of stdout; a .mlirbc name writes MLIR bytecode",
     )
     _add_source_options(p)
-    p.add_argument("--func-name", default="main", help="name of the MLIR function")
+    p.add_argument("--func-name", default="main", type=_symbol, help="name of the MLIR function")
     p.add_argument(
         "--strip-weights",
         action="store_true",
@@ -278,6 +279,15 @@ def _float_at_least(minimum: float, *, strictly: bool = False):
 
 _tolerance = _float_at_least(0.0)
 _positive_float = _float_at_least(0.0, strictly=True)
+
+
+def _symbol(text: str) -> str:
+    """An MLIR function name a user can type on the next tool's command line."""
+    if not re.fullmatch(r"[A-Za-z_][\w.$-]*", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a function name: letters, digits, _ . $ -, not starting with a digit"
+        )
+    return text
 
 
 def _input_shape(text: str):

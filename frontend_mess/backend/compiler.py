@@ -104,11 +104,19 @@ def compile_text(
                     f"iree-compile {_iree_version()} has no flag {unknown[1]} (given with "
                     f"--iree-flag; `iree-compile --help` lists them)"
                 ) from exc
+            cpu = re.search(r"Unknown CPU for target architecture (\S+?)\.?$", diagnostics, re.M)
+            if cpu:
+                raise FrontendError(
+                    f"LLVM knows no CPU named {spec.compiled_for!r} for {cpu[1]} (--cpu): use "
+                    f"host, generic, or a name such as skylake-avx512 or znver4"
+                ) from exc
             where = _keep(diagnostics, mlir, keep_diagnostics)
             phase = classify_stage(diagnostics)
+            crashed = _crash(diagnostics)
+            what = f"iree-compile crashed (an IREE bug): {crashed}" if crashed else ""
             raise CompileError(
                 f"IREE failed at {phase} for {name} on {spec.target}: "
-                f"{first_error(diagnostics)}{where}",
+                f"{what or first_error(diagnostics)}{where}",
                 phase=phase,
                 flags=tuple(flags),
                 diagnostics=diagnostics,
@@ -120,6 +128,18 @@ def compile_text(
         input_type=input_type,
         signatures=signatures,
     )
+
+
+def _crash(diagnostics: str) -> str:
+    """For a crash of iree-compile (its "Please report issues ... crash backtrace" banner and
+    a stack dump), the line that says what failed (an assertion, a signal), else ''."""
+    if "Please report issues" not in diagnostics and "Stack dump:" not in diagnostics:
+        return ""
+    for line in diagnostics.splitlines():
+        text = line.strip()
+        if "Assertion" in text or text.startswith(("LLVM ERROR", "error:")):
+            return text[:300]
+    return "no message before the stack dump"
 
 
 def _iree_version() -> str:

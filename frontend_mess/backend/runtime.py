@@ -156,6 +156,8 @@ def read_npy(name: str) -> np.ndarray:
             f"{bad}: its header promises {expected:,} bytes of data, the file has {actual:,}"
         )
     try:
-        return np.load(path, allow_pickle=False)
+        array = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:
         raise FrontendError(f"{bad}: {first_lines(exc, 1)}") from exc
+    # IREE reads the raw bytes: a big-endian or Fortran-order file must become native, C order
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))

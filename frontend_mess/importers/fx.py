@@ -122,6 +122,11 @@ def export(
                     program = torch.export.export(
                         module, example_args, dynamic_shapes=shapes, strict=strict
                     )
+        except SystemExit as exc:  # the model's forward exited: a failure, never success
+            raise ExportError(
+                f"the forward of {name} called sys.exit({exc.code!r}) while torch.export traced "
+                f"it: a model must not exit"
+            ) from None
         except Exception as exc:
             last = attempt == len(tries) - 1
             if not last and any(s in str(exc) for s in _DATA_DEPENDENT):

@@ -238,10 +238,10 @@ def read_results(
             damaged.append(number)
             continue
         records.append(record)
-    if damaged and not records and must_exist:
+    if not records and must_exist:
+        what = f"{len(damaged)} line(s) that are not one" if damaged else "it is empty"
         raise FrontendError(
-            f"{path} holds no matrix record ({len(damaged)} line(s) that are not one): is it a "
-            f"`frontend-mess matrix` result file?"
+            f"{path} holds no matrix record ({what}): is it a `frontend-mess matrix` result file?"
         )
     if damaged:
         shown = ", ".join(map(str, damaged[:5])) + (" ..." if len(damaged) > 5 else "")

@@ -418,6 +418,7 @@ def cases() -> list[Case]:
             "py-exit-in-forward",
             ["import", "m.py"],
             _model_file(_exit_in_forward("0")),
+            exit=FAILED,
             says=("exit",),
         )
     )
@@ -426,6 +427,7 @@ def cases() -> list[Case]:
             "py-exit-in-forward-verify",
             ["verify", "m.py"],
             _model_file(_exit_in_forward("5")),
+            exit=FAILED,
             says=("exit",),
         )
     )
@@ -1284,7 +1286,49 @@ def cases() -> list[Case]:
             says=("outdir",),
         )
     )
-    return c
+    return c + more_cases()
+
+
+def more_cases() -> list[Case]:
+    """Cases found after the first corpus: options whose value only a tool downstream checked."""
+    return [
+        Case(
+            "cpu-nonsense",
+            ["compile", "tiny.mlir", "--cpu", "nonsense", "-o", "o.vmfb"],
+            _copy("tiny.mlir"),
+            says=("--cpu", "nonsense"),
+        ),
+        Case(
+            "func-name-empty",
+            ["import", "tiny.py", "--func-name", ""],
+            _copy("tiny.py"),
+            says=("--func-name",),
+        ),
+        Case(
+            "func-name-quote",
+            ["import", "tiny.py", "--func-name", 'a"b'],
+            _copy("tiny.py"),
+            says=("--func-name",),
+        ),
+        Case(
+            "hf-garbage-safetensors",
+            ["import", "hf:hf"],
+            _both(_hf_dir(TINY_BERT), _write("hf/model.safetensors", b"\x08\x00" + os.urandom(64))),
+            says=("hf",),
+        ),
+        Case(
+            "hf-config-is-directory-named-json",
+            ["import", "hf-config:c.json"],
+            lambda d, f: (d / "c.json").mkdir(),
+            says=("c.json",),
+        ),
+        Case(
+            "matrix-render-empty-file",
+            ["matrix", "--render", "results.jsonl"],
+            _write("results.jsonl", ""),
+            says=("results.jsonl",),
+        ),
+    ]
 
 
 def build_fixtures(directory: Path) -> None:

@@ -131,3 +131,34 @@ def test_the_corpus_covers_every_subcommand():
     used = {c.argv[0] for c in CASES if c.argv}
     assert set(COMMANDS) - {"models", "versions"} <= used
     assert len(CASES) >= 150
+
+
+def test_a_big_endian_or_fortran_npy_runs_as_its_values(fixtures, tmp_path):
+    """IREE reads raw bytes: a `.npy` in another byte order or layout is made native first,
+    so it gives the same outputs as the same values in a native file."""
+    import numpy as np
+
+    from frontend_mess.backend.artifact import Artifact
+    from frontend_mess.backend.runtime import read_npy
+
+    values = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    np.save(tmp_path / "native.npy", values)
+    np.save(tmp_path / "big.npy", values.astype(">f4"))
+    np.save(tmp_path / "fortran.npy", np.asfortranarray(values))
+    module = Artifact.load(fixtures / "tiny.vmfb").module()
+    expected = module.call(None, [read_npy(str(tmp_path / "native.npy"))])[0]
+    for name in ("big.npy", "fortran.npy"):
+        got = module.call(None, [read_npy(str(tmp_path / name))])[0]
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_an_iree_compile_crash_is_named_not_bannered():
+    from frontend_mess.backend.compiler import _crash
+
+    banner = (
+        "iree-compile: Foo.cpp:12: void f(): Assertion `x && \"no layout\"' failed.\n"
+        "Please report issues to https://github.com/iree-org/iree/issues and include the "
+        "crash backtrace.\nStack dump:\n0. Program arguments: iree-compile -"
+    )
+    assert _crash(banner).startswith("iree-compile: Foo.cpp:12: void f(): Assertion")
+    assert _crash("error: failed to legalize operation 'tosa.cast'") == ""

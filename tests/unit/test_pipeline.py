@@ -81,9 +81,7 @@ def test_dynamic_batch_verifies_at_two_batch_sizes():
     assert [c.function for c in report.checks] == ["main at 3x4", "main at 4x4"]
 
 
-@pytest.mark.parametrize(
-    ("config", "dim"), [("gpt2", 1), ("gpt2", 0), ("bert", 1), ("bert", 0)]
-)
+@pytest.mark.parametrize(("config", "dim"), [("gpt2", 1), ("gpt2", 0), ("bert", 1), ("bert", 0)])
 def test_hf_dynamic_dims(config, dim):
     model = frontend_mess.import_model(
         f"hf-config:{TINY / f'{config}.json'}", to="torch", dynamic_dims=[dim]
