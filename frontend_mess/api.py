@@ -43,6 +43,7 @@ from frontend_mess.pipeline import (
 from frontend_mess.shapes import DynamicDim, InputSpec, parse_input_spec
 from frontend_mess.sources import SourceOptions
 from frontend_mess.support.errors import FrontendError
+from frontend_mess.support.mlir_types import walk
 from frontend_mess.support.progress import QUIET, Progress
 from frontend_mess.verify import VerifyReport
 from frontend_mess.verify import verify as verify_loaded
@@ -193,14 +194,7 @@ def linalg_module(source, options: SourceOptions | None = None, progress: Progre
 
 
 def _has_linalg(op) -> bool:
-    if op.name.startswith("linalg."):
-        return True
-    return any(
-        _has_linalg(inner.operation)
-        for region in op.regions
-        for block in region.blocks
-        for inner in block.operations
-    )
+    return any(o.name.startswith("linalg.") for o in walk(op))
 
 
 def analyze(source_or_module, example_args: Sequence | None = None, *, progress=QUIET, **options):

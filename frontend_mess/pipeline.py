@@ -44,6 +44,7 @@ from frontend_mess.importers import fx, onnx_graph
 from frontend_mess.shapes import random_inputs
 from frontend_mess.sources import Function, ModelSource, SourceOptions, is_onnx, resolve
 from frontend_mess.support.errors import ExportError, FrontendError, first_lines
+from frontend_mess.support.mlir_types import tensor_info, walk
 from frontend_mess.support.paths import input_file
 from frontend_mess.support.progress import QUIET, Progress
 
@@ -206,23 +207,13 @@ def _f64_tosa_ops(module) -> list[str]:
     constants and scalar arithmetic); TOSA's profiles have no f64."""
     from torch_mlir import ir
 
-    from frontend_mess.support.mlir_types import tensor_info
-
     found: list[str] = []
-
-    def visit(op) -> None:
-        if op.name.startswith("tosa.") and op.name not in found:
-            values = [*op.operands, *op.results]
-            infos = (tensor_info(v.type, ir) for v in values)
-            if any(i is not None and i.element == "f64" for i in infos):
-                found.append(op.name)
-        for region in op.regions:
-            for block in region.blocks:
-                for inner in block.operations:
-                    visit(inner.operation)
-
     with module.context:
-        visit(module.operation)
+        for op in walk(module.operation):
+            if op.name.startswith("tosa.") and op.name not in found:
+                infos = (tensor_info(v.type, ir) for v in [*op.operands, *op.results])
+                if any(i is not None and i.element == "f64" for i in infos):
+                    found.append(op.name)
     return found
 
 
@@ -367,17 +358,9 @@ def _unregistered_ops(text: str, ir) -> list[str]:
     except Exception:
         return []
     found: list[str] = []
-
-    def visit(op) -> None:
-        name = op.name
-        if not context.is_registered_operation(name) and name not in found:
-            found.append(name)
-        for region in op.regions:
-            for block in region.blocks:
-                for inner in block.operations:
-                    visit(inner.operation)
-
-    visit(module.operation)
+    for op in walk(module.operation):
+        if not context.is_registered_operation(op.name) and op.name not in found:
+            found.append(op.name)
     return found
 
 

@@ -10,6 +10,7 @@ body is respelled as the builtin `tensor<8x?xsi64>`, which the bindings then rea
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Integer element names as frontend-mess prints them: signless and signed both print as `iN`
@@ -104,3 +105,13 @@ def scalar_info(type_, ir) -> TensorInfo | None:
     """A scalar operand (the value of a `linalg.fill`) as a rank-0 tensor; None otherwise."""
     bits = element_bits(type_, ir)
     return TensorInfo((), element_name(type_, ir), bits) if bits is not None else None
+
+
+def walk(operation) -> Iterator:
+    """Every operation nested in `operation` (itself first), in either copy of the bindings:
+    the Python walker both copies share, without a callback."""
+    yield operation
+    for region in operation.regions:
+        for block in region.blocks:
+            for inner in block.operations:
+                yield from walk(inner.operation)
