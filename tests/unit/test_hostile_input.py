@@ -156,7 +156,7 @@ def test_an_iree_compile_crash_is_named_not_bannered():
     from frontend_mess.backend.compiler import _crash
 
     banner = (
-        "iree-compile: Foo.cpp:12: void f(): Assertion `x && \"no layout\"' failed.\n"
+        'iree-compile: Foo.cpp:12: void f(): Assertion `x && "no layout"\' failed.\n'
         "Please report issues to https://github.com/iree-org/iree/issues and include the "
         "crash backtrace.\nStack dump:\n0. Program arguments: iree-compile -"
     )
