@@ -1291,7 +1291,20 @@ def cases() -> list[Case]:
 
 def more_cases() -> list[Case]:
     """Cases found after the first corpus: options whose value only a tool downstream checked."""
+    add_mlir = (
+        "func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> {\n"
+        "  %0 = tensor.empty() : tensor<4xf32>\n"
+        "  %1 = linalg.add ins(%a, %a : tensor<4xf32>, tensor<4xf32>) "
+        "outs(%0 : tensor<4xf32>) -> tensor<4xf32>\n"
+        "  return %1 : tensor<4xf32>\n}\n"
+    )
     return [
+        Case(
+            "mlir-linalg-add",
+            ["compile", "add.mlir", "-o", "o.vmfb"],
+            _write("add.mlir", add_mlir),
+            says=("linalg.add", "add.mlir:3"),
+        ),
         Case(
             "cpu-nonsense",
             ["compile", "tiny.mlir", "--cpu", "nonsense", "-o", "o.vmfb"],
