@@ -128,7 +128,9 @@ def _resolve_hf(source: str, options: SourceOptions) -> ModelSource:
         raise FrontendError("--weights applies to torchvision models; hf: loads its own weights")
     model, task, attention = hf.load(source, task=options.task, attention=options.attention)
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    if isinstance(limit, int) and options.seq_len > limit:
+    if not isinstance(limit, int) or limit <= 0:  # XLNet says -1: no limit
+        limit = None
+    if limit is not None and options.seq_len > limit:
         raise FrontendError(
             f"--seq-len {options.seq_len} is more than {source} has positions for "
             f"(max_position_embeddings {limit})"

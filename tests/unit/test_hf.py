@@ -125,9 +125,12 @@ def test_token_ids_are_in_vocabulary_range():
     assert torch.all(mask == 1)
 
 
-def test_missing_directory_is_one_clear_error(tmp_path):
+def test_missing_directory_is_one_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(FrontendError, match="nothing does not exist"):
+        hf.load(f"hf:{tmp_path / 'nothing'}")  # a path: never looked up on the hub
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(FrontendError, match="no network at run time"):
-        hf.load(f"hf:{tmp_path / 'nothing'}")
+        hf.load("hf:no-such-org/no-such-model")  # an id, not in the cache
 
 
 def test_config_without_model_type(tmp_path):
