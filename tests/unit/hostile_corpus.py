@@ -45,6 +45,8 @@ class Case:
     env: dict = field(default_factory=dict)
     #: stderr lines that are not frontend-mess's but belong (the model file's own print).
     stderr_may_have: tuple[str, ...] = ()
+    #: in the slow lane only (a child process that imports transformers, say).
+    slow: bool = False
     #: root may write into a read-only directory: such a case says nothing as root.
     not_as_root: bool = False
 
@@ -601,6 +603,7 @@ def cases() -> list[Case]:
             ["import", "hf:no-such-org/no-such-model"],
             subprocess=True,
             env={"HF_HUB_OFFLINE": "1"},
+            slow=True,
             says=("no-such-org/no-such-model",),
         )
     )
@@ -920,11 +923,11 @@ def cases() -> list[Case]:
     add(
         Case(
             "output-file-too-large",
-            ["import", "tiny.py", "-o", "out.mlir"],
-            _copy("tiny.py"),
+            ["matrix", "--render", "results.jsonl", "--markdown", "out.md"],
+            _matrix_results([GOOD_RECORD]),
             subprocess=True,
             env={"RLIMIT_FSIZE": "200"},
-            says=("out.mlir",),
+            says=("out.md", "file too large"),
         )
     )
     add(

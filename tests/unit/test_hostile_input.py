@@ -86,7 +86,9 @@ def run_case(case: Case, directory: Path, capfd, monkeypatch) -> tuple[int, str,
     return code, out, err
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] * c.slow) for c in CASES]
+)
 def test_bad_input_is_one_clear_line(case: Case, fixtures, tmp_path, capfd, monkeypatch):
     if case.not_as_root and os.geteuid() == 0:
         pytest.skip("root writes into a read-only directory: the case cannot fail as root")

@@ -60,6 +60,7 @@ def test_a_signal_mid_write_leaves_the_old_file_and_nothing_else(tmp_path, signu
     assert (out_dir / "model.mlir").read_text() == "OLD"
 
 
+@pytest.mark.slow
 def test_sigterm_ends_a_command_with_one_line_and_status_143(tmp_path):
     model = tmp_path / "slow.py"
     model.write_text("import time\ntime.sleep(60)\n")

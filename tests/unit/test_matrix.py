@@ -65,6 +65,7 @@ def test_compare():
     assert "newly failing: 1" in text and "(run-fail)" in text
 
 
+@pytest.mark.slow
 def test_a_line_cut_short_by_a_kill_reruns_on_resume(tmp_path):
     output = tmp_path / "m.jsonl"
     todo = [cell(str(INPUTS / "mlp.py")), cell(f"{INPUTS / 'zoo.py'}:AddMul")]
