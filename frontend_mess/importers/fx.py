@@ -50,14 +50,14 @@ def dynamic_shapes(
         for index in entry.inputs(len(args)):
             if index >= len(args) or not isinstance(args[index], torch.Tensor):
                 raise FrontendError(
-                    f"dynamic dimension {entry.arg}:{entry.dim} names input {index}, but the "
-                    f"model takes {len(args)} tensor input(s)"
+                    f"--dynamic-dim: dynamic dimension {entry.arg}:{entry.dim} names input "
+                    f"{index}, but the model takes {len(args)} tensor input(s)"
                 )
             tensor = args[index]
             if entry.dim >= tensor.dim() or entry.dim < 0:
                 raise FrontendError(
-                    f"dynamic dimension {entry.dim} is out of range for input {index} of "
-                    f"shape {tuple(tensor.shape)}"
+                    f"--dynamic-dim: dynamic dimension {entry.dim} is out of range for input "
+                    f"{index} of shape {tuple(tensor.shape)} (0 to {tensor.dim() - 1})"
                 )
             if tensor.shape[entry.dim] < MIN_DYNAMIC_EXAMPLE_SIZE:
                 repeats = [1] * tensor.dim()
