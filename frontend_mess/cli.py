@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -845,7 +846,7 @@ def _sigterm_raises() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 @contextmanager
@@ -855,6 +856,11 @@ def _results_stdout() -> Iterator:
     upstream library writes, cannot end up inside the MLIR a user pipes into another tool.
     (Where `sys.stdout` is not fd 1, a test's capture, it is the result stream itself.)"""
     python_stdout = sys.stdout
+    if python_stdout is None or threading.current_thread() is not threading.main_thread():
+        # stdout closed (`>&-`), or an API user's worker thread: the process-wide swap
+        # would race other threads; results go where stdout goes (nowhere, if closed)
+        yield python_stdout or open(os.devnull, "w")  # noqa: SIM115
+        return
     try:
         on_fd_1 = python_stdout.fileno() == 1
     except (AttributeError, OSError, ValueError):

@@ -257,7 +257,7 @@ def parse_mlir_file(path: str | Path, *, allow_unregistered: bool = False):
 
     path = input_file(path, "MLIR file")
     data = path.read_bytes()
-    if path.suffix != ".mlirbc":
+    if not data.startswith(MLIR_BYTECODE_MAGIC):
         _check_nesting(data.decode(errors="replace"), path)
     context = ir.Context()
     torch_d.register_dialect(context)
@@ -268,26 +268,35 @@ def parse_mlir_file(path: str | Path, *, allow_unregistered: bool = False):
         raise FrontendError(f"{path} is not valid MLIR: {first_lines(exc, 1)}") from exc
 
 
+#: the first bytes of MLIR bytecode ("MLïR"), whatever the file is called.
+MLIR_BYTECODE_MAGIC = b"ML\xefR"
 #: nesting deeper than this is refused before a parser recurses through it (MLIR's parser
 #: and printer recurse per region: 20,000 nested regions overflow the C stack, a crash).
 MAX_MLIR_NESTING = 1000
 
 
 def _nesting(text: str) -> int:
-    """The deepest `{` nesting of MLIR text, strings skipped; resource blobs stop the scan."""
+    """The deepest `{` nesting of MLIR text: strings and `//` comments skipped, the scan ending
+    at the resource section (`{-#` outside a string: hex blobs, no structure)."""
     depth = deepest = 0
-    in_string = escaped = False
-    for char in text.split("{-#", 1)[0]:
-        if in_string:
-            escaped = char == "\\" and not escaped
-            in_string = not (char == '"' and not escaped)
-        elif char == '"':
-            in_string = True
+    index, size = 0, len(text)
+    while index < size:
+        char = text[index]
+        if char == '"':  # a string: skip to its unescaped closing quote
+            index += 1
+            while index < size and text[index] != '"':
+                index += 2 if text[index] == "\\" else 1
+        elif char == "/" and text.startswith("//", index):
+            newline = text.find("\n", index)
+            index = size if newline < 0 else newline
         elif char == "{":
+            if text.startswith("{-#", index):
+                break
             depth += 1
             deepest = max(deepest, depth)
         elif char == "}":
             depth -= 1
+        index += 1
     return deepest
 
 
@@ -318,7 +327,7 @@ def mlir_file_for_iree(path: str | Path) -> str | bytes:
     does not know (which iree-compile does not report but crashes on)."""
     path = input_file(path, "MLIR file")
     data = path.read_bytes()
-    if path.suffix != ".mlirbc":
+    if not data.startswith(MLIR_BYTECODE_MAGIC):  # text, whatever the suffix says
         data = data.decode(errors="replace")
         _check_nesting(data, path)
     module, error = _iree_parse(data, path)

@@ -160,4 +160,4 @@ def read_npy(name: str) -> np.ndarray:
     except (ValueError, EOFError, OSError) as exc:
         raise FrontendError(f"{bad}: {first_lines(exc, 1)}") from exc
     # IREE reads the raw bytes: a big-endian or Fortran-order file must become native, C order
-    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
+    return np.require(array.astype(array.dtype.newbyteorder("="), copy=False), requirements="C")

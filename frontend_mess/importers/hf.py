@@ -231,6 +231,8 @@ def _load(
 ) -> tuple[torch.nn.Module, str, str]:
     pretrained = source.startswith(PRETRAINED_PREFIX)
     location = source.removeprefix(PRETRAINED_PREFIX).removeprefix(CONFIG_PREFIX)
+    if location.startswith("~"):  # the shell does not expand `~` after `hf:`
+        location = os.path.expanduser(location)
     if not location:
         raise FrontendError(f"{source!r} names no directory, file or id")
     config = _load_config(location)

@@ -212,6 +212,10 @@ def _host_isa() -> str:
     return host_isa()
 
 
+#: what a line must hold to be a record: its cell's key (report.cell_key) and its status.
+RECORD_KEYS = ("suite", "source", "path", "target", "status")
+
+
 def read_results(
     path: Path, must_exist: bool = False, progress: Progress | None = None
 ) -> list[dict]:
@@ -234,7 +238,9 @@ def read_results(
             record = json.loads(line)
         except (json.JSONDecodeError, RecursionError):
             record = None
-        if not isinstance(record, dict) or not {"status", "source", "path"} <= record.keys():
+        if not isinstance(record, dict) or not all(
+            isinstance(record.get(key), str) for key in RECORD_KEYS
+        ):
             damaged.append(number)
             continue
         records.append(record)

@@ -10,10 +10,11 @@ removed on any error, Ctrl-C or SIGTERM (cli.py turns SIGTERM into an exception)
 
 from __future__ import annotations
 
-import glob
 import os
+import re
 import secrets
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -84,13 +85,35 @@ def _unnamed(directory: Path) -> tuple[int, Callable[[int, Path], None]] | None:
         return None
 
 
+#: a named temporary file older than this whose writer is gone is a SIGKILL's leftover.
+STALE_AFTER_S = 600
+
+
+def _short_name(target: Path) -> str:
+    """The target's name cut to 200 bytes (not characters), so that a temporary name made
+    from it stays within NAME_MAX whatever the script of the name."""
+    return os.fsencode(target.name)[:200].decode(errors="ignore")
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{_short_name(target)}.{os.getpid()}."
+
+
 def _remove_stale(directory: Path, target: Path) -> None:
     """Named temporary files of this target left by a process that was SIGKILLed (only the
-    fallback writer names them): `.NAME.PID.RANDOM.tmp` whose PID no longer runs."""
-    for stale in directory.glob(f".{glob.escape(target.name[:200])}.*.tmp"):
-        pid = stale.name[len(target.name[:200]) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            stale.unlink(missing_ok=True)
+    fallback writer names them): exactly `.NAME.PID.XXXXXXXX.tmp`, its PID not running here,
+    and older than STALE_AFTER_S (a writer on another host of a shared file system)."""
+    name = re.escape(_short_name(target))
+    shape = re.compile(rf"\.{name}\.(\d+)\.[A-Za-z0-9_]{{8}}\.tmp")
+    for stale in directory.iterdir():
+        match = shape.fullmatch(stale.name)
+        if not match or Path(f"/proc/{match[1]}").exists():
+            continue
+        try:
+            if time.time() - stale.lstat().st_mtime > STALE_AFTER_S:
+                stale.unlink()
+        except OSError:
+            pass
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
@@ -98,17 +121,17 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], N
     (full disk, read-only directory) is a `FrontendError` naming `path`."""
     target = output_file(path)
     directory = target.parent if str(target.parent) else Path(".")
-    prefix = f".{target.name[:200]}.{os.getpid()}."
+    prefix = _temp_prefix(target)
     try:
         unnamed = _unnamed(directory)
         if unnamed is not None:
             fd, link = unnamed
-            with os.fdopen(fd, "wb") as handle:
-                write(handle)
-                handle.flush()
-                name = directory / f"{prefix}{secrets.token_hex(4)}.tmp"
-                link(handle.fileno(), name)
+            name = directory / f"{prefix}{secrets.token_hex(4)}.tmp"
             try:
+                with os.fdopen(fd, "wb") as handle:
+                    write(handle)
+                    handle.flush()
+                    link(handle.fileno(), name)
                 os.replace(name, target)
             except BaseException:
                 name.unlink(missing_ok=True)
@@ -125,7 +148,6 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], N
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        if exc.filename is None or str(exc.filename).startswith("/proc/self/fd/"):
-            exc.filename = str(target)
+        exc.filename = str(target)  # the user's name, not a temporary one
         raise FrontendError(io_error_message(exc, "write")) from exc
     return target

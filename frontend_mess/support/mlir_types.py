@@ -108,10 +108,11 @@ def scalar_info(type_, ir) -> TensorInfo | None:
 
 
 def walk(operation) -> Iterator:
-    """Every operation nested in `operation` (itself first), in either copy of the bindings:
-    the Python walker both copies share, without a callback."""
-    yield operation
-    for region in operation.regions:
-        for block in region.blocks:
-            for inner in block.operations:
-                yield from walk(inner.operation)
+    """Every operation nested in `operation` (itself first, then in program order), in either
+    copy of the bindings; an explicit stack, so deep nesting cannot exhaust Python's."""
+    stack = [operation]
+    while stack:
+        op = stack.pop()
+        yield op
+        inner = [o.operation for r in op.regions for b in r.blocks for o in b.operations]
+        stack.extend(reversed(inner))

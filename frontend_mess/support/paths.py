@@ -58,7 +58,8 @@ def output_file(
     input; checked before the work, so the user learns it in a second, not after a compile."""
     path = Path(path)
     label = f"{what} {path} ({option})"
-    if Path(os.path.abspath(path)).parts[1:2] in (("dev",), ("proc",), ("sys",)):
+    parts = Path(os.path.abspath(path)).parts
+    if parts[1:2] in (("dev",), ("proc",), ("sys",)) and parts[1:3] != ("dev", "shm"):
         raise FrontendError(
             f"cannot write {label}: it is a system path, not a file (leave out the option to "
             f"print to stdout)"

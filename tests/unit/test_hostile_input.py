@@ -164,3 +164,38 @@ def test_an_iree_compile_crash_is_named_not_bannered():
     )
     assert _crash(banner).startswith("iree-compile: Foo.cpp:12: void f(): Assertion")
     assert _crash("error: failed to legalize operation 'tosa.cast'") == ""
+
+
+def test_a_scalar_npy_stays_a_scalar(tmp_path):
+    import numpy as np
+
+    from frontend_mess.backend.runtime import read_npy
+
+    np.save(tmp_path / "t.npy", np.float32(3))
+    assert read_npy(str(tmp_path / "t.npy")).shape == ()
+
+
+def test_the_nesting_scan_skips_strings_comments_and_resources():
+    from frontend_mess.pipeline import _nesting
+
+    assert _nesting('"a\\"b" {{}}') == 2  # an escaped quote does not end the string
+    assert _nesting('// a "quote\n{{{}}}') == 3  # nor does a quote in a comment start one
+    assert _nesting('"{{{{" {}') == 1
+    assert _nesting("{{}}\n{-#\n dialect_resources: {{{{{{ }}}}}} \n#-}") == 2
+
+
+def test_walk_goes_deeper_than_pythons_recursion_limit():
+    import sys
+
+    from frontend_mess.support.mlir_types import walk
+
+    class Op:  # the shape of an MLIR operation: regions -> blocks -> operations
+        def __init__(self, child=None):
+            self.operation, self.name = self, "x"
+            block = type("Block", (), {"operations": [child] if child else []})
+            self.regions = [type("Region", (), {"blocks": [block]})]
+
+    op = None
+    for _ in range(sys.getrecursionlimit() + 500):
+        op = Op(op)
+    assert sum(1 for _ in walk(op)) == sys.getrecursionlimit() + 500

@@ -118,7 +118,9 @@ def test_onnx_node_cells(tmp_path):
 
 
 def test_damaged_lines_anywhere_are_skipped_and_reported(tmp_path, capsys):
-    good = json.dumps({"suite": "s", "source": "a", "path": "onnx", "status": "pass"})
+    good = json.dumps(
+        {"suite": "s", "source": "a", "path": "onnx", "target": "llvm-cpu", "status": "pass"}
+    )
     results = tmp_path / "r.jsonl"
     results.write_text(f"{good[:20]}\n\x00garbage\n{good}\n[1]\n{good}")
     assert [r["source"] for r in read_results(results)] == ["a", "a"]
