@@ -46,7 +46,7 @@ from frontend_mess.defaults import (
     VIAS,
 )
 from frontend_mess.importers.hf import ATTENTION, TASKS  # noqa: E402  (no heavy imports)
-from frontend_mess.support.capture import VERBOSE_ENV
+from frontend_mess.support.capture import VERBOSE_ENV, verbose
 from frontend_mess.support.errors import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -558,9 +558,9 @@ def _run_matrix(args) -> int:
             for cell in todo:
                 print(cell["suite"], cell["source"], cell["path"], cell["target"], file=args.out)
             return 0
+        _check_outputs(args, "--output", make_parents=True)
         output = Path(args.output)
         output.parent.mkdir(parents=True, exist_ok=True)
-        _check_outputs(args, "--output")
         records = matrix.run_matrix(
             todo,
             output,
@@ -649,19 +649,37 @@ def _inputs_of(args) -> list[str]:
     return [f for f in found if f]
 
 
-def _check_outputs(args, *options: str) -> None:
-    """Refuse the command's output paths before any work (support/paths.py)."""
+def _check_outputs(args, *options: str, make_parents: bool = False) -> None:
+    """Refuse the command's output paths before any work (support/paths.py), and two outputs
+    on one file; then hold them as absolute paths, so that a model file's `os.chdir` cannot
+    move them (or aim them at the model file itself)."""
     from frontend_mess.support.paths import output_file
 
     inputs = _inputs_of(args)
+    seen: dict[str, str] = {}
     for option in options:
-        value = getattr(args, option.lstrip("-").replace("-", "_"), None)
-        if value:
-            output_file(value, inputs, option=option)
+        attr = option.lstrip("-").replace("-", "_")
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if not str(value).strip():
+            raise FrontendError(f"{option} needs a file name, got {value!r}")
+        output_file(value, inputs, option=option, make_parents=make_parents)
+        absolute = os.path.abspath(value)
+        if absolute in seen:
+            raise FrontendError(
+                f"{seen[absolute]} and {option} both name {value}: give each its own file"
+            )
+        seen[absolute] = option
+        setattr(args, attr, absolute)
 
 
 def _check_diagnostics_dir(args) -> None:
     directory = getattr(args, "keep_diagnostics", None)
+    if directory is not None and not directory.strip():
+        raise FrontendError("--keep-diagnostics needs a directory, got ''")
+    if directory:
+        args.keep_diagnostics = os.path.abspath(directory)
     if directory and os.path.exists(directory) and not os.path.isdir(directory):
         raise FrontendError(
             f"--keep-diagnostics {directory} is a file: it takes a directory (made if missing)"
@@ -716,8 +734,9 @@ def _run_compile(args) -> None:
     from frontend_mess.sources import short_name
 
     progress = _progress(args)
-    args.output = args.output or f"{short_name(args.source)}.vmfb"
-    output = args.output
+    if args.output is None:
+        args.output = f"{short_name(args.source)}.vmfb"
+    output = args.output  # as the user wrote it, for the message
     _check_outputs(args, "--output")
     _check_diagnostics_dir(args)
     spec = _spec(args)
@@ -728,7 +747,7 @@ def _run_compile(args) -> None:
         keep_diagnostics=args.keep_diagnostics,
         progress=progress,
     )
-    artifact.save(output)
+    artifact.save(args.output)
     print(
         f"wrote {output} ({artifact.size} bytes, {artifact.target}, via {artifact.via}, "
         f"input {artifact.input_type})",
@@ -816,11 +835,34 @@ def _run_analyze(args) -> None:
         args.out.write(analysis_report.text(analysis, args.group_by))
 
 
+@contextmanager
+def _isolated_calls() -> Iterator[None]:
+    """`run` and `verify` call compiled code in a child process (backend/runtime.py), so a
+    module that crashes is an error line, not a dead frontend-mess."""
+    from frontend_mess.backend.runtime import ISOLATE
+
+    ISOLATE.enabled = True
+    try:
+        yield
+    finally:
+        ISOLATE.enabled = False
+
+
+def _run_run_isolated(args) -> None:
+    with _isolated_calls():
+        _run_run(args)
+
+
+def _run_verify_isolated(args) -> int:
+    with _isolated_calls():
+        return _run_verify(args)
+
+
 COMMANDS = {
     "import": _run_import,
     "compile": _run_compile,
-    "run": _run_run,
-    "verify": _run_verify,
+    "run": _run_run_isolated,
+    "verify": _run_verify_isolated,
     "analyze": _run_analyze,
     "matrix": _run_matrix,
     "models": _run_models,
@@ -856,10 +898,9 @@ def _results_stdout() -> Iterator:
     upstream library writes, cannot end up inside the MLIR a user pipes into another tool.
     (Where `sys.stdout` is not fd 1, a test's capture, it is the result stream itself.)"""
     python_stdout = sys.stdout
-    if python_stdout is None or threading.current_thread() is not threading.main_thread():
-        # stdout closed (`>&-`), or an API user's worker thread: the process-wide swap
-        # would race other threads; results go where stdout goes (nowhere, if closed)
-        yield python_stdout or open(os.devnull, "w")  # noqa: SIM115
+    if threading.current_thread() is not threading.main_thread():
+        # an API user's worker thread: the process-wide swap would race other threads
+        yield python_stdout
         return
     try:
         on_fd_1 = python_stdout.fileno() == 1
@@ -893,11 +934,38 @@ def _user_code_exit(exc: SystemExit) -> FrontendError:
     )
 
 
+def _std_streams() -> None:
+    """A closed stdin, stdout or stderr (`>&-`) becomes /dev/null: libraries write to fds 1
+    and 2 and flush `sys.stdout` unasked, and an error line must never land on stdout."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)  # the lowest free fd: this one
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115
+
+
+def _error(message: object) -> None:
+    """The one error line: a newline in a file name must not make it two."""
+    text = str(message).replace("\r", "\\r").replace("\n", "\\n")
+    print(f"{PROG}: error: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _std_streams()
+    try:
+        os.getcwd()
+    except OSError:
+        _error("the current directory no longer exists: cd somewhere that does")
+        return EXIT_USAGE
     try:
         args = build_parser().parse_args(argv)
     except FrontendError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _error(exc)
         return exc.exit_code
     try:
         with _sigterm_raises(), _results_stdout() as out:
@@ -909,7 +977,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.flush()
         return code
     except FrontendError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _error(exc)
         return exc.exit_code
     except Terminated:
         print(f"{PROG}: terminated", file=sys.stderr)
@@ -922,22 +990,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except OSError as exc:  # the user's environment (a full disk, permissions), not our bug
-        print(f"{PROG}: error: {io_error_message(exc)}", file=sys.stderr)
+        _error(io_error_message(exc))
+        return EXIT_USAGE
+    except ImportError as exc:  # a broken install, or too little address space (ulimit -v)
+        _error(
+            f"a library failed to load: {first_lines(exc, 1)} (reinstall with `uv sync`; under "
+            f"`ulimit -v`, allow more address space)"
+        )
         return EXIT_USAGE
     except MemoryError:
-        print(
-            f"{PROG}: error: out of memory running {args.command}: the model or its inputs "
-            f"are too large for this machine",
-            file=sys.stderr,
+        _error(
+            f"out of memory running {args.command}: the model or its inputs are too large for "
+            f"this machine"
         )
         return EXIT_FAILED
     except Exception as exc:  # a bug, or an upstream failure no importer anticipated
-        if os.environ.get(VERBOSE_ENV):
+        if verbose():
             raise
-        print(
-            f"{PROG}: error: unexpected {type(exc).__name__}: {first_lines(exc, 1)} "
-            f"(rerun with {VERBOSE_ENV}=1 for the traceback, and please report it)",
-            file=sys.stderr,
+        _error(
+            f"unexpected {type(exc).__name__}: {first_lines(exc, 1)} "
+            f"(rerun with {VERBOSE_ENV}=1 for the traceback, and please report it)"
         )
         return EXIT_INTERNAL
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from frontend_mess.defaults import MIN_DYNAMIC_EXAMPLE_SIZE, VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
 from frontend_mess.shapes import DynamicDim
-from frontend_mess.support.errors import FrontendError, RunError
+from frontend_mess.support.errors import FrontendError, RunError, first_lines
 from frontend_mess.support.progress import QUIET, Progress
 
 
@@ -73,10 +73,11 @@ def compare(
     if got.shape != want.shape:
         return OutputCheck(function, index, want.shape, float("inf"), float("inf"), False, 1.0)
     got64, want64 = got.astype(np.float64), want.astype(np.float64)
-    diff = np.abs(got64 - want64)
-    max_abs = float(diff.max()) if diff.size else 0.0
-    scale = np.maximum(np.abs(want64), np.finfo(np.float32).tiny)
-    max_rel = float((diff / scale).max()) if diff.size else 0.0
+    with np.errstate(all="ignore"):  # inf - inf in a model's outputs is a NaN error, not noise
+        diff = np.abs(got64 - want64)
+        max_abs = float(diff.max()) if diff.size else 0.0
+        scale = np.maximum(np.abs(want64), np.finfo(np.float32).tiny)
+        max_rel = float((diff / scale).max()) if diff.size else 0.0
     # Scale-aware: the error may be rtol of the output's largest magnitude. Elementwise
     # relative error is reported but not judged: it blows up where values cancel to near zero.
     peak = float(np.abs(want64).max()) if want64.size else 0.0
@@ -96,7 +97,8 @@ def mark_insensitive(checks: list[OutputCheck], first: list, second: list) -> No
     for check, a, b in zip(checks, first, second, strict=True):
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         if a.shape == b.shape and a.size:
-            change = float(np.abs(a - b).max())
+            with np.errstate(all="ignore"):
+                change = float(np.abs(a - b).max())
             check.insensitive = change <= INSENSITIVE_BELOW * max(float(np.abs(a).max()), 1e-30)
 
 
@@ -174,9 +176,20 @@ def torch_checks(
             )
             # eager may mutate its inputs in place: give IREE its own copy, taken first
             arrays = [i.clone().numpy() for i in inputs]
-            with torch.no_grad():
-                expected = [t.numpy() for t in _flatten(function.module(*inputs))]
-                second = [t.numpy() for t in _flatten(function.module(*others))]
+            try:
+                with torch.no_grad():
+                    expected = [t.numpy() for t in _flatten(function.module(*inputs))]
+                    second = [t.numpy() for t in _flatten(function.module(*others))]
+            except SystemExit as exc:
+                raise FrontendError(
+                    f"{name}: the model called sys.exit({exc.code!r}) in PyTorch eager"
+                ) from None
+            except Exception as exc:  # the user's model on the user's input shapes
+                raise FrontendError(
+                    f"{name}: PyTorch eager, the reference, failed on inputs "
+                    f"{_shapes_text(shapes)}: {type(exc).__name__}: {first_lines(exc, 1)} "
+                    f"(check --input-shape)"
+                ) from exc
             with progress.step(f"running {iree_name} on {module.config.device}"):
                 got = module.call(iree_name, arrays)
             if len(got) != len(expected):

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from frontend_mess.backend.artifact import Artifact
+from frontend_mess.backend.integrity import is_module_bytes
 from frontend_mess.backend.signature import annotate
 from frontend_mess.backend.targets import TargetSpec, input_flags
 from frontend_mess.support.capture import upstream_output
@@ -121,6 +122,11 @@ def compile_text(
                 flags=tuple(flags),
                 diagnostics=diagnostics,
             ) from exc
+    if not is_module_bytes(data):  # `--iree-flag=--version` or `--help` prints, exit 0
+        raise FrontendError(
+            f"iree-compile wrote no IREE module for {name} ({len(data)} bytes starting "
+            f"{data[:40]!r}): an --iree-flag such as --help or --version makes it print instead"
+        )
     return Artifact(
         data=data,
         target=spec.target,

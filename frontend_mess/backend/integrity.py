@@ -33,6 +33,11 @@ MODULE_ENTRY = "module.fb"
 PROBE_TIMEOUT_S = 60
 
 
+def is_module_bytes(data: bytes) -> bool:
+    """Whether `data` starts as a `.vmfb` does (IREE's archive, or a bare FlatBuffer)."""
+    return data.startswith(b"PK\x03\x04") or _is_flatbuffer(data[:12])
+
+
 def check_vmfb(path: str | Path) -> Path:
     """`path` if it holds an intact IREE module; else one clear `FrontendError`."""
     path = input_file(path, "module file")
@@ -88,8 +93,9 @@ def _probe_in_child(path: Path) -> None:
         "rt.VmModule.mmap(config.vm_instance, sys.argv[1]))\n"
     )
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", code, str(path)],
+        done = subprocess.run(  # -I and cwd /: no module of the user's directory shadows ours
+            [sys.executable, "-I", "-c", code, str(path.resolve())],
+            cwd="/",
             capture_output=True,
             timeout=PROBE_TIMEOUT_S,
             check=False,

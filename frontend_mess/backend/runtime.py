@@ -3,6 +3,8 @@ signature first (IREE's own error for a wrong shape is an opaque status code).""
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 
 from frontend_mess.backend.signature import (
@@ -23,6 +25,7 @@ class LoadedModule:
         import iree.runtime as rt
 
         self._signatures: dict[str, Signature] = {}
+        self._artifact = artifact
         try:
             self.config = rt.Config(device)
             self.device = device
@@ -56,6 +59,11 @@ class LoadedModule:
         return names[0]
 
     def signature(self, function: str) -> Signature:
+        if function.endswith("$async"):
+            raise FrontendError(
+                f"{function} is the asynchronous form IREE adds (it takes fences): call "
+                f"{function.removesuffix('$async')}"
+            )
         if function not in self.functions():
             raise FrontendError(
                 f"the module has no function {function!r}: it has {', '.join(self.functions())}"
@@ -78,6 +86,15 @@ class LoadedModule:
         signature = self.signature(function)
         arrays = [np.asarray(a) for a in arrays]
         check_inputs(signature, arrays, function)
+        if ISOLATE.enabled:
+            arrays = _call_in_child(self._artifact, self.device, function, arrays)
+        else:
+            arrays = self._invoke(function, arrays)
+        if user_only:
+            arrays = [arrays[i] for i in signature.user_outputs(len(arrays))]
+        return arrays
+
+    def _invoke(self, function: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
         invoke = self.context.modules[self.vm_module.name][function]
         try:
             result = invoke(*arrays)
@@ -86,10 +103,68 @@ class LoadedModule:
                 f"IREE's runtime failed running {function} on {self.device}: {first_lines(exc, 1)}"
             ) from exc
         results = result if isinstance(result, tuple | list) else [result]
-        arrays = [np.asarray(r.to_host() if hasattr(r, "to_host") else r) for r in results]
-        if user_only:
-            arrays = [arrays[i] for i in signature.user_outputs(len(arrays))]
-        return arrays
+        return [np.asarray(r.to_host() if hasattr(r, "to_host") else r) for r in results]
+
+
+class _Isolation:
+    """Whether calls run in a child process (the CLI's `run` and `verify` turn it on)."""
+
+    enabled = False
+
+
+ISOLATE = _Isolation()
+# What a signal that kills a call usually means, for the one error line.
+_SIGNAL_HINTS = {
+    signal.SIGILL: "an instruction this CPU lacks: was it compiled for another CPU (--cpu)?",
+    signal.SIGSEGV: "a segmentation fault in the compiled code (an IREE bug; --cpu generic "
+    "avoids some, notes/matrix.md)",
+    signal.SIGBUS: "a bus error in the compiled code",
+    signal.SIGFPE: "an arithmetic fault in the compiled code",
+    signal.SIGABRT: "IREE's runtime aborted",
+}
+
+
+def _child_call(artifact, device: str, function: str, arrays, connection) -> None:
+    try:
+        outputs = LoadedModule(artifact, device)._invoke(function, arrays)
+        connection.send(("ok", outputs))
+    except FrontendError as exc:
+        connection.send(("error", type(exc).__name__, getattr(exc, "message", str(exc))))
+    except Exception as exc:  # noqa: BLE001  (reported in the parent as a run failure)
+        connection.send(("error", "RunError", f"{type(exc).__name__}: {first_lines(exc, 1)}"))
+    finally:
+        connection.close()
+
+
+def _call_in_child(artifact, device: str, function: str, arrays) -> list[np.ndarray]:
+    """One call in a fresh child process (spawned: IREE's worker threads do not survive a
+    fork): compiled code that crashes (SIGILL for a CPU this host is not, SIGSEGV) kills the
+    child, and the parent reports it as one line instead of dying with it."""
+    import multiprocessing
+
+    from frontend_mess.support import errors
+
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child_call, args=(artifact, device, function, arrays, send))
+    child.start()
+    send.close()
+    try:
+        reply = receive.recv()
+    except EOFError:
+        reply = None
+    child.join()
+    if reply is None:
+        code = child.exitcode or 0
+        name = signal.Signals(-code).name if code < 0 else f"exit {code}"
+        hint = _SIGNAL_HINTS.get(-code, "") if code < 0 else ""
+        raise RunError(
+            f"IREE's runtime crashed running {function} on {device} ({name}"
+            f"{': ' + hint if hint else ''})"
+        )
+    if reply[0] == "ok":
+        return reply[1]
+    raise getattr(errors, reply[1], RunError)(reply[2])
 
 
 def check_inputs(signature: Signature, arrays: list[np.ndarray], function: str) -> None:

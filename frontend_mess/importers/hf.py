@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from frontend_mess.defaults import DEFAULT_IMAGE_SIZE, DEFAULT_SEQ_LEN, EXAMPLE_INPUT_SEED
-from frontend_mess.support.capture import VERBOSE_ENV, upstream_output
+from frontend_mess.support.capture import upstream_output, verbose
 from frontend_mess.support.errors import FrontendError, first_lines
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ def quiet_transformers() -> Iterator[None]:
     they are restored for whoever uses transformers next in this process (a test, the API
     caller). FRONTEND_MESS_VERBOSE=1 lets everything through, as for torch's output.
     """
-    if os.environ.get(VERBOSE_ENV):
+    if verbose():
         yield
         return
     from transformers.utils import logging as hf_logging

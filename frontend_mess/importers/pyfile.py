@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +45,7 @@ def looks_like_python_file(source: str) -> bool:
 
 def _load_python(path: Path):
     input_file(path, "model file")
-    key = "frontend_mess_user_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    key = "frontend_mess_user_" + hashlib.sha1(os.fsencode(path.resolve())).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(key, path)
     if spec is None or spec.loader is None:
         raise FrontendError(f"cannot load {path} as a Python file")

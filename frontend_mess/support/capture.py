@@ -18,6 +18,11 @@ from contextlib import contextmanager
 VERBOSE_ENV = "FRONTEND_MESS_VERBOSE"
 
 
+def verbose() -> bool:
+    """FRONTEND_MESS_VERBOSE set to anything but empty, 0, false, no or off."""
+    return os.environ.get(VERBOSE_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 class Captured:
     """What upstream code printed so far; MLIR prints its diagnostics (the `error:` line that
     names the failing op) straight to stderr, not into the exception."""
@@ -37,7 +42,7 @@ class Captured:
 @contextmanager
 def upstream_output() -> Iterator[Captured]:
     """Send whatever runs inside to a temporary file instead of fds 1 and 2."""
-    if os.environ.get(VERBOSE_ENV):
+    if verbose():
         yield Captured()
         return
     sys.stdout.flush()

@@ -53,6 +53,7 @@ def output_file(
     inputs: Iterable[str | os.PathLike[str] | None] = (),
     what: str = "output",
     option: str = "-o",
+    make_parents: bool = False,
 ) -> Path:
     """Refuse an output path that could not be written, or whose writing would destroy an
     input; checked before the work, so the user learns it in a second, not after a compile."""
@@ -82,6 +83,11 @@ def output_file(
                     f"refusing to write {label}: it is the input {given}; name another file"
                 )
     directory = path.parent if str(path.parent) else Path(".")
+    if make_parents:  # the directories will be made: the nearest one that exists must do
+        while not directory.exists() and directory != directory.parent:
+            directory = directory.parent
+    if directory.exists() and not directory.is_dir():
+        raise FrontendError(f"cannot write {label}: {directory} is a file, not a directory")
     if not directory.is_dir():
         raise FrontendError(f"cannot write {label}: directory {directory} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):

@@ -45,6 +45,10 @@ class Case:
     env: dict = field(default_factory=dict)
     #: stderr lines that are not frontend-mess's but belong (the model file's own print).
     stderr_may_have: tuple[str, ...] = ()
+    #: a child whose stdout (1) or stderr (2) is closed (`>&-`, `2>&-`).
+    close_fd: int | None = None
+    #: a child whose current directory is deleted before it starts.
+    delete_cwd: bool = False
     #: in the slow lane only (a child process that imports transformers, say).
     slow: bool = False
     #: root may write into a read-only directory: such a case says nothing as root.
@@ -1289,7 +1293,7 @@ def cases() -> list[Case]:
             says=("outdir",),
         )
     )
-    return c + more_cases()
+    return c + more_cases() + even_more_cases()
 
 
 def more_cases() -> list[Case]:
@@ -1343,6 +1347,161 @@ def more_cases() -> list[Case]:
             ["matrix", "--render", "results.jsonl"],
             _write("results.jsonl", ""),
             says=("results.jsonl",),
+        ),
+    ]
+
+
+def _bare_vmfb(d: Path, f: Path) -> None:
+    """tiny.mlir compiled without IREE's ZIP wrapper, and a numpy.py payload beside it: the
+    check that test-loads such a module in a child must not import the user's files."""
+    from frontend_mess.cli import main
+
+    (d / "tiny.mlir").write_bytes((f / "tiny.mlir").read_bytes())
+    flag = "--iree-flag=--iree-vm-emit-polyglot-zip=false"
+    assert main(["compile", str(d / "tiny.mlir"), flag, "-o", str(d / "bare.vmfb"), "-q"]) == 0
+    (d / "tiny.mlir").unlink()
+    (d / "numpy.py").write_text(payload(d))
+    (d / "iree").mkdir()
+    (d / "iree" / "__init__.py").write_text(payload(d))
+
+
+CHDIR_MODEL = TINY_PY.replace(
+    "import torch\n", "import os\nimport torch\nos.chdir(os.path.dirname(__file__))\n"
+)
+
+
+def even_more_cases() -> list[Case]:
+    """Cases from a red-team pass after the first corpus (issue 11)."""
+    return [
+        Case(
+            "run-bare-module-user-numpy",
+            ["run", "bare.vmfb", "--input", "2x3xf32", "--input", "3x4xf32"],
+            _bare_vmfb,
+            subprocess=True,
+            exit=0,
+            stdout_has="output 0: 2x4xf32",
+        ),
+        Case(
+            "py-chdir-cannot-move-the-output",
+            ["import", "sub/m.py", "-o", "m.mlir"],
+            lambda d, f: ((d / "sub").mkdir(), (d / "sub" / "m.py").write_text(CHDIR_MODEL)),
+            exit=0,
+            creates=("m.mlir",),
+            stdout_has="",
+        ),
+        Case(
+            "py-chdir-cannot-overwrite-the-model",
+            ["import", "sub/m.py", "-o", "m.py"],
+            lambda d, f: ((d / "sub").mkdir(), (d / "sub" / "m.py").write_text(CHDIR_MODEL)),
+            exit=0,
+            creates=("m.py",),
+            stdout_has="",
+        ),
+        Case(
+            "iree-flag-version",
+            ["compile", "tiny.mlir", "--iree-flag=--version", "-o", "o.vmfb"],
+            _copy("tiny.mlir"),
+            says=("--version",),
+        ),
+        Case(
+            "iree-flag-help",
+            ["compile", "tiny.mlir", "--iree-flag=--help", "-o", "o.vmfb"],
+            _copy("tiny.mlir"),
+            says=("--help",),
+        ),
+        Case(
+            "name-invalid-utf8", ["compile", os.fsdecode(b"\xff\xfe.py")], says=("does not exist",)
+        ),
+        Case("name-with-newline", ["import", "no\nsuch.py"], says=("no\\nsuch.py",)),
+        Case(
+            "verify-eager-fails-on-the-inputs",
+            ["verify", "tiny.py", "--input-shape", "3x4:i64"],
+            _copy("tiny.py"),
+            says=("PyTorch eager",),
+        ),
+        Case(
+            "verbose-0-is-off",
+            ["compile", "nope.py"],
+            subprocess=True,
+            env={"FRONTEND_MESS_VERBOSE": "0"},
+            says=("nope.py",),
+        ),
+        Case(
+            "output-empty-name",
+            ["compile", "tiny.mlir", "-o", ""],
+            _copy("tiny.mlir"),
+            says=("--output",),
+        ),
+        Case(
+            "output-empty-name-import",
+            ["import", "tiny.py", "-o", ""],
+            _copy("tiny.py"),
+            says=("--output",),
+        ),
+        Case(
+            "two-outputs-one-file",
+            ["analyze", "tiny.mlir", "--html", "o.html", "--strip-weights", "o.html"],
+            _copy("tiny.mlir"),
+            says=("o.html",),
+        ),
+        Case(
+            "matrix-two-outputs-one-file",
+            ["matrix", "--render", "results.jsonl", "--markdown", "o.out", "--html", "o.out"],
+            _matrix_results([GOOD_RECORD]),
+            says=("o.out",),
+        ),
+        Case(
+            "matrix-output-name-too-long-makes-no-directory",
+            [
+                "matrix",
+                "--suite",
+                "onnx-node",
+                "--match",
+                "test_relu",
+                "--path",
+                "onnx",
+                "-o",
+                "newdir/" + "x" * 300 + ".jsonl",
+            ],
+            says=("255",),
+        ),
+        Case(
+            "run-async-function",
+            ["run", "tiny.vmfb", "--function", "main$async", "--input", "3x4xf32"],
+            _copy("tiny.vmfb"),
+            says=("main$async",),
+        ),
+        Case(
+            "stdout-closed-compile",
+            ["compile", "tiny.mlir", "-o", "o.vmfb"],
+            _copy("tiny.mlir"),
+            subprocess=True,
+            close_fd=1,
+            exit=0,
+            creates=("o.vmfb",),
+        ),
+        Case(
+            "stdout-closed-import-o",
+            ["import", "tiny.py", "-o", "o.mlir", "-q"],
+            _copy("tiny.py"),
+            subprocess=True,
+            close_fd=1,
+            exit=0,
+            creates=("o.mlir",),
+        ),
+        Case(
+            "stderr-closed-failure",
+            ["import", "m.py", "-o", "out.mlir"],
+            _model_file("raise ValueError('boom')\n"),
+            subprocess=True,
+            close_fd=2,
+        ),
+        Case(
+            "cwd-deleted",
+            ["import", "tiny.py"],
+            subprocess=True,
+            delete_cwd=True,
+            says=("current directory",),
         ),
     ]
 
