@@ -911,13 +911,18 @@ def _results_stdout() -> Iterator:
     out = os.fdopen(saved, "w", encoding="utf-8", closefd=True) if on_fd_1 else python_stdout
     if on_fd_1:
         os.dup2(2, 1)
-    sys.stdout = sys.stderr
+    # a stream of its own on stderr: a model that closes sys.stdout closes only this one
+    sys.stdout = os.fdopen(os.dup(2), "w", encoding=sys.stderr.encoding, errors="replace")
     try:
         yield out
     finally:
         try:
             out.flush()
         finally:
+            try:
+                sys.stdout.close()
+            except (OSError, ValueError):
+                pass
             sys.stdout = python_stdout
             if saved is not None:
                 os.dup2(saved, 1)
@@ -961,6 +966,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.getcwd()
     except OSError:
         _error("the current directory no longer exists: cd somewhere that does")
+        return EXIT_USAGE
+    tmpdir = os.environ.get("TMPDIR")
+    if tmpdir and not os.path.isdir(tmpdir):
+        _error(f"TMPDIR={tmpdir} is not a directory: iree-compile and torch write temporary files")
         return EXIT_USAGE
     try:
         args = build_parser().parse_args(argv)

@@ -14,6 +14,7 @@ Accepted forms:
 from __future__ import annotations
 
 import difflib
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +113,23 @@ def known_models() -> dict[str, InputSpec]:
     }
 
 
+def check_arity(module, args: tuple, name: str) -> None:
+    """`--input-shape` given once per input: a count `forward` cannot take is the user's
+    mistake, said before torch.export fails on it ("too many positional arguments")."""
+    try:
+        signature = inspect.signature(module.forward)
+    except (TypeError, ValueError):  # a builtin or C forward: torch.export will say
+        return
+    try:
+        signature.bind(*args)
+    except TypeError:
+        takes = ", ".join(signature.parameters) or "no arguments"
+        raise FrontendError(
+            f"--input-shape given {len(args)} time(s), but {name}'s forward takes ({takes}): "
+            f"give one --input-shape per input"
+        ) from None
+
+
 def _inputs(name: str, given: list[InputSpec], default: tuple | None) -> tuple:
     if given:
         return random_inputs(given)
@@ -172,12 +190,16 @@ def resolve(source: str, options: SourceOptions | None = None) -> ModelSource:
             raise FrontendError("--weights applies to torchvision models; load weights in the file")
         loaded = pyfile.load(source)
         args = _inputs(loaded.name, options.input_specs, loaded.example_args)
+        if options.input_specs:
+            check_arity(loaded.module, args, loaded.name)
         return ModelSource.single(loaded.name, loaded.module, args)
     name = source.removeprefix(torchvision.PREFIX)
     if torchvision.is_model_name(name):
         model = torchvision.build(name, options.weights)
         default = random_inputs([torchvision.default_input_spec(name)])
         args = _inputs(name, options.input_specs, default)
+        if options.input_specs:
+            check_arity(model, args, name)
         return ModelSource.single(f"{torchvision.PREFIX}{name}", model, args)
     if source.startswith(torchvision.PREFIX):
         torchvision.build(name)  # raises the unknown-name error with suggestions

@@ -73,14 +73,18 @@ def compare(
     if got.shape != want.shape:
         return OutputCheck(function, index, want.shape, float("inf"), float("inf"), False, 1.0)
     got64, want64 = got.astype(np.float64), want.astype(np.float64)
-    with np.errstate(all="ignore"):  # inf - inf in a model's outputs is a NaN error, not noise
+    with np.errstate(all="ignore"):  # inf - inf would be NaN: equal values differ by 0
         diff = np.abs(got64 - want64)
+        same = (got64 == want64) | (np.isnan(got64) & np.isnan(want64))
+        diff[same] = 0.0  # matching infinities and NaNs are a match, not a NaN error
         max_abs = float(diff.max()) if diff.size else 0.0
         scale = np.maximum(np.abs(want64), np.finfo(np.float32).tiny)
         max_rel = float((diff / scale).max()) if diff.size else 0.0
-    # Scale-aware: the error may be rtol of the output's largest magnitude. Elementwise
-    # relative error is reported but not judged: it blows up where values cancel to near zero.
-    peak = float(np.abs(want64).max()) if want64.size else 0.0
+    # Scale-aware: the error may be rtol of the output's largest magnitude (its finite values:
+    # an infinity matched exactly says nothing about scale). Elementwise relative error is
+    # reported but not judged: it blows up where values cancel to near zero.
+    finite = np.abs(want64[np.isfinite(want64)])
+    peak = float(finite.max()) if finite.size else 0.0
     ok = bool(np.isfinite(max_abs) and max_abs <= atol + rtol * peak) or (
         bool(np.array_equal(got64, want64, equal_nan=True))
     )

@@ -107,6 +107,34 @@ def resolve_cuda_arch(arch: str) -> tuple[str, str | None]:
     raise FrontendError(f"unknown CUDA architecture {arch!r}: use one of {choices}")
 
 
+#: iree-compile flags that change where or what it writes, or make it print and exit: the
+#: artifact would not be the `.vmfb` frontend-mess saves (or would land somewhere else).
+_OUTPUT_FLAGS = (
+    "-o",
+    "--o",
+    "--output",
+    "--output-file",
+    "--output-format",
+    "--compile-to",
+    "--compile-from",
+    "--help",
+    "-h",
+    "--version",
+    "--print-pipeline-passes",
+)
+
+
+def check_extra_flags(flags: tuple[str, ...]) -> None:
+    for flag in flags:
+        name = flag.split("=", 1)[0]
+        if name in _OUTPUT_FLAGS or name.startswith("--help"):
+            raise FrontendError(
+                f"--iree-flag={flag}: frontend-mess decides iree-compile's output (-o, "
+                f"--compile-to, --output-format) and needs a module back; for IR at a phase, "
+                f"run iree-compile yourself on `frontend-mess import` output"
+            )
+
+
 def target_spec(
     target: str,
     *,
@@ -117,6 +145,7 @@ def target_spec(
 ) -> TargetSpec:
     """The flags for a target; `fast=False` gives IREE's bare defaults (for comparisons);
     `extra_flags` (the CLI's --iree-flag) come last, so they override."""
+    check_extra_flags(extra_flags)
     if target == "llvm-cpu":
         flags = [
             "--iree-hal-target-device=local",

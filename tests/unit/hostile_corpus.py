@@ -1501,6 +1501,51 @@ def even_more_cases() -> list[Case]:
             close_fd=2,
         ),
         Case(
+            "input-shape-too-many",
+            ["import", "tiny.py", "--input-shape", "3x4", "--input-shape", "3x4"],
+            _copy("tiny.py"),
+            says=("--input-shape",),
+        ),
+        Case(
+            "iree-flag-output-elsewhere",
+            ["compile", "tiny.mlir", "--iree-flag=-o=else.vmfb", "-o", "o.vmfb"],
+            _copy("tiny.mlir"),
+            says=("-o=else.vmfb",),
+        ),
+        Case(
+            "iree-flag-compile-to",
+            ["compile", "tiny.mlir", "--iree-flag=--compile-to=input", "-o", "o.vmfb"],
+            _copy("tiny.mlir"),
+            says=("--compile-to",),
+        ),
+        Case(
+            "tmpdir-missing",
+            ["compile", "tiny.mlir", "-o", "o.vmfb"],
+            _copy("tiny.mlir"),
+            subprocess=True,
+            env={"TMPDIR": "/nonexistent-tmp"},
+            says=("TMPDIR",),
+        ),
+        Case(
+            "py-closes-sys-stdout",
+            ["import", "m.py", "-q"],
+            _model_file("import sys\nsys.stdout.close()\n" + TINY_PY),
+            exit=FAILED,
+            says=("closed file",),
+        ),
+        Case(
+            "verify-matching-infinities",
+            ["verify", "m.py", "-q"],
+            _model_file(
+                TINY_PY.replace(
+                    "return self.fc(x)",
+                    "return torch.cat([torch.log(x - x), torch.tanh(self.fc(x))], 1)",
+                )
+            ),
+            exit=0,
+            stdout_has="PASS",
+        ),
+        Case(
             "cwd-deleted",
             ["import", "tiny.py"],
             subprocess=True,
