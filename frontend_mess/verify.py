@@ -74,9 +74,9 @@ def compare(
         return OutputCheck(function, index, want.shape, float("inf"), float("inf"), False, 1.0)
     got64, want64 = got.astype(np.float64), want.astype(np.float64)
     with np.errstate(all="ignore"):  # inf - inf would be NaN: equal values differ by 0
-        diff = np.abs(got64 - want64)
         same = (got64 == want64) | (np.isnan(got64) & np.isnan(want64))
-        diff[same] = 0.0  # matching infinities and NaNs are a match, not a NaN error
+        # matching infinities and NaNs are a match, not a NaN error (0-d outputs included)
+        diff = np.where(same, 0.0, np.abs(got64 - want64))
         max_abs = float(diff.max()) if diff.size else 0.0
         scale = np.maximum(np.abs(want64), np.finfo(np.float32).tiny)
         max_rel = float((diff / scale).max()) if diff.size else 0.0
@@ -141,15 +141,20 @@ def check_shapes(example_args: tuple, dynamic: list[DynamicDim]) -> list[list[tu
 
 
 def _flatten(result) -> list:
+    """Eager outputs in the order torch.export flattens them (pytree leaves: a dict's values
+    in order, nested tuples), numbers as 0-d tensors as the exported program returns them."""
     import torch
+    from torch.utils import _pytree as pytree
 
-    if isinstance(result, torch.Tensor):
-        return [result]
-    if isinstance(result, tuple | list):
-        return [t for item in result for t in _flatten(item)]
-    if hasattr(result, "to_tuple"):
-        return _flatten(result.to_tuple())
-    return []
+    if hasattr(result, "to_tuple"):  # a transformers ModelOutput
+        result = result.to_tuple()
+    leaves = []
+    for leaf in pytree.tree_leaves(result):
+        if isinstance(leaf, torch.Tensor):
+            leaves.append(leaf)
+        elif isinstance(leaf, bool | int | float):
+            leaves.append(torch.tensor(leaf))
+    return leaves
 
 
 def torch_checks(

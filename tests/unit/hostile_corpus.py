@@ -1546,6 +1546,24 @@ def even_more_cases() -> list[Case]:
             stdout_has="PASS",
         ),
         Case(
+            "verify-dict-and-scalar-outputs",
+            ["verify", "m.py", "-q"],
+            _model_file(
+                TINY_PY.replace(
+                    "return self.fc(x)", "return {'a': self.fc(x), 'b': (x * 2, x.sum())}"
+                )
+            ),
+            exit=0,
+            stdout_has="main output 2 (scalar)",
+        ),
+        Case(
+            "verify-python-number-output",
+            ["verify", "m.py", "-q"],
+            _model_file(TINY_PY.replace("return self.fc(x)", "return self.fc(x), 3")),
+            exit=0,
+            stdout_has="PASS",
+        ),
+        Case(
             "cwd-deleted",
             ["import", "tiny.py"],
             subprocess=True,
