@@ -297,16 +297,21 @@ def _damaged_vmfb(where: str):
 
 # --- MLIR --------------------------------------------------------------------------------
 
-LINALG_MLIR = """\
-func.func @main(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
-  %zero = arith.constant 0.0 : f32
-  %0 = tensor.empty() : tensor<2x4xf32>
-  %1 = linalg.fill ins(%zero : f32) outs(%0 : tensor<2x4xf32>) -> tensor<2x4xf32>
-  %2 = linalg.matmul ins(%a, %b : tensor<2x3xf32>, tensor<3x4xf32>)
-                     outs(%1 : tensor<2x4xf32>) -> tensor<2x4xf32>
-  return %2 : tensor<2x4xf32>
-}
-"""
+
+def matmul_mlir(m: int, k: int, n: int, element: str = "f32") -> str:
+    """A linalg matmul function, `m x k` times `k x n`."""
+    a, b, c = (f"tensor<{x}x{y}x{element}>" for x, y in ((m, k), (k, n), (m, n)))
+    return (
+        f"func.func @main(%a: {a}, %b: {b}) -> {c} {{\n"
+        f"  %zero = arith.constant 0.0 : {element}\n"
+        f"  %0 = tensor.empty() : {c}\n"
+        f"  %1 = linalg.fill ins(%zero : {element}) outs(%0 : {c}) -> {c}\n"
+        f"  %2 = linalg.matmul ins(%a, %b : {a}, {b}) outs(%1 : {c}) -> {c}\n"
+        f"  return %2 : {c}\n}}\n"
+    )
+
+
+LINALG_MLIR = matmul_mlir(2, 3, 4)
 SYNTAX_ERROR_MLIR = "func.func @main(%arg0: tensor<4xf32> -> tensor<4xf32> {\n"
 TYPE_ERROR_MLIR = """\
 func.func @main(%arg0: tensor<4xf32>) -> tensor<4xi32> {

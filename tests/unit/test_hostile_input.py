@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hostile_corpus import PAYLOAD, Case, build_fixtures, cases
+from hostile_corpus import PAYLOAD, Case, build_fixtures, cases, matmul_mlir
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = cases()
@@ -218,16 +218,7 @@ def _host_has(flag: str) -> bool:
     return cpuinfo.exists() and f" {flag} " in f" {cpuinfo.read_text()} ".replace("\n", " ")
 
 
-F16_MATMUL = """\
-func.func @main(%a: tensor<64x64xf16>, %b: tensor<64x64xf16>) -> tensor<64x64xf16> {
-  %zero = arith.constant 0.0 : f16
-  %0 = tensor.empty() : tensor<64x64xf16>
-  %1 = linalg.fill ins(%zero : f16) outs(%0 : tensor<64x64xf16>) -> tensor<64x64xf16>
-  %2 = linalg.matmul ins(%a, %b : tensor<64x64xf16>, tensor<64x64xf16>)
-                     outs(%1 : tensor<64x64xf16>) -> tensor<64x64xf16>
-  return %2 : tensor<64x64xf16>
-}
-"""
+F16_MATMUL = matmul_mlir(64, 64, 64, "f16")
 
 
 @pytest.mark.skipif(_host_has("avx512fp16"), reason="this host runs Sapphire Rapids code")
