@@ -249,16 +249,28 @@ def _bytecode(module) -> bytes:
     return buffer.getvalue()
 
 
-def parse_mlir_file(path: str | Path, *, allow_unregistered: bool = False):
+def _read_mlir_file(path: str | Path) -> str | bytes:
+    """A user's MLIR file, read once: bytecode as bytes, text (whatever the suffix says) as
+    str, its nesting checked before any parser recurses through it."""
+    path = input_file(path, "MLIR file")
+    data = path.read_bytes()
+    if data.startswith(MLIR_BYTECODE_MAGIC):
+        return data
+    text = data.decode(errors="replace")
+    _check_nesting(text, path)
+    return text
+
+
+def parse_mlir_file(
+    path: str | Path, *, allow_unregistered: bool = False, data: str | bytes | None = None
+):
     """An `.mlir`/`.mlirbc` file as a torch_mlir `ir.Module` (torch-mlir's MLIR writes what
     frontend-mess imports; the torch dialect registered)."""
     from torch_mlir import ir
     from torch_mlir.dialects import torch as torch_d
 
-    path = input_file(path, "MLIR file")
-    data = path.read_bytes()
-    if not data.startswith(MLIR_BYTECODE_MAGIC):
-        _check_nesting(data.decode(errors="replace"), path)
+    path = Path(path)
+    data = _read_mlir_file(path) if data is None else data
     context = ir.Context()
     torch_d.register_dialect(context)
     context.allow_unregistered_dialects = allow_unregistered
@@ -325,18 +337,14 @@ def mlir_file_for_iree(path: str | Path) -> str | bytes:
     (IREE refuses bytecode from a newer producer, iree #12762, and some newer custom syntax);
     else bad input, said with the file, line and op: a syntax or type error, or an op IREE
     does not know (which iree-compile does not report but crashes on)."""
-    path = input_file(path, "MLIR file")
-    data = path.read_bytes()
-    if not data.startswith(MLIR_BYTECODE_MAGIC):  # text, whatever the suffix says
-        data = data.decode(errors="replace")
-        _check_nesting(data, path)
+    data = _read_mlir_file(path)
     module, error = _iree_parse(data, path)
     if module is not None and not list(module.body.operations):
         raise FrontendError(f"{path} holds an empty module: there is nothing to compile")
     if module is not None:  # text as it is; bytecode as text, which input detection reads
         return data if isinstance(data, str) else generic_form(module)
     try:
-        reprinted = generic_form(parse_mlir_file(path, allow_unregistered=True))
+        reprinted = generic_form(parse_mlir_file(path, allow_unregistered=True, data=data))
     except FrontendError:
         reprinted = None
     if reprinted is not None and _iree_parse(reprinted, path)[0] is not None:
