@@ -170,20 +170,28 @@ def target_spec(
 _ISA_LEVELS = ("avx512f", "avx2", "avx")
 
 
+def host_cpu_flags() -> set[str]:
+    """The CPU feature flags /proc/cpuinfo lists for this machine (empty where it has none)."""
+    from pathlib import Path
+
+    try:
+        return set(
+            next(
+                line.split(":", 1)[1].split()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("flags")
+            )
+        )
+    except (OSError, StopIteration):
+        return set()
+
+
 def host_isa() -> str:
     """The widest vector extension of this machine's CPU (`avx512f`, `avx2`, `avx`), or its
     architecture where /proc/cpuinfo says nothing of them."""
     import platform
-    from pathlib import Path
 
-    try:
-        flags = next(
-            line.split(":", 1)[1].split()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("flags")
-        )
-    except (OSError, StopIteration):
-        return platform.machine()
+    flags = host_cpu_flags()
     return next((isa for isa in _ISA_LEVELS if isa in flags), platform.machine())
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from hostile_corpus import PAYLOAD, Case, build_fixtures, cases, matmul_mlir
 
+from frontend_mess.backend.targets import host_cpu_flags
+
 ROOT = Path(__file__).resolve().parents[2]
 CASES = cases()
 
@@ -213,15 +215,10 @@ def test_walk_goes_deeper_than_pythons_recursion_limit():
     assert sum(1 for _ in walk(op)) == sys.getrecursionlimit() + 500
 
 
-def _host_has(flag: str) -> bool:
-    cpuinfo = Path("/proc/cpuinfo")
-    return cpuinfo.exists() and f" {flag} " in f" {cpuinfo.read_text()} ".replace("\n", " ")
-
-
 F16_MATMUL = matmul_mlir(64, 64, 64, "f16")
 
 
-@pytest.mark.skipif(_host_has("avx512fp16"), reason="this host runs Sapphire Rapids code")
+@pytest.mark.skipif("avx512fp16" in host_cpu_flags(), reason="this host runs Sapphire Rapids code")
 def test_a_module_for_another_cpu_is_an_error_line_not_a_sigill(tmp_path):
     """Code compiled for a CPU with AVX512-FP16 dies of SIGILL on this one; `run` calls it in
     a child process (backend/runtime.py), so the user gets one line and exit 3."""
