@@ -25,6 +25,7 @@ from frontend_mess.defaults import (
     DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_OUTPUT_KIND,
+    DEFAULT_SEED,
     DEFAULT_SEQ_LEN,
     DEFAULT_TARGET,
     VERIFY_ATOL,
@@ -68,6 +69,7 @@ def make_options(
     export: str = DEFAULT_EXPORT_MODE,
     onnx_importer: str = DEFAULT_ONNX_IMPORTER,
     onnx_exporter: str = DEFAULT_ONNX_EXPORTER,
+    seed: int = DEFAULT_SEED,
 ) -> SourceOptions:
     """The options of every command, from Python values (what the CLI's flags also build)."""
     if seq_len < 1:
@@ -82,6 +84,7 @@ def make_options(
         export_mode=export,
         onnx_importer=onnx_importer,
         onnx_exporter=onnx_exporter,
+        seed=seed,
     )
 
 
@@ -156,7 +159,7 @@ def verify(
     target: str = DEFAULT_TARGET,
     *,
     via: str | None = None,
-    seed: int = VERIFY_SEED,
+    input_seed: int = VERIFY_SEED,
     rtol: float = VERIFY_RTOL,
     atol: float = VERIFY_ATOL,
     device: str | None = None,
@@ -168,12 +171,20 @@ def verify(
 ) -> VerifyReport:
     """Compile, run on fresh seeded random inputs and compare every output with the
     framework's own (PyTorch eager, or onnxruntime for ONNX); `report.ok` says whether all
-    outputs are within `atol + rtol * max|reference|`."""
+    outputs are within `atol + rtol * max|reference|`. The inputs are drawn from
+    `input_seed`; `seed` (an option, as for `import_model`) is the random weights'."""
     spec, loaded = _spec_and_load(
         source_or_module, example_args, target, cpu, cuda_arch, iree_flags, options, progress
     )
     return verify_loaded(
-        loaded, spec, via=via, seed=seed, rtol=rtol, atol=atol, device=device, progress=progress
+        loaded,
+        spec,
+        via=via,
+        seed=input_seed,
+        rtol=rtol,
+        atol=atol,
+        device=device,
+        progress=progress,
     )
 
 

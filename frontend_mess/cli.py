@@ -23,6 +23,7 @@ from frontend_mess.defaults import (
     DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_OUTPUT_KIND,
+    DEFAULT_SEED,
     DEFAULT_SEQ_LEN,
     DEFAULT_TARGET,
     DEFAULT_VIA,
@@ -46,6 +47,7 @@ from frontend_mess.defaults import (
     VIAS,
 )
 from frontend_mess.importers.hf import ATTENTION, TASKS  # noqa: E402  (no heavy imports)
+from frontend_mess.store.objects import STORE_ENV
 from frontend_mess.support.capture import VERBOSE_ENV, verbose
 from frontend_mess.support.errors import (
     EXIT_FAILED,
@@ -109,6 +111,14 @@ examples:
   frontend-mess analyze resnet18 --group-by iterators
   frontend-mess analyze model.linalg.mlir --json
   frontend-mess analyze resnet50 --html r50.html""",
+    "store": """
+examples:
+  frontend-mess store log
+  frontend-mess store show last
+  frontend-mess store diff last~1 last        # flags, versions, and the IR that changed
+  frontend-mess store ls resnet18
+  frontend-mess store export resnet18 ./resnet18-run
+  frontend-mess store gc --keep-last 20 --max-size 20G""",
     "matrix": """
 examples:
   frontend-mess matrix --suite hf-tiny --match bert --list
@@ -188,6 +198,13 @@ def _add_source_options(p) -> None:
     )
     p.add_argument("--weights", metavar="FILE", help="state dict for a torchvision model")
     p.add_argument(
+        "--seed",
+        type=_seed,
+        default=DEFAULT_SEED,
+        help="seed random weights are drawn from (torchvision without --weights, hf-config:, "
+        "a model file's own init) (default: %(default)s)",
+    )
+    p.add_argument(
         "--export",
         choices=EXPORT_MODES,
         default=DEFAULT_EXPORT_MODE,
@@ -212,6 +229,7 @@ def _add_source_options(p) -> None:
         choices=ATTENTION,
         help="attention implementation (default: sdpa where supported, else eager)",
     )
+    _add_store_options(p)
     ox = p.add_argument_group("ONNX (.onnx sources, and the onnx paths for torch sources)")
     ox.add_argument(
         "--onnx-importer",
@@ -224,6 +242,20 @@ def _add_source_options(p) -> None:
         choices=ONNX_EXPORTERS,
         default=DEFAULT_ONNX_EXPORTER,
         help="torch.onnx.export's exporter for --via onnx/onnx-iree (default: %(default)s)",
+    )
+
+
+def _add_store_options(p) -> None:
+    st = p.add_argument_group("the artifact store (README: The store)")
+    st.add_argument(
+        "--store",
+        metavar="DIR",
+        help=f"content-addressed store of every stage's output (default: ${STORE_ENV}, else "
+        f"~/.cache/frontend-mess/store)",
+    )
+    st.add_argument("--no-store", action="store_true", help="neither read nor write the store")
+    st.add_argument(
+        "--fresh", action="store_true", help="recompute every stage (and store the results)"
     )
 
 
@@ -380,6 +412,7 @@ def _add_run(sub) -> None:
     p.add_argument("--function", help="function to call (default: main, or the only one)")
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device (default: local-task)")
     p.add_argument(
+        "--input-seed",
         "--seed",
         type=_seed,
         default=VERIFY_SEED,
@@ -398,10 +431,10 @@ def _add_verify(sub) -> None:
     )
     p.add_argument("source", help="anything `import` takes")
     p.add_argument(
-        "--seed",
+        "--input-seed",
         type=_seed,
         default=VERIFY_SEED,
-        help="seed for the random inputs (default: %(default)s)",
+        help="seed for the random inputs compared (default: %(default)s; --seed is the weights')",
     )
     p.add_argument(
         "--rtol",
@@ -499,6 +532,7 @@ def _add_matrix(sub) -> None:
         "--html", metavar="FILE", help="also write a self-contained page to sort and filter cells"
     )
     p.add_argument("--list", action="store_true", help="print the cells, run nothing")
+    _add_store_options(p)
     p.add_argument("--no-resume", action="store_true", help="start over")
     p.add_argument(
         "--rerun-failures", action="store_true", help="rerun the cells that did not pass"
@@ -516,6 +550,14 @@ def _add_matrix(sub) -> None:
         help="summarize these result files (and write --markdown/--html), run nothing",
     )
     _add_quiet(p)
+
+
+def _matrix_store(args, progress: Progress):
+    from frontend_mess.store.objects import open_store
+
+    if args.store is not None and not args.store.strip():
+        raise FrontendError("--store needs a directory, got ''")
+    return open_store(args.store, disabled=args.no_store, progress=progress)
 
 
 def _run_matrix(args) -> int:
@@ -569,6 +611,8 @@ def _run_matrix(args) -> int:
             rerun_failures=args.rerun_failures,
             timeout_s=args.timeout,
             memory_gb=args.memory_gb,
+            store=_matrix_store(args, progress),
+            fresh=args.fresh,
             progress=progress,
         )
     summary = matrix_report.summary_markdown(records)
@@ -579,6 +623,86 @@ def _run_matrix(args) -> int:
         write_atomically(args.html, lambda handle: handle.write(page))
     args.out.write(summary)
     return 0
+
+
+def _size(text: str) -> int:
+    """An argparse type: bytes, with an optional K/M/G/T suffix (powers of 1024)."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a size such as 500M or 20G, got {text!r}")
+    return int(float(match[1]) * units[match[2].upper()])
+
+
+def _add_store(sub) -> None:
+    p = _subparser(
+        sub,
+        "store",
+        "look at, compare, check and trim the artifact store",
+        "The content-addressed store of every stage's output and every run's manifest.",
+    )
+    p.add_argument(
+        "--store",
+        metavar="DIR",
+        help=f"the store (default: ${STORE_ENV}, else ~/.cache/frontend-mess/store)",
+    )
+    actions = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    a = actions.add_parser("log", help="list the runs, newest first")
+    a.add_argument("-n", type=_positive_int, help="at most this many")
+    a = actions.add_parser("show", help="print a run's manifest")
+    a.add_argument("ref", help="a run id (or prefix), last, last~N, or a model name")
+    a = actions.add_parser("diff", help="what changed between two runs")
+    a.add_argument("ref_a")
+    a.add_argument("ref_b")
+    actions.add_parser("verify", help="re-hash every object; remove corrupt ones (exit 1)")
+    a = actions.add_parser("gc", help="forget old runs and remove the objects no run names")
+    a.add_argument("--older-than", type=_positive_float, metavar="DAYS")
+    a.add_argument("--max-size", type=_size, metavar="SIZE", help="e.g. 20G")
+    a.add_argument("--keep-last", type=_non_negative_int, metavar="N")
+    a.add_argument("--dry-run", action="store_true", help="say what would go, remove nothing")
+    a = actions.add_parser("ls", help="the browsable tree: models/NAME/RUN/ and its files")
+    a.add_argument("name", nargs="?")
+    a = actions.add_parser("export", help="copy a run out as plain files and its manifest")
+    a.add_argument("ref")
+    a.add_argument("directory")
+
+
+def _run_store(args) -> int:
+    from frontend_mess.store import commands
+    from frontend_mess.store.objects import open_store
+
+    if args.store is not None and not args.store.strip():
+        raise FrontendError("--store needs a directory, got ''")
+    store = open_store(args.store)
+    if store is None:
+        raise FrontendError(f"the store is off (${STORE_ENV}=off): give one with --store DIR")
+    code = 0
+    if args.action == "log":
+        text = commands.log(store, args.n)
+    elif args.action == "show":
+        text = commands.show(store, args.ref)
+    elif args.action == "diff":
+        text = commands.diff(store, args.ref_a, args.ref_b)
+    elif args.action == "verify":
+        text, ok = commands.verify(store)
+        code = 0 if ok else EXIT_MISMATCH
+    elif args.action == "gc":
+        if args.older_than is None and args.max_size is None and args.keep_last is None:
+            raise FrontendError("store gc needs --older-than, --max-size or --keep-last")
+        text = commands.gc(
+            store,
+            older_than_days=args.older_than,
+            max_bytes=args.max_size,
+            keep_last=args.keep_last,
+            dry_run=args.dry_run,
+        )
+    elif args.action == "ls":
+        text = commands.ls(store, args.name)
+    else:
+        _check_outputs(args, "directory")
+        text = commands.export(store, args.ref, args.directory)
+    args.out.write(text)
+    return code
 
 
 def _add_models(sub) -> None:
@@ -598,6 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analyze(sub)
     _add_matrix(sub)
     _add_models(sub)
+    _add_store(sub)
     sub.add_parser("versions", help="print the versions of the upstream tools in use")
     return parser
 
@@ -619,7 +744,23 @@ def _options(args):
         export=args.export,
         onnx_importer=args.onnx_importer,
         onnx_exporter=args.onnx_exporter,
+        seed=args.seed,
     )
+
+
+def _memo(args, progress: Progress, func_name: str = "main"):
+    """The command's run in the store (store/manifest.py) and its source's cached stages."""
+    from frontend_mess.sources import short_name
+    from frontend_mess.store.manifest import Run
+    from frontend_mess.store.objects import open_store
+    from frontend_mess.store.stages import Memo
+
+    if args.store is not None and not args.store.strip():
+        raise FrontendError("--store needs a directory, got ''")
+    store = open_store(args.store, disabled=args.no_store, progress=progress)
+    run = Run(store, args.command, short_name(args.source), fresh=args.fresh, progress=progress)
+    args.run = run
+    return Memo(run, args.source, _options(args), func_name=func_name, progress=progress)
 
 
 def _load(args, progress: Progress, func_name: str = "main"):
@@ -687,23 +828,32 @@ def _check_diagnostics_dir(args) -> None:
 
 
 def _run_import(args) -> None:
-    from frontend_mess.pipeline import to_kind
+    from frontend_mess.imported import BYTECODE_SUFFIX
+    from frontend_mess.support.atomic import write_atomically
 
     _check_outputs(args, "--output")
     progress = _progress(args)
-    model = to_kind(_load(args, progress, args.func_name), args.to, progress)
-    if args.strip_weights and model.mlir_module is not None:
-        from frontend_mess.analysis.strip import strip_weights
-
-        strip_weights(model.mlir_module)
+    if args.to not in OUTPUT_KINDS:
+        raise FrontendError(
+            f"unknown output kind {args.to!r}: use one of {', '.join(OUTPUT_KINDS)}"
+        )
+    memo = _memo(args, progress, args.func_name)
+    bytecode = bool(args.output) and args.output.endswith(BYTECODE_SUFFIX)
+    result = memo.imported(args.to, bytecode=bytecode, strip_weights=args.strip_weights)
+    name = next(n for n in result.outputs if n != "stats.txt")
+    if bytecode and not name.endswith(BYTECODE_SUFFIX):
+        raise FrontendError(
+            f"cannot write {args.output}: the {args.to!r} output is not MLIR; "
+            f"use a .txt or .py file name"
+        )
+    data = result.outputs[name]
     if args.output:
         with progress.step(f"writing {args.output}"):
-            model.save(args.output)
+            write_atomically(args.output, lambda handle: handle.write(data))
     if args.stats:
-        args.out.write(model.format_stats())
+        args.out.write(result.outputs["stats.txt"].decode())
     elif not args.output:
-        text = model.text  # printing a big module takes a while: once
-        args.out.write(text if text.endswith("\n") else text + "\n")
+        args.out.write(data.decode())
 
 
 def _run_models(args) -> None:
@@ -730,7 +880,6 @@ def _spec(args):
 
 
 def _run_compile(args) -> None:
-    from frontend_mess.pipeline import compile_loaded
     from frontend_mess.sources import short_name
 
     progress = _progress(args)
@@ -740,13 +889,8 @@ def _run_compile(args) -> None:
     _check_outputs(args, "--output")
     _check_diagnostics_dir(args)
     spec = _spec(args)
-    artifact = compile_loaded(
-        _load(args, progress),
-        spec,
-        via=args.via,
-        keep_diagnostics=args.keep_diagnostics,
-        progress=progress,
-    )
+    memo = _memo(args, progress)
+    artifact = memo.artifact(spec, args.via, keep_diagnostics=args.keep_diagnostics)
     artifact.save(args.output)
     print(
         f"wrote {output} ({artifact.size} bytes, {artifact.target}, via {artifact.via}, "
@@ -766,7 +910,7 @@ def _run_run(args) -> None:
     module = Artifact.load(args.module).module(args.device)
     function = args.function or module.default_function()
     signature = module.signature(function)
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(args.input_seed)
     inputs = [parse_run_input(text, rng) for text in args.input]
     outputs = module.call(function, inputs)
     if args.output:
@@ -790,49 +934,34 @@ def _run_run(args) -> None:
 
 
 def _run_verify(args) -> int:
-    from frontend_mess.verify import verify
-
     _check_diagnostics_dir(args)
     progress = _progress(args)
-    report = verify(
-        _load(args, progress),
+    report = _memo(args, progress).verify(
         _spec(args),
-        via=args.via,
-        seed=args.seed,
+        args.via,
+        seed=args.input_seed,
         rtol=args.rtol,
         atol=args.atol,
         device=args.device,
         keep_diagnostics=args.keep_diagnostics,
-        progress=progress,
     )
     args.out.write(report.text())
     return 0 if report.ok else EXIT_MISMATCH
 
 
 def _run_analyze(args) -> None:
-    from frontend_mess.analysis import report as analysis_report
-    from frontend_mess.analysis.analyze import analyze_module
-    from frontend_mess.api import linalg_module
     from frontend_mess.support.atomic import write_atomically
 
     _check_outputs(args, "--html", "--strip-weights")
     progress = _progress(args)
-    module = linalg_module(args.source, _options(args), progress)
-    if args.strip_weights:
-        from frontend_mess.analysis.strip import strip_weights
-
-        strip_weights(module)
-        stripped = str(module).encode()
-        write_atomically(args.strip_weights, lambda handle: handle.write(stripped))
-    with progress.step(f"analyzing {args.source}"):
-        analysis = analyze_module(module, args.source)
-    if args.html:
-        page = analysis_report.html_page(analysis).encode()
-        write_atomically(args.html, lambda handle: handle.write(page))
-    if args.json:
-        args.out.write(analysis_report.json_text(analysis))
-    else:
-        args.out.write(analysis_report.text(analysis, args.group_by))
+    result = _memo(args, progress).analysis(
+        group_by=args.group_by, html=bool(args.html), strip=bool(args.strip_weights)
+    )
+    for option, name in ((args.strip_weights, "stripped.mlir"), (args.html, "analysis.html")):
+        if option:
+            data = result.outputs[name]
+            write_atomically(option, lambda handle, data=data: handle.write(data))
+    args.out.write(result.outputs["analysis.json" if args.json else "analysis.txt"].decode())
 
 
 @contextmanager
@@ -865,6 +994,7 @@ COMMANDS = {
     "verify": _run_verify_isolated,
     "analyze": _run_analyze,
     "matrix": _run_matrix,
+    "store": _run_store,
     "models": _run_models,
     "versions": _run_versions,
 }
@@ -932,6 +1062,21 @@ def _results_stdout() -> Iterator:
                     pass
 
 
+def _finish_run(args, status: str) -> None:
+    """Write the command's manifest to the store (the stages it got through, even when a
+    later one failed); a store that cannot be written is a warning, not the command's end."""
+    run = getattr(args, "run", None)
+    if run is None:
+        return
+    try:
+        path = run.finish(status)
+    except (OSError, FrontendError) as exc:
+        print(f"{PROG}: warning: the run's manifest was not written: {exc}", file=sys.stderr)
+        return
+    if path is not None and not run.progress.quiet_notes:
+        print(f"{PROG}: run {run.id} in {run.store.root} (store show {run.id})", file=sys.stderr)
+
+
 def _user_code_exit(exc: SystemExit) -> FrontendError:
     return FrontendError(
         f"the model's own code called sys.exit({exc.code!r}) (a model file, its forward or "
@@ -979,10 +1124,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _sigterm_raises(), _results_stdout() as out:
             args.out = out
+            status = "interrupted"
             try:
                 code = COMMANDS[args.command](args) or 0
+                status = f"exit {code}"
             except SystemExit as exc:  # only user code exits: argparse is done by now
+                status = "failed"
                 raise _user_code_exit(exc) from None
+            except FrontendError as exc:
+                status = f"failed: {exc}"
+                raise
+            finally:
+                _finish_run(args, status)
             out.flush()
         return code
     except FrontendError as exc:

@@ -108,6 +108,11 @@ MIN_DYNAMIC_EXAMPLE_SIZE = 2
 
 # Seed for the example inputs that frontend-mess makes up, so two imports print the same IR.
 EXAMPLE_INPUT_SEED = 0
+# `--seed`: the seed random weights are drawn from (a torchvision model without --weights, an
+# hf-config: model, and whatever a model file draws while it builds its module: torch, NumPy
+# and Python's `random` are seeded first), so the same command with the same pins writes
+# byte-identical IR and .vmfb (tests/unit/test_determinism.py).
+DEFAULT_SEED = 0
 
 # `frontend-mess verify`: an output passes when max|iree - reference| <= VERIFY_ATOL +
 # VERIFY_RTOL * max|reference|, the error measured against the output's own scale (randomly

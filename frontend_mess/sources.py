@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from frontend_mess.defaults import (
     DEFAULT_EXPORT_MODE,
     DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
+    DEFAULT_SEED,
     DEFAULT_SEQ_LEN,
 )
 from frontend_mess.importers import hf, pyfile
@@ -55,6 +58,8 @@ class SourceOptions:
     onnx_importer: str = DEFAULT_ONNX_IMPORTER
     #: torch.onnx.export's exporter for the ONNX paths: dynamo (torch's current) or torchscript.
     onnx_exporter: str = DEFAULT_ONNX_EXPORTER
+    #: the seed random weights are drawn from (`seeded`).
+    seed: int = DEFAULT_SEED
 
 
 @dataclass
@@ -88,6 +93,23 @@ class ModelSource:
     @property
     def main(self) -> Function:
         return next(iter(self.functions.values()))
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Build a model with torch's, NumPy's and Python's generators seeded (torch's restored
+    afterwards, so an API caller's own stream is untouched): random initial weights are a
+    function of `seed`, and two imports of the same source write the same bytes."""
+    import random
+
+    import numpy as np
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed)
+        yield
 
 
 def is_onnx(source: str) -> bool:
@@ -144,7 +166,10 @@ def _inputs(name: str, given: list[InputSpec], default: tuple | None) -> tuple:
 def _resolve_hf(source: str, options: SourceOptions) -> ModelSource:
     if options.weights is not None:
         raise FrontendError("--weights applies to torchvision models; hf: loads its own weights")
-    model, task, attention = hf.load(source, task=options.task, attention=options.attention)
+    with seeded(options.seed):
+        model, task, attention = hf.load(
+            source, task=options.task, attention=options.attention, seed=options.seed
+        )
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if not isinstance(limit, int) or limit <= 0:  # XLNet says -1: no limit
         limit = None
@@ -164,6 +189,8 @@ def _resolve_hf(source: str, options: SourceOptions) -> ModelSource:
         for name, (module, args) in parts.items()
     }
     choices = {"task": task, "attention": attention, "functions": ", ".join(functions)}
+    if not source.startswith(hf.PRETRAINED_PREFIX):
+        choices["weights"] = f"random, --seed {options.seed}"
     return ModelSource(source, functions, choices)
 
 
@@ -188,19 +215,26 @@ def resolve(source: str, options: SourceOptions | None = None) -> ModelSource:
     if pyfile.looks_like_python_file(source):
         if options.weights is not None:
             raise FrontendError("--weights applies to torchvision models; load weights in the file")
-        loaded = pyfile.load(source)
+        with seeded(options.seed):
+            loaded = pyfile.load(source)
         args = _inputs(loaded.name, options.input_specs, loaded.example_args)
         if options.input_specs:
             check_arity(loaded.module, args, loaded.name)
-        return ModelSource.single(loaded.name, loaded.module, args)
+        model = ModelSource.single(loaded.name, loaded.module, args)
+        model.choices["seed"] = f"{options.seed} (torch, numpy, random seeded as the file runs)"
+        return model
     name = source.removeprefix(torchvision.PREFIX)
     if torchvision.is_model_name(name):
-        model = torchvision.build(name, options.weights)
+        with seeded(options.seed):
+            model = torchvision.build(name, options.weights)
         default = random_inputs([torchvision.default_input_spec(name)])
         args = _inputs(name, options.input_specs, default)
         if options.input_specs:
             check_arity(model, args, name)
-        return ModelSource.single(f"{torchvision.PREFIX}{name}", model, args)
+        resolved = ModelSource.single(f"{torchvision.PREFIX}{name}", model, args)
+        if options.weights is None:
+            resolved.choices["weights"] = f"random, --seed {options.seed}"
+        return resolved
     if source.startswith(torchvision.PREFIX):
         torchvision.build(name)  # raises the unknown-name error with suggestions
     if Path(source).exists():

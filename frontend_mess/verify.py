@@ -4,6 +4,8 @@ onnxruntime for ONNX models. A model with dynamic dims is checked at two sizes o
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +59,15 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, allow_nan=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> VerifyReport:
+        data = json.loads(text)
+        checks = [OutputCheck(**{**c, "shape": tuple(c["shape"])}) for c in data.pop("checks")]
+        return cls(**data, checks=checks)
 
     def text(self) -> str:
         head = (
@@ -265,6 +276,18 @@ def _check_comparable(loaded) -> None:
         )
 
 
+def check_verifiable(loaded) -> None:
+    """What makes a loaded source impossible to verify, said before a full compile."""
+    if loaded.kind == "onnx":
+        dynamic = onnx_dynamic_inputs(loaded.onnx)
+        if dynamic:
+            raise FrontendError(
+                f"{loaded.name} has inputs with dynamic dims ({', '.join(dynamic)}): give their "
+                f"sizes with --input-shape NAME=DIMS to verify"
+            )
+    _check_comparable(loaded)
+
+
 def verify_artifact(
     loaded,
     artifact,
@@ -316,15 +339,7 @@ def verify(
 
     if isinstance(loaded, str):
         loaded = load(loaded, options, progress=progress)
-
-    if loaded.kind == "onnx":
-        dynamic = onnx_dynamic_inputs(loaded.onnx)
-        if dynamic:  # say so before a full compile, not after
-            raise FrontendError(
-                f"{loaded.name} has inputs with dynamic dims ({', '.join(dynamic)}): give their "
-                f"sizes with --input-shape NAME=DIMS to verify"
-            )
-    _check_comparable(loaded)
+    check_verifiable(loaded)
     artifact = compile_loaded(
         loaded, spec, via=via, keep_diagnostics=keep_diagnostics, progress=progress
     )

@@ -136,6 +136,31 @@ def compile_text(
     )
 
 
+def executable_sources(
+    mlir: str | bytes, spec: TargetSpec, *, input_type: str, roles: dict | None = None
+) -> str:
+    """The module as iree-compile has it just before codegen (`--compile-to=executable-sources`):
+    the dispatches, their target and encodings, as MLIR text. It is the IR that flags such as
+    the CPU or data tiling change, which `store diff` shows. Not made during a compile: the
+    flag that dumps these files there also writes their paths into the `.vmfb`."""
+    from iree.compiler.tools import CompilerToolError, compile_str
+
+    annotated, signatures = annotate(mlir, roles)
+    f64 = any(s.has_f64 for s in signatures.values())
+    flags = [*spec.flags, *input_flags(input_type, spec.target, f64)]
+    try:
+        with upstream_output():
+            out = compile_str(annotated, extra_args=[*flags, "--compile-to=executable-sources"])
+    except CompilerToolError as exc:
+        raise CompileError(
+            f"IREE failed before codegen: {first_error(_diagnostics(str(exc)))}",
+            phase=classify_stage(_diagnostics(str(exc))),
+            flags=tuple(flags),
+            diagnostics=_diagnostics(str(exc)),
+        ) from exc
+    return out.decode(errors="replace") if isinstance(out, bytes) else out
+
+
 def _crash(diagnostics: str) -> str:
     """For a crash of iree-compile (its "Please report issues ... crash backtrace" banner and
     a stack dump), the line that says what failed (an assertion, a signal), else ''."""

@@ -28,7 +28,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from frontend_mess.defaults import DEFAULT_IMAGE_SIZE, DEFAULT_SEQ_LEN, EXAMPLE_INPUT_SEED
+from frontend_mess.defaults import (
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_SEED,
+    DEFAULT_SEQ_LEN,
+    EXAMPLE_INPUT_SEED,
+)
 from frontend_mess.support.capture import upstream_output, verbose
 from frontend_mess.support.errors import FrontendError, first_lines
 
@@ -218,16 +223,21 @@ def quiet_transformers() -> Iterator[None]:
 
 
 def load(
-    source: str, *, task: str | None = None, attention: str | None = None
+    source: str,
+    *,
+    task: str | None = None,
+    attention: str | None = None,
+    seed: int = DEFAULT_SEED,
 ) -> tuple[torch.nn.Module, str, str]:
-    """Build the model; returns (model in eval mode, task, attention implementation)."""
+    """Build the model; returns (model in eval mode, task, attention implementation). A
+    config's random weights are drawn from `seed`."""
     # The config is read inside too: AutoConfig.from_pretrained logs the config warnings.
     with quiet_transformers():
-        return _load(source, task=task, attention=attention)
+        return _load(source, task=task, attention=attention, seed=seed)
 
 
 def _load(
-    source: str, *, task: str | None, attention: str | None
+    source: str, *, task: str | None, attention: str | None, seed: int
 ) -> tuple[torch.nn.Module, str, str]:
     pretrained = source.startswith(PRETRAINED_PREFIX)
     location = source.removeprefix(PRETRAINED_PREFIX).removeprefix(CONFIG_PREFIX)
@@ -251,7 +261,7 @@ def _load(
             else:
                 import torch
 
-                torch.manual_seed(EXAMPLE_INPUT_SEED)
+                torch.manual_seed(seed)  # again per attempt: a failed one drew numbers
                 model = auto.from_config(config, attn_implementation=attn, trust_remote_code=False)
             return model.eval(), task, attn
         except ValueError as exc:  # "does not support an attention implementation ..."

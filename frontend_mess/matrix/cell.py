@@ -109,7 +109,10 @@ class _Stages:
         return result
 
 
-def run_cell(cell: dict) -> dict:
+def run_cell(cell: dict, store_root: str | None = None) -> dict:
+    """The cell's record. With `store_root`, a model cell's stages go through the store
+    (store/stages.py): a stage whose inputs did not change is served from it, and the record
+    names the run whose manifest lists every stage's objects (`store show RUN`)."""
     stages = _Stages()
     record = {
         **cell,
@@ -120,9 +123,12 @@ def run_cell(cell: dict) -> dict:
         "max_rel_error": None,
         "seconds": stages.seconds,
     }
+    store_run = _store_run(cell, store_root)
     try:
-        run = _node_cell if cell["suite"] == "onnx-node" else _model_cell
-        record.update(run(cell, stages))
+        if cell["suite"] == "onnx-node":
+            record.update(_node_cell(cell, stages))
+        else:
+            record.update(_model_cell(cell, stages, store_run))
     except _Failed as failed:
         exc = failed.cause
         text = exc.message if hasattr(exc, "message") else str(exc)
@@ -138,27 +144,50 @@ def run_cell(cell: dict) -> dict:
         )
         if isinstance(exc, MemoryError) or is_out_of_memory(message):
             record.update(status="crash", error_class="out of memory")
+    if store_run is not None and store_run.finish(record["status"]) is not None:
+        record["run"] = store_run.id
     return record
 
 
-def _model_cell(cell: dict, stages: _Stages) -> dict:
+def _store_run(cell: dict, store_root: str | None):
+    if store_root is None or cell["suite"] == "onnx-node":  # node cases: the record is kept
+        return None
+    from frontend_mess.store.manifest import Run
+    from frontend_mess.store.objects import Store
+
+    name = cell["source"].rsplit("/", 1)[-1].removesuffix(".json").removeprefix("hf-config:")
+    return Run(Store(store_root), "matrix", name, argv=["matrix-cell", json.dumps(cell)])
+
+
+def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
     """A model source (torchvision, hf-config:, .py, .onnx) through the pipeline, verified
     against its framework on fresh random inputs (PyTorch eager, or onnxruntime)."""
     from frontend_mess import pipeline
     from frontend_mess.backend.targets import target_spec
+    from frontend_mess.defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
     from frontend_mess.matrix.runner import cell_source
-    from frontend_mess.verify import verify_artifact
+    from frontend_mess.sources import SourceOptions
+    from frontend_mess.store.manifest import Run
+    from frontend_mess.store.stages import Memo
 
     source = cell_source(cell)
-    loaded = stages.run("load", lambda: pipeline.load(source))
-    if loaded.kind == "torch":
-        stages.run("export", lambda: pipeline.export(loaded))
-    iree_input = stages.run("import", lambda: pipeline.for_iree(loaded, cell["path"]))
+    memo = Memo(store_run or Run(None, "matrix"), source, SourceOptions())
+    if not memo.cacheable or store_run is None or store_run.fresh:
+        loaded = stages.run("load", memo.loaded)
+        if loaded.kind == "torch":
+            stages.run("export", lambda: pipeline.export(loaded))
     spec = target_spec(cell["target"])
-    artifact = stages.run("compile", lambda: pipeline.compile_input(iree_input, spec, name=source))
+    stages.run("import", lambda: memo.iree_input(cell["path"]))
+    stages.run("compile", lambda: memo.artifact(spec, cell["path"], name=source))
     if cell.get("compile_only"):
         return {}
-    report = stages.run("run", lambda: verify_artifact(loaded, artifact), catch_all=True)
+    report = stages.run(
+        "run",
+        lambda: memo.verify(
+            spec, cell["path"], seed=VERIFY_SEED, rtol=VERIFY_RTOL, atol=VERIFY_ATOL
+        ),
+        catch_all=True,
+    )
     checks = report.checks
     result = {
         "max_rel_error": max((c.scaled_error for c in checks), default=None),
@@ -239,7 +268,9 @@ def limit_memory(gigabytes: float) -> None:
 PRELOAD = ["numpy", "onnx", "iree.compiler", "iree.runtime", "torch", __name__]
 
 
-def child_main(cell: dict, memory_gb: float, log_path: str, connection) -> None:
+def child_main(
+    cell: dict, memory_gb: float, log_path: str, connection, store_root: str | None = None
+) -> None:
     """Entry of a cell's process (forked from the fork server): upstream output goes to
     `log_path` (its tail names the cause of a crash), the record goes back on `connection`."""
     import os
@@ -249,7 +280,7 @@ def child_main(cell: dict, memory_gb: float, log_path: str, connection) -> None:
     os.dup2(descriptor, 2)
     os.environ["CI"] = "1"
     limit_memory(memory_gb)
-    connection.send(run_cell(cell))
+    connection.send(run_cell(cell, store_root))
     connection.close()
 
 

@@ -152,7 +152,7 @@ def _fork_server():
     return context
 
 
-def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
+def run_one(cell: dict, timeout_s: int, memory_gb: float, store_root: str | None = None) -> dict:
     """Run one cell in its own process; a timeout, a crash or an out-of-memory kill becomes
     that cell's record. The process caps its own address space (matrix_cell.child_main)."""
     import tempfile
@@ -163,7 +163,7 @@ def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
     receive, send = context.Pipe(duplex=False)
     with tempfile.NamedTemporaryFile(prefix="frontend-mess-cell-", suffix=".log") as log:
         process = context.Process(
-            target=child_main, args=(cell, memory_gb, log.name, send), daemon=True
+            target=child_main, args=(cell, memory_gb, log.name, send, store_root), daemon=True
         )
         process.start()
         send.close()
@@ -184,6 +184,24 @@ def run_one(cell: dict, timeout_s: int, memory_gb: float) -> dict:
         finally:
             process.join(timeout=30)
             receive.close()
+
+
+#: statuses that say more about the machine than about the cell: never served from the store.
+UNSTORED_STATUSES = ("timeout", "crash")
+
+
+def cell_parts(cell: dict) -> dict:
+    """What decides a cell's record, as the store keys it: the cell, its source's content
+    (store/keys.py; an onnx-node case is made by the onnx version in every key), the target's
+    flags and, for `--cpu host`, this host's CPU features."""
+    from frontend_mess.backend.targets import host_cpu_flags
+    from frontend_mess.store.keys import source_identity
+
+    source = cell_source(cell)
+    identity = None if cell["suite"] == "onnx-node" else source_identity(source)
+    flags = list(target_spec(cell["target"]).flags)
+    host = sorted(host_cpu_flags()) if any(f.endswith("=host") for f in flags) else None
+    return {"cell": dict(cell), "source": identity, "flags": flags, "host": host}
 
 
 def _crash_class(tail: str) -> str:
@@ -266,10 +284,17 @@ def run_matrix(
     rerun_failures: bool = False,
     timeout_s: int = MATRIX_TIMEOUT_S,
     memory_gb: float = MATRIX_MEMORY_GB,
+    store=None,
+    fresh: bool = False,
     progress: Progress = QUIET,
 ) -> list[dict]:
     """Run the cells not yet in `output` (all of them without `resume`); append each result
-    as soon as it exists. Returns every record in `output` afterwards."""
+    as soon as it exists. Returns every record in `output` afterwards.
+
+    With a `store` (store/objects.py), a cell whose key (cell_parts) is stored is not run:
+    its record is the stored one, marked `"cached": true`; a cell that runs stores its stages
+    and then its record. Timeouts and crashes are not stored (they depend on the machine's
+    load and limits): they run again."""
     previous = read_results(output, progress=progress) if resume else []
     if not resume and output.exists():
         output.unlink()
@@ -288,9 +313,22 @@ def run_matrix(
     lock = threading.Lock()
     done = 0
 
+    from frontend_mess.store.manifest import Run
+
+    memo = Run(store, "matrix", fresh=fresh)
+    store_root = str(store.root) if store is not None else None
+
     def work(cell: dict) -> None:
         nonlocal done
-        record = {**run_one(cell, timeout_s, memory_gb), **context(cell)}
+        key = memo.key("cell", cell_parts(cell), code=("import", "compile", "verify"))
+        hit = memo.lookup("cell", key) if store is not None else None
+        if hit is not None:
+            record = {**json.loads(hit.outputs["record.json"]), "cached": True}
+        else:
+            record = {**run_one(cell, timeout_s, memory_gb, store_root), **context(cell)}
+            if store is not None and record["status"] not in UNSTORED_STATUSES:
+                data = json.dumps(json_safe(record), allow_nan=False).encode()
+                store.record("cell", key, {"record.json": data}, {"status": record["status"]})
         with lock:
             with output.open("a") as handle:
                 # JSON a browser parses: an infinite error (an output of the wrong shape) is

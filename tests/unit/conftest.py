@@ -16,3 +16,10 @@ def repo_root() -> Path:
 def inputs_dir() -> Path:
     """The model files the lit tests use; the unit tests import the same ones."""
     return ROOT / "tests" / "filecheck" / "Inputs"
+
+
+@pytest.fixture(autouse=True)
+def _no_default_store(monkeypatch):
+    """Tests do not read or fill the user's store (~/.cache/frontend-mess/store): a cached
+    stage would hide the work a test means to check. The store's own tests name one."""
+    monkeypatch.setenv("FRONTEND_MESS_STORE", "off")

@@ -1,0 +1,183 @@
+"""The content-addressed store: immutable objects named by their sha256, and action records
+that map what determines a stage's output (its key) to the objects it produced.
+
+Layout under the store's root (`default_root`, `--store DIR`, `$FRONTEND_MESS_STORE`):
+
+    objects/ab/<sha256>          the bytes, read-only, named by their own hash
+    actions/<stage>/<key>.json   key -> {"outputs": {name: sha256}, "meta": ...}
+    runs/<run id>.json           one manifest per command (store/manifest.py)
+    models/<name>/<run id>/      links into objects, for ls, grep and diff (store/view.py)
+
+Two processes computing the same key write the same bytes under the same name: each writes a
+temporary file and renames it into place, so whoever renames last leaves one whole, good
+object (support/atomic.py). Every read re-hashes the object; one whose bytes do not match
+its name (a flipped bit, a truncated copy) is reported, removed and recomputed by the
+caller, never served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from frontend_mess.support.atomic import write_atomically
+from frontend_mess.support.errors import FrontendError
+from frontend_mess.support.progress import QUIET, Progress
+
+#: where the store lives unless `--store` says otherwise; `off` turns it off (as `--no-store`).
+STORE_ENV = "FRONTEND_MESS_STORE"
+STORE_OFF = ("off", "none", "0")
+#: reading this many bytes at a time while hashing a file.
+_CHUNK = 1 << 20
+
+
+def default_root() -> Path:
+    """`$FRONTEND_MESS_STORE`, else `$XDG_CACHE_HOME/frontend-mess/store` (~/.cache/...)."""
+    if os.environ.get(STORE_ENV, "").strip().lower() not in ("", *STORE_OFF):
+        return Path(os.environ[STORE_ENV]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "frontend-mess" / "store"
+
+
+def open_store(
+    root: str | Path | None = None, *, disabled: bool = False, progress: Progress = QUIET
+) -> Store | None:
+    """The store a command uses: `root` (`--store`), else $FRONTEND_MESS_STORE, else
+    `default_root()`; None with `--no-store` or $FRONTEND_MESS_STORE=off."""
+    if disabled:
+        return None
+    if root is None and os.environ.get(STORE_ENV, "").strip().lower() in STORE_OFF:
+        return None
+    return Store(root, progress)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def canonical(value: object) -> bytes:
+    """The one byte spelling of a key: JSON, keys sorted, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+@dataclass(frozen=True)
+class Action:
+    """A stage's stored result: its key, the objects it produced and what was noted."""
+
+    stage: str
+    key: str
+    outputs: dict[str, str]
+    meta: dict
+
+    def short(self) -> str:
+        return self.key[:12]
+
+
+class Store:
+    def __init__(self, root: str | Path | None = None, progress: Progress = QUIET) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_root()
+        self.progress = progress
+        try:
+            for part in ("objects", "actions", "runs", "models"):
+                (self.root / part).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FrontendError(
+                f"cannot use {self.root} as the store: {exc.strerror or exc} (give another "
+                f"with --store DIR or ${STORE_ENV}, or --no-store)"
+            ) from exc
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def object_path(self, digest: str) -> Path:
+        return self.root / "objects" / digest[:2] / digest
+
+    def put(self, data: bytes) -> str:
+        """Store `data` (if it is not there already); returns its sha256."""
+        digest = sha256_bytes(data)
+        path = self.object_path(digest)
+        if path.is_file() and path.stat().st_size == len(data):
+            return digest
+        path.parent.mkdir(exist_ok=True)
+        write_atomically(path, lambda handle: handle.write(data))
+        path.chmod(0o444)
+        return digest
+
+    def read(self, digest: str) -> bytes | None:
+        """The object's bytes, re-hashed: None if it is missing or corrupt (then removed)."""
+        path = self.object_path(digest)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if sha256_bytes(data) != digest:
+            self._discard(path, digest)
+            return None
+        return data
+
+    def check(self, digest: str) -> bool:
+        """Whether the object is there and whole (hashed from disk, not trusted by name)."""
+        path = self.object_path(digest)
+        try:
+            ok = sha256_file(path) == digest
+        except OSError:
+            return False
+        if not ok:
+            self._discard(path, digest)
+        return ok
+
+    def _discard(self, path: Path, digest: str) -> None:
+        self.progress.note(
+            f"warning: store object {digest[:12]} is corrupt (its bytes do not hash to its "
+            f"name): removed, and recomputed"
+        )
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+    def objects(self) -> Iterator[Path]:
+        yield from (p for p in (self.root / "objects").glob("??/*") if p.is_file())
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def _action_path(self, stage: str, key: str) -> Path:
+        return self.root / "actions" / stage / f"{key}.json"
+
+    def lookup(self, stage: str, key: str) -> Action | None:
+        """The stored result of `stage` for `key`, if every object it names is there (the
+        caller's `read` re-hashes each one)."""
+        path = self._action_path(stage, key)
+        try:
+            record = json.loads(path.read_text())
+            outputs = dict(record["outputs"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not all(isinstance(d, str) and self.object_path(d).is_file() for d in outputs.values()):
+            return None
+        return Action(stage, key, outputs, record.get("meta", {}))
+
+    def record(self, stage: str, key: str, outputs: dict[str, bytes], meta: dict) -> Action:
+        """Store a stage's outputs and the action that names them (atomically replaced: two
+        writers of one key write the same outputs)."""
+        digests = {name: self.put(data) for name, data in outputs.items()}
+        path = self._action_path(stage, key)
+        path.parent.mkdir(exist_ok=True)
+        text = json.dumps({"stage": stage, "outputs": digests, "meta": meta}, indent=1) + "\n"
+        write_atomically(path, lambda handle: handle.write(text.encode()))
+        return Action(stage, key, digests, meta)
+
+    def actions(self) -> Iterator[tuple[str, Path]]:
+        for path in (self.root / "actions").glob("*/*.json"):
+            yield path.parent.name, path

@@ -1,0 +1,283 @@
+"""The pipeline's stages through the store, for one source and its options: what `import`,
+`compile`, `verify`, `analyze` and every matrix cell call, so a stage is cached one way.
+
+Each stage's key holds its input object's hash (the compile key holds the IREE input's
+sha256, not the source), so a change that leaves a stage's input byte-identical still finds
+that stage cached. The source is loaded (torch imported, the model built) only when a stage
+has to be computed: a fully cached command never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from frontend_mess.store.keys import options_key, source_identity
+from frontend_mess.store.manifest import Run, StageResult
+from frontend_mess.store.objects import sha256_bytes
+from frontend_mess.support.progress import QUIET, Progress
+
+
+class Memo:
+    """One source's stages. `source` is what `pipeline.load` takes; one with no stable
+    identity (an `nn.Module`, an hf: hub id) computes every stage, unstored."""
+
+    def __init__(
+        self,
+        run: Run,
+        source,
+        options,
+        *,
+        func_name: str = "main",
+        example_args: Sequence | None = None,
+        progress: Progress = QUIET,
+    ) -> None:
+        self.run, self.source, self.options = run, source, options
+        self.func_name, self.example_args, self.progress = func_name, example_args, progress
+        identity = None
+        if run.store is not None and example_args is None:
+            identity = source_identity(source)
+        self.identity = identity
+        self._loaded = None
+        #: what this process made already, by stage and choice: a stage asked twice (verify
+        #: after compile) is made once, with a store or without.
+        self._made: dict[tuple, object] = {}
+        if identity is not None:
+            run.inputs = {
+                "source": str(source),
+                "identity": identity,
+                "options": options_key(options),
+            }
+
+    @property
+    def cacheable(self) -> bool:
+        return self.identity is not None
+
+    def loaded(self):
+        """The load stage, done once and only when a stage must be computed."""
+        if self._loaded is None:
+            from frontend_mess.pipeline import load, report_choices
+
+            self._loaded = load(
+                self.source,
+                self.options,
+                example_args=self.example_args,
+                func_name=self.func_name,
+                progress=self.progress,
+            )
+            report_choices(self._loaded, self.progress)
+        return self._loaded
+
+    def _parts(self, **extra) -> dict:
+        return {"source": self.identity, "options": options_key(self.options), **extra}
+
+    def _stage(self, stage, parts, compute, *, code=(), label="") -> StageResult:
+        if not self.cacheable:
+            outputs, meta = compute()
+            return StageResult(stage, "", outputs, {}, meta, cached=False)
+        result = self.run.stage(stage, parts, compute, code=code, label=label)
+        if result.cached:
+            for choice, value in result.meta.get("choices", {}).items():
+                self.progress.note(f"{choice}: {value}")
+        return result
+
+    # -- import ----------------------------------------------------------------------------
+
+    def imported(self, kind: str, *, bytecode: bool, strip_weights: bool = False) -> StageResult:
+        """`import --to KIND`: outputs `KIND.mlir` (or `.mlirbc`, or `fx.txt`) and
+        `stats.txt` (the op histogram)."""
+
+        def compute():
+            from frontend_mess.pipeline import to_kind
+
+            model = to_kind(self.loaded(), kind, self.progress)
+            if strip_weights and model.mlir_module is not None:
+                from frontend_mess.analysis.strip import strip_weights as strip
+
+                strip(model.mlir_module)
+            if model.mlir_module is None:
+                name, data = "fx.txt", model.text.encode()
+            elif bytecode:
+                name, data = f"{kind}.mlirbc", _bytecode(model.mlir_module)
+            else:
+                text = model.text
+                name, data = f"{kind}.mlir", (text if text.endswith("\n") else text + "\n").encode()
+            outputs = {name: data, "stats.txt": model.format_stats().encode()}
+            return outputs, {"choices": dict(model.choices)}
+
+        parts = self._parts(
+            kind=kind, bytecode=bytecode, strip=strip_weights, func_name=self.func_name
+        )
+        return self._stage("import", parts, compute, label=f"import {kind}")
+
+    # -- compile ---------------------------------------------------------------------------
+
+    def iree_input(self, via: str | None):
+        """What iree-compile takes by `via` (pipeline.for_iree), as a stage: (IreeInput, the
+        sha256 of its MLIR)."""
+        if ("iree-input", via) not in self._made:
+            self._made["iree-input", via] = self._iree_input(via)
+        return self._made["iree-input", via]
+
+    def _iree_input(self, via: str | None):
+        from frontend_mess.pipeline import IreeInput
+
+        def compute():
+            from frontend_mess.pipeline import for_iree
+
+            loaded = self.loaded()
+            made = for_iree(loaded, via, self.progress)
+            text = isinstance(made.mlir, str)
+            data = made.mlir.encode() if text else made.mlir
+            name = "input.mlir" if text else "input.mlirbc"
+            meta = {
+                "input_type": made.input_type,
+                "via": made.via,
+                "roles": made.roles,
+                "text": text,
+                "choices": dict(loaded.choices),
+            }
+            return {name: data}, meta
+
+        result = self._stage("iree-input", self._parts(via=via), compute, label="import for IREE")
+        data = next(iter(result.outputs.values()))
+        meta = result.meta
+        mlir = data.decode() if meta["text"] else data
+        made = IreeInput(mlir, meta["input_type"], meta["via"], meta.get("roles") or {})
+        return made, sha256_bytes(data)
+
+    def artifact(self, spec, via: str | None, *, name: str = "", keep_diagnostics=None):
+        """The compile stage, keyed by the IREE input object, the flags and the host CPU
+        (for `--cpu host`, whose code is this machine's)."""
+        if ("compile", spec, via) not in self._made:
+            made = self._artifact(spec, via, name=name, keep_diagnostics=keep_diagnostics)
+            self._made["compile", spec, via] = made
+        return self._made["compile", spec, via]
+
+    def _artifact(self, spec, via: str | None, *, name: str, keep_diagnostics):
+        from frontend_mess.backend.artifact import Artifact
+        from frontend_mess.backend.signature import Signature
+
+        iree_input, digest = self.iree_input(via)
+        name = name or str(self.source)
+
+        def compute():
+            from frontend_mess.pipeline import compile_input
+
+            made = compile_input(
+                iree_input,
+                spec,
+                name=name,
+                keep_diagnostics=keep_diagnostics,
+                progress=self.progress,
+            )
+            signatures = {n: s.to_json() for n, s in made.signatures.items()}
+            outputs = {
+                f"{spec.target}.vmfb": made.data,
+                "signature.json": json.dumps(signatures, indent=1).encode(),
+            }
+            return outputs, {"flags": list(made.flags), "input_type": made.input_type}
+
+        parts = {
+            "input": digest,
+            "input_type": iree_input.input_type,
+            "roles": iree_input.roles,
+            "target": spec.target,
+            "flags": list(spec.flags),
+            "host": _host_cpu() if any(f.endswith("=host") for f in spec.flags) else None,
+        }
+        if not self.cacheable:
+            outputs, meta = compute()
+            result = StageResult("compile", "", outputs, {}, meta, cached=False)
+        else:
+            result = self.run.stage("compile", parts, compute, label=f"compile {spec.target}")
+        signatures = json.loads(result.outputs["signature.json"])
+        return Artifact(
+            data=result.outputs[f"{spec.target}.vmfb"],
+            target=spec.target,
+            flags=tuple(result.meta["flags"]),
+            input_type=result.meta["input_type"],
+            via=iree_input.via,
+            signatures={n: Signature.from_json(s) for n, s in signatures.items()},
+        )
+
+    # -- analyze ---------------------------------------------------------------------------
+
+    def analysis(self, *, group_by: str | None, html: bool, strip: bool) -> StageResult:
+        """`analyze`: `analysis.json`, the text report (`analysis.txt`, grouped by
+        `group_by`), and where asked the HTML page and the weight-stripped linalg."""
+
+        def compute():
+            from frontend_mess.analysis import report
+            from frontend_mess.analysis.analyze import analyze_module
+            from frontend_mess.api import linalg_module
+
+            module = linalg_module(self.source, self.options, self.progress)
+            outputs = {}
+            if strip:
+                from frontend_mess.analysis.strip import strip_weights
+
+                strip_weights(module)
+                outputs["stripped.mlir"] = str(module).encode()
+            with self.progress.step(f"analyzing {self.source}"):
+                analysis = analyze_module(module, str(self.source))
+            outputs["analysis.json"] = report.json_text(analysis).encode()
+            outputs["analysis.txt"] = report.text(analysis, group_by).encode()
+            if html:
+                outputs["analysis.html"] = report.html_page(analysis).encode()
+            return outputs, {}
+
+        parts = self._parts(group_by=group_by, html=html, strip=strip)
+        return self._stage("analyze", parts, compute, code=("import",), label="analyze")
+
+    # -- verify ----------------------------------------------------------------------------
+
+    def verify(self, spec, via, *, seed, rtol, atol, device=None, keep_diagnostics=None):
+        """The run and compare stages, keyed by the `.vmfb` object, the source (the reference
+        side), the input seed and the tolerances."""
+        from frontend_mess.verify import VerifyReport, check_verifiable, verify_artifact
+
+        if self.cacheable and self.identity["kind"] in ("mlir", "mlirbc", "onnx"):
+            check_verifiable(self.loaded())  # refused before a compile, as without a store
+        artifact = self.artifact(spec, via, keep_diagnostics=keep_diagnostics)
+        if not self.cacheable:
+            check_verifiable(self.loaded())
+
+        def compute():
+            loaded = self.loaded()
+            check_verifiable(loaded)
+            report = verify_artifact(
+                loaded,
+                artifact,
+                seed=seed,
+                rtol=rtol,
+                atol=atol,
+                device=device,
+                progress=self.progress,
+            )
+            return {"verify.json": report.to_json().encode()}, {"ok": report.ok}
+
+        parts = self._parts(
+            vmfb=sha256_bytes(artifact.data),
+            seed=seed,
+            rtol=rtol,
+            atol=atol,
+            device=device,
+        )
+        result = self._stage("verify", parts, compute, code=("import",), label="verify")
+        return VerifyReport.from_json(result.outputs["verify.json"].decode())
+
+
+def _bytecode(module) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    module.operation.write_bytecode(buffer)
+    return buffer.getvalue()
+
+
+def _host_cpu() -> dict:
+    from frontend_mess.backend.targets import host_cpu_flags
+
+    flags = sorted(host_cpu_flags())
+    return {"flags": sha256_bytes(" ".join(flags).encode())}
