@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from frontend_mess.defaults import (
     DEFAULT_CPU,
@@ -23,6 +24,7 @@ from frontend_mess.defaults import (
     DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_OUTPUT_KIND,
+    DEFAULT_PARAMS,
     DEFAULT_SEED,
     DEFAULT_SEQ_LEN,
     DEFAULT_TARGET,
@@ -39,6 +41,9 @@ from frontend_mess.defaults import (
     ONNX_EXPORTERS,
     ONNX_IMPORTERS,
     OUTPUT_KINDS,
+    PARAMS_AUTO_BYTES,
+    PARAMS_MODES,
+    PARAMS_SUFFIX,
     SUITES,
     TARGETS,
     VERIFY_ATOL,
@@ -47,7 +52,7 @@ from frontend_mess.defaults import (
     VIAS,
 )
 from frontend_mess.importers.hf import ATTENTION, TASKS  # noqa: E402  (no heavy imports)
-from frontend_mess.store.objects import STORE_ENV
+from frontend_mess.store.objects import STORE_ENV, STORE_OFF
 from frontend_mess.support.capture import VERBOSE_ENV, verbose
 from frontend_mess.support.errors import (
     EXIT_FAILED,
@@ -162,6 +167,7 @@ def _add_import(sub) -> None:
         help="write here instead of stdout; a .mlirbc name writes MLIR bytecode",
     )
     _add_source_options(p)
+    _add_params_options(p)
     p.add_argument("--func-name", default="main", type=_symbol, help="name of the MLIR function")
     p.add_argument(
         "--strip-weights",
@@ -243,6 +249,23 @@ def _add_source_options(p) -> None:
         default=DEFAULT_ONNX_EXPORTER,
         help="torch.onnx.export's exporter for --via onnx/onnx-iree (default: %(default)s)",
     )
+
+
+def _add_params_options(p, *, file_option: bool = True) -> None:
+    p.add_argument(
+        "--params",
+        choices=PARAMS_MODES,
+        default=DEFAULT_PARAMS,
+        help=f"weights in the IR (inline) or in an IREE parameter archive beside it "
+        f"(external); auto: external from {PARAMS_AUTO_BYTES // 1024} KiB of weights, when "
+        f"writing a file (default: %(default)s)",
+    )
+    if file_option:
+        p.add_argument(
+            "--params-file",
+            metavar="FILE.irpa",
+            help="where the archive goes (default: the output's name with .irpa)",
+        )
 
 
 def _add_store_options(p) -> None:
@@ -389,6 +412,7 @@ def _add_compile(sub) -> None:
     p.add_argument("source", help="anything `import` takes, or a .mlir/.mlirbc file")
     p.add_argument("-o", "--output", metavar="FILE.vmfb", help="default: SOURCE_NAME.vmfb")
     _add_target_options(p)
+    _add_params_options(p)
     _add_source_options(p)
 
 
@@ -409,6 +433,14 @@ def _add_run(sub) -> None:
         "1x3x224x224xf32=random or 1x3x224x224:f32 (the --input-shape spelling)",
     )
     p.add_argument("--output", metavar="FILE.npz", help="save the outputs here")
+    p.add_argument(
+        "--params",
+        action="append",
+        default=[],
+        metavar="FILE.irpa",
+        help="a parameter archive the module reads its weights from (default: MODULE.irpa "
+        "beside it, if there is one); repeat for more",
+    )
     p.add_argument("--function", help="function to call (default: main, or the only one)")
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device (default: local-task)")
     p.add_argument(
@@ -450,6 +482,7 @@ def _add_verify(sub) -> None:
     )
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device")
     _add_target_options(p)
+    _add_params_options(p, file_option=False)
     _add_source_options(p)
 
 
@@ -532,6 +565,7 @@ def _add_matrix(sub) -> None:
         "--html", metavar="FILE", help="also write a self-contained page to sort and filter cells"
     )
     p.add_argument("--list", action="store_true", help="print the cells, run nothing")
+    _add_params_options(p, file_option=False)
     _add_store_options(p)
     p.add_argument("--no-resume", action="store_true", help="start over")
     p.add_argument(
@@ -612,6 +646,7 @@ def _run_matrix(args) -> int:
             timeout_s=args.timeout,
             memory_gb=args.memory_gb,
             store=_matrix_store(args, progress),
+            params=args.params,
             fresh=args.fresh,
             progress=progress,
         )
@@ -673,9 +708,9 @@ def _run_store(args) -> int:
 
     if args.store is not None and not args.store.strip():
         raise FrontendError("--store needs a directory, got ''")
-    store = open_store(args.store)
-    if store is None:
+    if args.store is None and os.environ.get(STORE_ENV, "").strip().lower() in STORE_OFF:
         raise FrontendError(f"the store is off (${STORE_ENV}=off): give one with --store DIR")
+    store = open_store(args.store, create=False)
     code = 0
     if args.action == "log":
         text = commands.log(store, args.n)
@@ -760,7 +795,10 @@ def _memo(args, progress: Progress, func_name: str = "main"):
     store = open_store(args.store, disabled=args.no_store, progress=progress)
     run = Run(store, args.command, short_name(args.source), fresh=args.fresh, progress=progress)
     args.run = run
-    return Memo(run, args.source, _options(args), func_name=func_name, progress=progress)
+    params = getattr(args, "params", DEFAULT_PARAMS)
+    return Memo(
+        run, args.source, _options(args), func_name=func_name, params=params, progress=progress
+    )
 
 
 def _load(args, progress: Progress, func_name: str = "main"):
@@ -827,11 +865,30 @@ def _check_diagnostics_dir(args) -> None:
         )
 
 
+def _params_target(args) -> str:
+    """The --params mode an import or compile runs with, and (in `args.params_file`) where
+    an archive goes: the output's name with .irpa unless given. Printed to stdout, `auto`
+    keeps the weights inline (one stream has room for one file); `external` needs a file."""
+    if args.params_file is not None and not args.params_file.strip():
+        raise FrontendError("--params-file needs a file name, got ''")
+    if args.params_file is None and args.output:
+        args.params_file = str(Path(args.output).with_suffix(PARAMS_SUFFIX))
+    if args.params_file is None:
+        if args.params == "external":
+            raise FrontendError(
+                "--params external writes the weights to a file: give -o FILE (they go to "
+                "FILE.irpa) or --params-file FILE.irpa"
+            )
+        return "inline"
+    return args.params
+
+
 def _run_import(args) -> None:
     from frontend_mess.imported import BYTECODE_SUFFIX
     from frontend_mess.support.atomic import write_atomically
 
-    _check_outputs(args, "--output")
+    params = _params_target(args)
+    _check_outputs(args, "--output", "--params-file")
     progress = _progress(args)
     if args.to not in OUTPUT_KINDS:
         raise FrontendError(
@@ -839,7 +896,9 @@ def _run_import(args) -> None:
         )
     memo = _memo(args, progress, args.func_name)
     bytecode = bool(args.output) and args.output.endswith(BYTECODE_SUFFIX)
-    result = memo.imported(args.to, bytecode=bytecode, strip_weights=args.strip_weights)
+    result = memo.imported(
+        args.to, bytecode=bytecode, strip_weights=args.strip_weights, params=params
+    )
     name = next(n for n in result.outputs if n != "stats.txt")
     if bytecode and not name.endswith(BYTECODE_SUFFIX):
         raise FrontendError(
@@ -847,6 +906,10 @@ def _run_import(args) -> None:
             f"use a .txt or .py file name"
         )
     data = result.outputs[name]
+    if "params.irpa" in result.outputs:
+        archive = result.outputs["params.irpa"]
+        write_atomically(args.params_file, lambda handle: handle.write(archive))
+        progress.note(f"wrote the weights to {args.params_file}")
     if args.output:
         with progress.step(f"writing {args.output}"):
             write_atomically(args.output, lambda handle: handle.write(data))
@@ -886,15 +949,24 @@ def _run_compile(args) -> None:
     if args.output is None:
         args.output = f"{short_name(args.source)}.vmfb"
     output = args.output  # as the user wrote it, for the message
-    _check_outputs(args, "--output")
+    _params_target(args)
+    archive_name = args.params_file
+    _check_outputs(args, "--output", "--params-file")
     _check_diagnostics_dir(args)
     spec = _spec(args)
     memo = _memo(args, progress)
     artifact = memo.artifact(spec, args.via, keep_diagnostics=args.keep_diagnostics)
+    params = ""
+    if artifact.parameters:
+        from frontend_mess.support.atomic import write_atomically
+
+        archive = Path(artifact.parameters[0]).read_bytes()
+        write_atomically(args.params_file, lambda handle: handle.write(archive))
+        params = f"; weights in {archive_name} ({len(archive)} bytes)"
     artifact.save(args.output)
     print(
         f"wrote {output} ({artifact.size} bytes, {artifact.target}, via {artifact.via}, "
-        f"input {artifact.input_type})",
+        f"input {artifact.input_type}{params})",
         file=args.out,
     )
 
@@ -907,7 +979,12 @@ def _run_run(args) -> None:
     from frontend_mess.backend.signature import element_type_name
 
     _check_outputs(args, "--output")
-    module = Artifact.load(args.module).module(args.device)
+    artifact = Artifact.load(args.module, tuple(args.params))  # the module is checked first
+    beside = artifact.path.with_suffix(PARAMS_SUFFIX)
+    if not artifact.parameters and beside.is_file() and beside != artifact.path:
+        artifact = Artifact.load(artifact.path, (beside,))
+        print(f"{PROG}: parameters from {beside} (beside the module)", file=sys.stderr)
+    module = artifact.module(args.device)
     function = args.function or module.default_function()
     signature = module.signature(function)
     rng = np.random.default_rng(args.input_seed)

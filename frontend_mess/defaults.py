@@ -78,6 +78,26 @@ DEFAULT_TARGET = "llvm-cpu"
 DEFAULT_CPU = "host"
 DEFAULT_CUDA_ARCH = "sm_80"
 
+# Weights in the IR or beside it (`--params`, backend/params.py). `external` moves every
+# constant of at least PARAMS_MIN_BYTES into an IREE parameter archive (.irpa) that the IR
+# names (`#stream.parameter.named<"model"::"p0">`) and the runtime maps from disk; `auto`
+# does so when the movable weights come to PARAMS_AUTO_BYTES or more: inline, as hex text,
+# 512 KiB of weights alone make 1 MB of IR, past what a person reads or diffs (resnet18's
+# 47 MB make 94 MB of text; external, its IR is 87 KB). Below it a model stays one file.
+PARAMS_MODES: tuple[str, ...] = ("auto", "inline", "external")
+DEFAULT_PARAMS = "auto"
+PARAMS_AUTO_BYTES = 512 * 1024
+# Constants smaller than this stay inline even when the weights go out: IREE's own default
+# for `iree-io-export-parameters` (`minimum-size`, the pass behind iree-compile's parameter
+# export), so frontend-mess and iree-compile split a model alike; below a few hundred bytes
+# an archive entry's header and 64-byte alignment cost as much as the data, and an inline
+# constant (a bias, a shape) lets the compiler fold it. iree-import-onnx's threshold is 100
+# elements (`--num-elements-threshold`); iree-turbine externalizes every parameter.
+PARAMS_MIN_BYTES = 256
+# The parameter scope: `iree-run-module --parameters=model=FILE.irpa`.
+PARAMS_SCOPE = "model"
+PARAMS_SUFFIX = ".irpa"
+
 # IREE runtime devices (`run --device`), by default the target's (backend/targets.py).
 DEVICES: tuple[str, ...] = ("local-task", "local-sync", "cuda")
 

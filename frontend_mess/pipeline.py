@@ -489,6 +489,35 @@ def _through_onnx(loaded: Loaded, via: str, progress: Progress) -> IreeInput:
     return IreeInput(str(raw), "onnx", via)
 
 
+def externalize_input(
+    iree_input: IreeInput, mode: str, progress: Progress = QUIET
+) -> tuple[IreeInput, bytes | None]:
+    """The params stage (`--params`, backend/params.py): iree-compile's input with its weights
+    moved to a parameter archive, and the archive's bytes; the input as it was (and None)
+    where `mode` keeps them inline. Done in IREE's own MLIR, so it is the same for every
+    path's input: torch (fx-torch, turbine), linalg, TOSA, StableHLO and ONNX."""
+    from iree.compiler import ir
+
+    from frontend_mess.backend.params import archive_bytes, externalize, wants_external
+
+    if mode == "inline":
+        return iree_input, None
+    module = ir.Module.parse(iree_input.mlir, ir.Context())
+    if not wants_external(mode, module, ir):
+        return iree_input, None
+    with progress.step("moving the weights to a parameter archive"):
+        params = externalize(module, ir)
+        if not params.arrays:
+            return iree_input, None
+        data = archive_bytes(params)
+    moved = IreeInput(_bytecode(module), iree_input.input_type, iree_input.via, iree_input.roles)
+    progress.note(
+        f"params: {len(params)} weights, {params.nbytes:,} bytes, in a parameter archive "
+        f"(--params inline keeps them in the IR)"
+    )
+    return moved, data
+
+
 def compile_input(
     iree_input: IreeInput,
     spec: TargetSpec,

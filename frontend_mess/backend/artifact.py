@@ -25,6 +25,9 @@ class Artifact:
     tool_versions: dict = field(default_factory=dict)
     #: function name -> Signature, as recorded in the module (backend/signature.py).
     signatures: dict = field(default_factory=dict)
+    #: the parameter archives (.irpa) its weights are in, where they are not in the module
+    #: (`--params external`, backend/params.py); mapped from disk when the module is loaded.
+    parameters: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.tool_versions:
@@ -37,9 +40,10 @@ class Artifact:
         """Short: a notebook must not print a whole `.vmfb` as bytes."""
         where = f"path={str(self.path)!r}, " if self.path is not None else ""
         functions = ", ".join(f"{n}{s}" for n, s in self.signatures.items()) or "?"
+        params = f", parameters={[str(p) for p in self.parameters]}" if self.parameters else ""
         return (
             f"Artifact({where}target={self.target or '?'!r}, {self.size:,} bytes, "
-            f"input={self.input_type or '?'}, functions: {functions})"
+            f"input={self.input_type or '?'}{params}, functions: {functions})"
         )
 
     @property
@@ -47,10 +51,13 @@ class Artifact:
         return len(self.data) if self.data is not None else self.path.stat().st_size
 
     @classmethod
-    def load(cls, path: str | Path) -> Artifact:
+    def load(cls, path: str | Path, parameters: tuple[str | Path, ...] = ()) -> Artifact:
+        """A `.vmfb` file, with the parameter archives its weights are in (if any)."""
         from frontend_mess.backend.integrity import check_vmfb
+        from frontend_mess.support.paths import input_file
 
-        return cls(path=check_vmfb(path), target="")
+        archives = tuple(input_file(p, "parameter archive") for p in parameters)
+        return cls(path=check_vmfb(path), target="", parameters=archives)
 
     def save(self, path: str | Path) -> Path:
         if self.data is None:

@@ -54,22 +54,10 @@ from types import ModuleType
 
 import numpy as np
 
+from frontend_mess.defaults import PARAMS_AUTO_BYTES, PARAMS_MIN_BYTES, PARAMS_MODES, PARAMS_SCOPE
 from frontend_mess.support.errors import FrontendError
 from frontend_mess.support.mlir_types import tensor_info
 from frontend_mess.support.paths import io_error_message
-
-#: Constants smaller than this stay inline in the IR (bytes of storage, as IREE counts them).
-#: 256 is IREE's own default for what leaves the module (`iree-io-export-parameters`
-#: `minimum-size`, Modules/IO/Parameters/Transforms/Passes.td, the pass behind
-#: `iree-compile --iree-parameter-export`), so frontend-mess and iree-compile split a model
-#: alike. For comparison: iree-import-onnx externalizes initializers of at least 100 elements
-#: (`--num-elements-threshold`, 400 bytes in f32), iree-turbine's
-#: `externalize_module_parameters` every parameter. Below a few hundred bytes an entry's
-#: header and 64-byte alignment in the archive cost about as much as the data, and an inline
-#: constant lets the compiler fold it (a bias, a scale, a shape). To move to defaults.py.
-PARAMS_MIN_BYTES = 256
-#: The parameter scope: `--parameters=model=FILE.irpa` in iree-run-module.
-DEFAULT_SCOPE = "model"
 
 #: op name -> the attributes that may hold its value, first present wins.
 _CONSTANT_OPS: dict[str, tuple[str, ...]] = {
@@ -114,7 +102,7 @@ def externalize(
     ir: ModuleType,
     *,
     min_bytes: int = PARAMS_MIN_BYTES,
-    scope: str = DEFAULT_SCOPE,
+    scope: str = PARAMS_SCOPE,
 ) -> Parameters:
     """Move every constant of at least `min_bytes` out of `module` (rewritten in place) and
     return their bytes, to be written with `write_irpa`. `ir` is the bindings `module` was
@@ -147,6 +135,31 @@ def externalize(
             _replace(candidate, symbol_of[key], ir)
             params.replaced += 1
     return params
+
+
+def weight_bytes(module, ir, *, min_bytes: int = PARAMS_MIN_BYTES) -> int:
+    """How many bytes `externalize` would move out (duplicates counted each time), from the
+    types alone: nothing is read or rewritten."""
+    module.context.allow_unregistered_dialects = True
+    with module.context, ir.Location.unknown():
+        candidates, _ = _candidates(module, ir, min_bytes)
+        infos = (tensor_info(c.global_type, ir) for c in candidates)
+        return sum(i.storage_bytes or 0 for i in infos if i is not None)
+
+
+def wants_external(mode: str, module, ir) -> bool:
+    """`--params`: external, inline, or auto (external from PARAMS_AUTO_BYTES of weights)."""
+    if mode not in PARAMS_MODES:
+        raise FrontendError(f"unknown --params {mode!r}: use one of {', '.join(PARAMS_MODES)}")
+    if mode != "auto":
+        return mode == "external"
+    return weight_bytes(module, ir) >= PARAMS_AUTO_BYTES
+
+
+def archive_bytes(params: Parameters) -> bytes:
+    """The `.irpa` of `params` as bytes (what the store keeps; write_irpa writes a file)."""
+    with tempfile.TemporaryDirectory(prefix="frontend-mess-params.") as scratch:
+        return write_irpa(params, Path(scratch) / "params.irpa").read_bytes()
 
 
 def _symbols(module, ir) -> set[str]:
@@ -407,9 +420,7 @@ def write_irpa(params: Parameters | Mapping[str, object], path: str | os.PathLik
 # -- the runtime ----------------------------------------------------------------------------
 
 
-def parameters_module(
-    instance, paths: Iterable[str | os.PathLike[str]], scope: str = DEFAULT_SCOPE
-):
+def parameters_module(instance, paths: Iterable[str | os.PathLike[str]], scope: str = PARAMS_SCOPE):
     """IREE's `io_parameters` VM module serving the archives at `paths` under `scope`, each
     mapped from disk, not read into memory. Add it to a `SystemContext` before the compiled
     module, which imports it: `context.add_vm_module(parameters_module(...))`, then the

@@ -34,14 +34,32 @@ class LoadedModule:
                 f"IREE runtime device {device!r} is not available here: {first_lines(exc, 1)}"
             ) from None
         source = artifact.path or "the compiled module"
+        params = None
+        if artifact.parameters:  # before the module, which imports it
+            from frontend_mess.backend.params import parameters_module
+
+            params = parameters_module(self.config.vm_instance, artifact.parameters)
         try:
             if artifact.path is not None:
                 self.vm_module = rt.VmModule.mmap(self.config.vm_instance, str(artifact.path))
             else:
                 self.vm_module = rt.VmModule.copy_buffer(self.config.vm_instance, artifact.data)
             self.context = rt.SystemContext(config=self.config)
+            if params is not None:
+                self.context.add_vm_module(params)
             self.context.add_vm_module(self.vm_module)
         except Exception as exc:
+            if "no provider registered that handles scopes" in str(exc):
+                raise FrontendError(
+                    f"{source} reads its weights from a parameter archive that was not given: "
+                    f"pass it with --params FILE.irpa (what compile wrote beside it)"
+                ) from None
+            if "parameter" in str(exc).lower() and artifact.parameters:
+                raise FrontendError(
+                    f"{source} and its parameter archive "
+                    f"{', '.join(map(str, artifact.parameters))} do not fit: "
+                    f"{first_lines(exc, 1)} (were they compiled together?)"
+                ) from None
             raise FrontendError(
                 f"{source} is not a loadable IREE module for {device}: {first_lines(exc, 1)} "
                 f"(is it a .vmfb compiled for this device?)"

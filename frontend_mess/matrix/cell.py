@@ -164,14 +164,15 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
     against its framework on fresh random inputs (PyTorch eager, or onnxruntime)."""
     from frontend_mess import pipeline
     from frontend_mess.backend.targets import target_spec
-    from frontend_mess.defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
+    from frontend_mess.defaults import DEFAULT_PARAMS, VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
     from frontend_mess.matrix.runner import cell_source
     from frontend_mess.sources import SourceOptions
     from frontend_mess.store.manifest import Run
     from frontend_mess.store.stages import Memo
 
     source = cell_source(cell)
-    memo = Memo(store_run or Run(None, "matrix"), source, SourceOptions())
+    params = cell.get("params", DEFAULT_PARAMS)
+    memo = Memo(store_run or Run(None, "matrix"), source, SourceOptions(), params=params)
     if not memo.cacheable or store_run is None or store_run.fresh:
         loaded = stages.run("load", memo.loaded)
         if loaded.kind == "torch":

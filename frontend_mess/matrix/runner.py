@@ -20,6 +20,7 @@ from pathlib import Path
 
 from frontend_mess.backend.targets import host_isa, target_spec
 from frontend_mess.defaults import (
+    DEFAULT_PARAMS,
     MATRIX_JOBS,
     MATRIX_MEMORY_GB,
     MATRIX_TIMEOUT_S,
@@ -286,6 +287,7 @@ def run_matrix(
     memory_gb: float = MATRIX_MEMORY_GB,
     store=None,
     fresh: bool = False,
+    params: str = DEFAULT_PARAMS,
     progress: Progress = QUIET,
 ) -> list[dict]:
     """Run the cells not yet in `output` (all of them without `resume`); append each result
@@ -320,6 +322,7 @@ def run_matrix(
 
     def work(cell: dict) -> None:
         nonlocal done
+        cell = {**cell, "params": params}
         key = memo.key("cell", cell_parts(cell), code=("import", "compile", "verify"))
         hit = memo.lookup("cell", key) if store is not None else None
         if hit is not None:

@@ -285,6 +285,9 @@ def gc(
             if not dry_run:
                 path.unlink()
     if not dry_run:
+        for link in (store.root / "links").glob("*"):
+            if link.name.split(".", 1)[0] not in live:
+                link.unlink(missing_ok=True)
         for m in dropped:
             (store.root / "runs" / f"{m['id']}.json").unlink(missing_ok=True)
             shutil.rmtree(run_dir(store, m), ignore_errors=True)

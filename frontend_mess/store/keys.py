@@ -12,7 +12,6 @@ import hashlib
 from pathlib import Path
 
 from frontend_mess.store.objects import canonical, sha256_file
-from frontend_mess.support.errors import FrontendError
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -61,11 +60,19 @@ def key_of(parts: dict) -> str:
     return hashlib.sha256(canonical(parts)).hexdigest()
 
 
+class NoIdentity(Exception):
+    """A source or option file that is not a regular, readable file: no key is made (the
+    stage that reads it says what is wrong), and nothing is read from it here (a FIFO would
+    block, a device never end)."""
+
+
 def _file(path: Path) -> str:
     try:
+        if not path.is_file():
+            raise NoIdentity(str(path))
         return sha256_file(path)
     except OSError as exc:
-        raise FrontendError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise NoIdentity(str(path)) from exc
 
 
 def _tree(directory: Path) -> dict[str, str]:
@@ -78,6 +85,13 @@ def _tree(directory: Path) -> dict[str, str]:
 
 
 def source_identity(source: object) -> dict | None:
+    try:
+        return _identity(source)
+    except NoIdentity:
+        return None
+
+
+def _identity(source: object) -> dict | None:
     """The content a source string names, or None where it has no stable identity (an
     `nn.Module` or `ModelProto` from the API, an `hf:` hub id): those run without the store.
 
@@ -139,7 +153,8 @@ def _external_data(model: Path) -> list[str]:
 
 
 def options_key(options) -> dict:
-    """SourceOptions as a key's part: every field, weights files by content."""
+    """SourceOptions as a key's part: every field, weights files by content (NoIdentity
+    where the weights file is not a regular file)."""
     fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
     if fields.get("weights") is not None:
         fields["weights"] = _file(Path(fields["weights"]))

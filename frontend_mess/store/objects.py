@@ -7,6 +7,7 @@ Layout under the store's root (`default_root`, `--store DIR`, `$FRONTEND_MESS_ST
     actions/<stage>/<key>.json   key -> {"outputs": {name: sha256}, "meta": ...}
     runs/<run id>.json           one manifest per command (store/manifest.py)
     models/<name>/<run id>/      links into objects, for ls, grep and diff (store/view.py)
+    links/<sha256>.irpa          an object under the name IREE's runtime opens it by
 
 Two processes computing the same key write the same bytes under the same name: each writes a
 temporary file and renames it into place, so whoever renames last leaves one whole, good
@@ -44,15 +45,26 @@ def default_root() -> Path:
 
 
 def open_store(
-    root: str | Path | None = None, *, disabled: bool = False, progress: Progress = QUIET
+    root: str | Path | None = None,
+    *,
+    disabled: bool = False,
+    create: bool = True,
+    progress: Progress = QUIET,
 ) -> Store | None:
     """The store a command uses: `root` (`--store`), else $FRONTEND_MESS_STORE, else
-    `default_root()`; None with `--no-store` or $FRONTEND_MESS_STORE=off."""
+    `default_root()`; None with `--no-store` or $FRONTEND_MESS_STORE=off. Without `create`
+    (the `store` command, which only reads and trims), one that does not exist is an error."""
     if disabled:
         return None
     if root is None and os.environ.get(STORE_ENV, "").strip().lower() in STORE_OFF:
         return None
-    return Store(root, progress)
+    path = Path(root).expanduser() if root is not None else default_root()
+    if not create and not (path / "objects").is_dir():
+        raise FrontendError(
+            f"there is no store at {path}: a command that imports or compiles makes one "
+            f"(or give --store DIR)"
+        )
+    return Store(path, progress, create=create)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -86,11 +98,18 @@ class Action:
 
 
 class Store:
-    def __init__(self, root: str | Path | None = None, progress: Progress = QUIET) -> None:
+    def __init__(
+        self, root: str | Path | None = None, progress: Progress = QUIET, *, create: bool = True
+    ) -> None:
         self.root = Path(root).expanduser() if root is not None else default_root()
         self.progress = progress
+        if self.root.exists() and not self.root.is_dir():
+            raise FrontendError(
+                f"cannot use {self.root} as the store: it is a file (give a directory with "
+                f"--store DIR or ${STORE_ENV}, or --no-store)"
+            )
         try:
-            for part in ("objects", "actions", "runs", "models"):
+            for part in ("objects", "actions", "runs", "models") if create else ():
                 (self.root / part).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise FrontendError(
@@ -146,6 +165,20 @@ class Store:
             path.unlink()
         except OSError:
             pass
+
+    def named(self, digest: str, suffix: str) -> Path:
+        """The object under a name that ends in `suffix` (IREE's runtime reads a parameter
+        archive only by its extension, `.irpa`): a hard link in `links/`, made once."""
+        link = self.root / "links" / f"{digest}{suffix}"
+        if not link.exists():
+            link.parent.mkdir(exist_ok=True)
+            try:
+                os.link(self.object_path(digest), link)
+            except FileExistsError:
+                pass
+            except OSError:  # no hard links here: a relative symbolic link
+                link.symlink_to(os.path.relpath(self.object_path(digest), link.parent))
+        return link
 
     def objects(self) -> Iterator[Path]:
         yield from (p for p in (self.root / "objects").glob("??/*") if p.is_file())

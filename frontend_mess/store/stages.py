@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
-from frontend_mess.store.keys import options_key, source_identity
+from frontend_mess.defaults import DEFAULT_PARAMS, PARAMS_SUFFIX
+from frontend_mess.store.keys import NoIdentity, options_key, source_identity
 from frontend_mess.store.manifest import Run, StageResult
 from frontend_mess.store.objects import sha256_bytes
 from frontend_mess.support.progress import QUIET, Progress
@@ -30,23 +32,29 @@ class Memo:
         *,
         func_name: str = "main",
         example_args: Sequence | None = None,
+        params: str = DEFAULT_PARAMS,
         progress: Progress = QUIET,
     ) -> None:
-        self.run, self.source, self.options = run, source, options
+        self.run, self.source, self.options, self.params = run, source, options, params
         self.func_name, self.example_args, self.progress = func_name, example_args, progress
         identity = None
         if run.store is not None and example_args is None:
             identity = source_identity(source)
+        try:
+            self._options_key = options_key(options) if identity is not None else None
+        except NoIdentity:
+            identity = None
         self.identity = identity
         self._loaded = None
         #: what this process made already, by stage and choice: a stage asked twice (verify
         #: after compile) is made once, with a store or without.
         self._made: dict[tuple, object] = {}
+        self._archive: Path | None = None
         if identity is not None:
             run.inputs = {
                 "source": str(source),
                 "identity": identity,
-                "options": options_key(options),
+                "options": self._options_key,
             }
 
     @property
@@ -69,7 +77,7 @@ class Memo:
         return self._loaded
 
     def _parts(self, **extra) -> dict:
-        return {"source": self.identity, "options": options_key(self.options), **extra}
+        return {"source": self.identity, "options": self._options_key, **extra}
 
     def _stage(self, stage, parts, compute, *, code=(), label="") -> StageResult:
         if not self.cacheable:
@@ -83,9 +91,12 @@ class Memo:
 
     # -- import ----------------------------------------------------------------------------
 
-    def imported(self, kind: str, *, bytecode: bool, strip_weights: bool = False) -> StageResult:
-        """`import --to KIND`: outputs `KIND.mlir` (or `.mlirbc`, or `fx.txt`) and
-        `stats.txt` (the op histogram)."""
+    def imported(
+        self, kind: str, *, bytecode: bool, strip_weights: bool = False, params: str = "inline"
+    ) -> StageResult:
+        """`import --to KIND`: outputs `KIND.mlir` (or `.mlirbc`, or `fx.txt`), `params.irpa`
+        where the weights went out (`params`: auto, inline, external) and `stats.txt` (the op
+        histogram)."""
 
         def compute():
             from frontend_mess.pipeline import to_kind
@@ -95,6 +106,9 @@ class Memo:
                 from frontend_mess.analysis.strip import strip_weights as strip
 
                 strip(model.mlir_module)
+            outputs = {}
+            if model.mlir_module is not None and params != "inline":
+                outputs.update(_externalized(model.mlir_module, params, self.progress))
             if model.mlir_module is None:
                 name, data = "fx.txt", model.text.encode()
             elif bytecode:
@@ -102,11 +116,15 @@ class Memo:
             else:
                 text = model.text
                 name, data = f"{kind}.mlir", (text if text.endswith("\n") else text + "\n").encode()
-            outputs = {name: data, "stats.txt": model.format_stats().encode()}
+            outputs = {name: data, **outputs, "stats.txt": model.format_stats().encode()}
             return outputs, {"choices": dict(model.choices)}
 
         parts = self._parts(
-            kind=kind, bytecode=bytecode, strip=strip_weights, func_name=self.func_name
+            kind=kind,
+            bytecode=bytecode,
+            strip=strip_weights,
+            func_name=self.func_name,
+            params=params,
         )
         return self._stage("import", parts, compute, label=f"import {kind}")
 
@@ -123,13 +141,16 @@ class Memo:
         from frontend_mess.pipeline import IreeInput
 
         def compute():
-            from frontend_mess.pipeline import for_iree
+            from frontend_mess.pipeline import externalize_input, for_iree
 
             loaded = self.loaded()
-            made = for_iree(loaded, via, self.progress)
+            made, archive = externalize_input(
+                for_iree(loaded, via, self.progress), self.params, self.progress
+            )
             text = isinstance(made.mlir, str)
             data = made.mlir.encode() if text else made.mlir
             name = "input.mlir" if text else "input.mlirbc"
+            outputs = {name: data} if archive is None else {name: data, "params.irpa": archive}
             meta = {
                 "input_type": made.input_type,
                 "via": made.via,
@@ -137,14 +158,26 @@ class Memo:
                 "text": text,
                 "choices": dict(loaded.choices),
             }
-            return {name: data}, meta
+            return outputs, meta
 
-        result = self._stage("iree-input", self._parts(via=via), compute, label="import for IREE")
+        parts = self._parts(via=via, params=self.params)
+        result = self._stage("iree-input", parts, compute, label="import for IREE")
         data = next(iter(result.outputs.values()))
         meta = result.meta
         mlir = data.decode() if meta["text"] else data
         made = IreeInput(mlir, meta["input_type"], meta["via"], meta.get("roles") or {})
+        self._archive = self._archive_file(result)
         return made, sha256_bytes(data)
+
+    def _archive_file(self, result: StageResult) -> Path | None:
+        """Where the runtime maps the weights from: the store's object itself, or (without a
+        store) a file in this process's scratch directory."""
+        if "params.irpa" not in result.outputs:
+            return None
+        digest = result.digests.get("params.irpa")
+        if digest and self.run.store is not None:
+            return self.run.store.named(digest, PARAMS_SUFFIX)
+        return scratch_file("params.irpa", result.outputs["params.irpa"])
 
     def artifact(self, spec, via: str | None, *, name: str = "", keep_diagnostics=None):
         """The compile stage, keyed by the IREE input object, the flags and the host CPU
@@ -193,6 +226,7 @@ class Memo:
             result = self.run.stage("compile", parts, compute, label=f"compile {spec.target}")
         signatures = json.loads(result.outputs["signature.json"])
         return Artifact(
+            parameters=(self._archive,) if self._archive is not None else (),
             data=result.outputs[f"{spec.target}.vmfb"],
             target=spec.target,
             flags=tuple(result.meta["flags"]),
@@ -266,6 +300,35 @@ class Memo:
         )
         result = self._stage("verify", parts, compute, code=("import",), label="verify")
         return VerifyReport.from_json(result.outputs["verify.json"].decode())
+
+
+def _externalized(module, mode: str, progress: Progress) -> dict[str, bytes]:
+    """An imported torch-mlir module's weights moved out (in place) where `mode` says so:
+    {"params.irpa": the archive}, else {}."""
+    from torch_mlir import ir
+
+    from frontend_mess.backend.params import archive_bytes, externalize, wants_external
+
+    if not wants_external(mode, module, ir):
+        return {}
+    with progress.step("moving the weights to a parameter archive"):
+        params = externalize(module, ir)
+        return {"params.irpa": archive_bytes(params)} if params.arrays else {}
+
+
+_SCRATCH: list = []
+
+
+def scratch_file(name: str, data: bytes) -> Path:
+    """`data` in a file that lasts as long as this process (removed at exit)."""
+    import tempfile
+
+    if not _SCRATCH:
+        _SCRATCH.append(tempfile.TemporaryDirectory(prefix="frontend-mess-"))
+    directory = Path(_SCRATCH[0].name)
+    path = directory / f"{len(list(directory.iterdir()))}-{name}"
+    path.write_bytes(data)
+    return path
 
 
 def _bytecode(module) -> bytes:

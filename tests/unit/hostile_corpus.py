@@ -1299,7 +1299,7 @@ def cases() -> list[Case]:
             says=("outdir",),
         )
     )
-    return c + more_cases() + even_more_cases()
+    return c + more_cases() + even_more_cases() + store_cases()
 
 
 def more_cases() -> list[Case]:
@@ -1574,6 +1574,87 @@ def even_more_cases() -> list[Case]:
             subprocess=True,
             delete_cwd=True,
             says=("current directory",),
+        ),
+    ]
+
+
+def _store_with_runs(d: Path, f: Path) -> None:
+    """A store in `st/` holding one damaged manifest and one object (what `store` reads)."""
+    (d / "st" / "runs").mkdir(parents=True)
+    (d / "st" / "objects").mkdir()
+    (d / "st" / "runs" / "bad.json").write_text("{not json")
+
+
+def store_cases() -> list[Case]:
+    """The store and --params (issue 12): a store that is not one, a run that is not there,
+    an export onto a file, an archive that is not an archive."""
+    return [
+        Case("store-missing", ["store", "--store", "nowhere", "log"], says=("nowhere",)),
+        Case("store-empty-name", ["store", "--store", "", "log"], says=("--store",)),
+        Case("store-is-a-file", ["store", "--store", "f", "log"], _write("f", "x"), says=("f",)),
+        Case(
+            "store-show-unknown",
+            ["store", "--store", "st", "show", "nothing"],
+            _store_with_runs,
+            says=("nothing",),
+        ),
+        Case(
+            "store-bad-ref-steps",
+            ["store", "--store", "st", "show", "last~x"],
+            _store_with_runs,
+            says=("last~x",),
+        ),
+        Case("store-gc-no-policy", ["store", "--store", "st", "gc"], _store_with_runs),
+        Case(
+            "store-gc-bad-size",
+            ["store", "--store", "st", "gc", "--max-size", "lots"],
+            _store_with_runs,
+            says=("lots",),
+        ),
+        Case(
+            "store-export-onto-file",
+            ["store", "--store", "st", "export", "last", "f"],
+            _both(_store_with_runs, _write("f", "x")),
+        ),
+        Case("store-off-env", ["store", "log"], env={"FRONTEND_MESS_STORE": "off"}, says=("off",)),
+        Case(
+            "import-store-is-a-file",
+            ["import", "tiny.py", "--store", "f", "-q"],
+            _copy("tiny.py", then=_write("f", "x")),
+            says=("f",),
+        ),
+        Case(
+            "import-params-external-to-stdout",
+            ["import", "tiny.py", "--params", "external"],
+            _copy("tiny.py"),
+            says=("--params-file",),
+        ),
+        Case(
+            "import-params-unknown", ["import", "tiny.py", "--params", "outside"], _copy("tiny.py")
+        ),
+        Case(
+            "import-params-file-is-the-source",
+            ["import", "tiny.py", "-o", "o.mlir", "--params-file", "tiny.py"],
+            _copy("tiny.py"),
+            says=("tiny.py",),
+        ),
+        Case(
+            "run-params-garbage",
+            ["run", "tiny.vmfb", "--params", "g.irpa"],
+            _copy("tiny.vmfb", then=_write("g.irpa", os.urandom(256))),
+            says=("g.irpa",),
+        ),
+        Case(
+            "run-params-missing",
+            ["run", "tiny.vmfb", "--params", "absent.irpa"],
+            _copy("tiny.vmfb"),
+            says=("absent.irpa",),
+        ),
+        Case(
+            "run-params-fifo",
+            ["run", "tiny.vmfb", "--params", "p.irpa"],
+            _copy("tiny.vmfb", then=_fifo("p.irpa")),
+            says=("p.irpa",),
         ),
     ]
 

@@ -17,12 +17,12 @@ import pytest
 import torch
 
 from frontend_mess.backend.params import (
-    PARAMS_MIN_BYTES,
     Parameters,
     externalize,
     parameters_module,
     write_irpa,
 )
+from frontend_mess.defaults import PARAMS_MIN_BYTES
 from frontend_mess.support.errors import FrontendError
 
 CPU_ARGS = ["--iree-llvmcpu-target-cpu=generic"]
