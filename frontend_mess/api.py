@@ -35,7 +35,6 @@ from frontend_mess.defaults import (
 from frontend_mess.imported import ImportedModel
 from frontend_mess.pipeline import (
     Loaded,
-    compile_loaded,
     load,
     parse_mlir_file,
     report_choices,
@@ -47,7 +46,6 @@ from frontend_mess.support.errors import FrontendError
 from frontend_mess.support.mlir_types import walk
 from frontend_mess.support.progress import QUIET, Progress
 from frontend_mess.verify import VerifyReport
-from frontend_mess.verify import verify as verify_loaded
 
 
 def parse_specs(items: Sequence[str | InputSpec] | None) -> list[InputSpec]:
@@ -100,9 +98,24 @@ def _load(source, example_args, options: dict, progress: Progress, func_name="ma
     )
 
 
-def _spec_and_load(source, example_args, target, cpu, cuda_arch, iree_flags, options, progress):
-    spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch, extra_flags=tuple(iree_flags))
-    return spec, _load(source, example_args, options, progress)
+def _memo(source, example_args, options: dict, params: str, store, progress: Progress):
+    """The source's stages (store/stages.py): through the store at `store` (a directory)
+    where one is given, else computed here; the same stages the command line runs."""
+    from frontend_mess.store.manifest import Run
+    from frontend_mess.store.objects import Store
+    from frontend_mess.store.stages import Memo
+
+    if "onnx_importer_name" in options:  # the name this API used before
+        options["onnx_importer"] = options.pop("onnx_importer_name")
+    run = Run(Store(store, progress) if store is not None else None, "api", progress=progress)
+    return Memo(
+        run,
+        source,
+        make_options(**options),
+        example_args=tuple(example_args) if example_args is not None else None,
+        params=params,
+        progress=progress,
+    )
 
 
 def import_model(
@@ -137,20 +150,23 @@ def compile(  # noqa: A001  (the public name mirrors iree.compiler.compile_*)
     cuda_arch: str = DEFAULT_CUDA_ARCH,
     iree_flags: Sequence[str] = (),
     keep_diagnostics: str | Path | None = None,
+    params: str = "inline",
+    store: str | Path | None = None,
     progress: Progress = QUIET,
     **options,
 ) -> Artifact:
     """Import `source_or_module` (a source string, a .mlir/.mlirbc file, or an `nn.Module`
     with `example_args`) and compile it with IREE; returns an `Artifact` to save, inspect and
-    `.run()`."""
+    `.run()`. `params="external"` (or `"auto"`) keeps the weights out of the `.vmfb`, in a
+    parameter archive the artifact maps at run time (`artifact.parameters`); `store` names a
+    store directory whose cached stages are used and filled (none by default)."""
     if isinstance(example_args, str):  # compile("resnet18", "cuda"): the old signature
         example_args, target = None, example_args
-    spec, loaded = _spec_and_load(
-        source_or_module, example_args, target, cpu, cuda_arch, iree_flags, options, progress
-    )
-    return compile_loaded(
-        loaded, spec, via=via, keep_diagnostics=keep_diagnostics, progress=progress
-    )
+    spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch, extra_flags=tuple(iree_flags))
+    memo = _memo(source_or_module, example_args, options, params, store, progress)
+    artifact = memo.artifact(spec, via, keep_diagnostics=keep_diagnostics)
+    memo.run.finish()
+    return artifact
 
 
 def verify(
@@ -166,26 +182,21 @@ def verify(
     cpu: str = DEFAULT_CPU,
     cuda_arch: str = DEFAULT_CUDA_ARCH,
     iree_flags: Sequence[str] = (),
+    params: str = "inline",
+    store: str | Path | None = None,
     progress: Progress = QUIET,
     **options,
 ) -> VerifyReport:
     """Compile, run on fresh seeded random inputs and compare every output with the
     framework's own (PyTorch eager, or onnxruntime for ONNX); `report.ok` says whether all
     outputs are within `atol + rtol * max|reference|`. The inputs are drawn from
-    `input_seed`; `seed` (an option, as for `import_model`) is the random weights'."""
-    spec, loaded = _spec_and_load(
-        source_or_module, example_args, target, cpu, cuda_arch, iree_flags, options, progress
-    )
-    return verify_loaded(
-        loaded,
-        spec,
-        via=via,
-        seed=input_seed,
-        rtol=rtol,
-        atol=atol,
-        device=device,
-        progress=progress,
-    )
+    `input_seed`; `seed` (an option, as for `import_model`) is the random weights'. `params`
+    and `store` as for `compile`."""
+    spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch, extra_flags=tuple(iree_flags))
+    memo = _memo(source_or_module, example_args, options, params, store, progress)
+    report = memo.verify(spec, via, seed=input_seed, rtol=rtol, atol=atol, device=device)
+    memo.run.finish()
+    return report
 
 
 def linalg_module(source, options: SourceOptions | None = None, progress: Progress = QUIET):

@@ -68,7 +68,7 @@ def test_verify_onnx_against_onnxruntime(tmp_path):
 
 
 def test_verify_can_fail():
-    report = verify(str(INPUTS / "mlp.py"), CPU, rtol=0, atol=0, input_seed=3)
+    report = verify(str(INPUTS / "mlp.py"), CPU, rtol=0, atol=0, seed=3)
     assert not report.ok and "MISMATCH" in report.text()
 
 
