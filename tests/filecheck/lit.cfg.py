@@ -28,6 +28,9 @@ for name in ("HOME", "TMPDIR", "CI", "UV_CACHE_DIR", "XDG_CACHE_HOME", "FRONTEND
 # No model hub at run time: fail fast instead of waiting on the network.
 config.environment["HF_HUB_OFFLINE"] = "1"
 config.environment["PYTHONUNBUFFERED"] = "1"
+# Tests neither read nor fill the user's store (a cached stage would hide the work a test
+# checks); the store's own tests name one with --store %t.store.
+config.environment["FRONTEND_MESS_STORE"] = "off"
 
 config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))

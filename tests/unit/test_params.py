@@ -375,3 +375,34 @@ def test_signed_integer_literal_becomes_a_signless_global(tmp_path):
     fresh = torch.randint(-50, 50, (2, 256), dtype=torch.int64)
     got = _run(_compile(_as_input(module, "torch"), "torch"), irpa, fresh.numpy())
     np.testing.assert_array_equal(got, model(fresh).numpy())
+
+
+# -- upstream facts the design rests on (notes/store.md) ------------------------------------
+
+
+def test_mlir_bindings_cannot_read_a_dense_resource_blob():
+    """llvm-project PR #66319: DenseResourceElementsAttr can be built from Python but its
+    blob not read back; NumPy sees a 0-d object. Why params.py serializes through IREE's
+    `iree-io-export-parameters` pass. If this starts returning the data, read it directly."""
+    from torch_mlir import ir
+
+    with ir.Context(), ir.Location.unknown():
+        data = np.arange(6, dtype=np.float32)
+        attr = ir.DenseResourceElementsAttr.get_from_buffer(
+            memoryview(data), "blob", ir.RankedTensorType.get([6], ir.F32Type.get())
+        )
+        array = np.array(attr)
+    assert array.dtype == np.object_ and array.shape == ()
+
+
+def test_iree_opens_a_parameter_archive_only_by_its_extension(tmp_path):
+    """IREE's parser registry picks the format from the file name: the store's objects
+    (named by hash, no suffix) are opened through a `.irpa` link (store/objects.py)."""
+    import iree.runtime as rt
+
+    archive = write_irpa({"a": np.arange(64, dtype=np.float32)}, tmp_path / "a.irpa")
+    bare = tmp_path / "a-without-suffix"
+    bare.write_bytes(archive.read_bytes())
+    rt.ParameterIndex().load(str(archive))
+    with pytest.raises((RuntimeError, ValueError), match="unsupported file format"):
+        rt.ParameterIndex().load(str(bare))

@@ -229,3 +229,25 @@ def test_a_matrix_rerun_serves_every_cell_from_the_store(capsys, tmp_path):
         return (r["source"], r["status"], r["error_class"])
 
     assert sorted(map(key, first)) == sorted(map(key, again))
+
+
+@pytest.mark.slow
+def test_dumping_executable_sources_writes_their_paths_into_the_vmfb(tmp_path):
+    """Why `store diff` makes the pre-codegen IR with `--compile-to=executable-sources`
+    instead of dumping it during the compile: `--iree-hal-dump-executable-sources-to=DIR`
+    puts DIR into the `.vmfb`, so the same compile would give other bytes each time."""
+    from frontend_mess import pipeline
+    from frontend_mess.backend.targets import target_spec
+
+    loaded = pipeline.load(str(ROOT / "tests/filecheck/Inputs/mlp.py"))
+    iree_input = pipeline.for_iree(loaded, "fx-torch")
+    plain = target_spec("llvm-cpu", cpu="generic")
+
+    def vmfb(*flags):
+        spec = target_spec("llvm-cpu", cpu="generic", extra_flags=flags)
+        return pipeline.compile_input(iree_input, spec).data
+
+    assert vmfb() == pipeline.compile_input(iree_input, plain).data
+    dumped = [vmfb(f"--iree-hal-dump-executable-sources-to={tmp_path / d}") for d in "ab"]
+    assert dumped[0] != dumped[1]
+    assert str(tmp_path / "a").encode() in dumped[0]
