@@ -335,3 +335,23 @@ def test_analysis_page_sorts_the_op_table(browser, skewed, tmp_path):
     traffic = [(op.bytes_read or 0) + (op.bytes_written or 0) for op in skewed.ops]
     assert values == sorted(traffic) != traffic  # the click changed the order
     _assert_no_js_errors(browser)
+
+
+def test_a_failing_cell_with_a_stored_run_shows_how_to_get_its_stages(browser, tmp_path):
+    """A cell computed with a store names its run: the click shows the command that copies
+    the cell's IR and .vmfb out (frontend-mess store export)."""
+    base = {"suite": "t", "path": "fx-linalg", "target": "llvm-cpu", "stage": "compile",
+            "seconds": {}, "max_rel_error": None, "error_class": "x"}  # fmt: skip
+    records = [
+        {**base, "source": "stored", "status": "compile-fail", "error": "boom", "run": "R-1"},
+        {**base, "source": "plain", "status": "compile-fail", "error": "bang"},
+    ]
+    page = tmp_path / "runs.html"
+    page.write_text(matrix_page(records), encoding="utf-8")
+    _open(browser, page)
+    for row in browser.find_elements("css selector", "#cells-table tbody tr.failing"):
+        row.click()
+    shown = [e.get_attribute("textContent") for e in browser.find_elements(
+        "css selector", "#cells-table tbody tr.error")]  # fmt: skip
+    assert sorted(shown) == ["bang", "boomfrontend-mess store export R-1 ./R-1"]
+    _assert_no_js_errors(browser)

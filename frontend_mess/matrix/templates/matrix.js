@@ -43,6 +43,11 @@ function row(c) {
       if (next && next.classList.contains('error')) { next.remove(); return; }
       const shown = document.createElement('tr'), td = document.createElement('td');
       shown.className = 'error'; td.colSpan = columns.length; td.textContent = c.error;
+      if (c.run) {  // the cell's stages in the store: its IR and .vmfb, one command away
+        const how = document.createElement('code');
+        how.textContent = 'frontend-mess store export ' + c.run + ' ./' + c.run;
+        td.append(document.createElement('br'), how);
+      }
       shown.appendChild(td); tr.after(shown);
     });
   }
