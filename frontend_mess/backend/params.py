@@ -117,10 +117,12 @@ def externalize(
         candidates, inline = _candidates(module, ir, min_bytes)
         blobs = _read_bytes([c.attr for c in candidates], ir)
         params = Parameters(scope, inline=inline)
-        # (global type, digest) -> key: identical constants share one parameter
+        # (global type, digest) -> key: identical constants share one entry of the archive,
+        # but each constant gets a global of its own. One global loaded by several ops (all
+        # of convnext's LayerNorm weights start as ones) made IREE 3.13's llvm-cpu module
+        # segfault at run time (notes/store.md; test_params.py::test_a_shared_value_...).
         shared: dict[tuple[str, bytes], str] = {}
         taken = _symbols(module, ir)
-        symbol_of: dict[str, str] = {}
         last_global = None
         for candidate, blob in zip(candidates, blobs, strict=True):
             identity = (str(candidate.global_type), hashlib.sha256(blob).digest())
@@ -128,11 +130,11 @@ def externalize(
             if key is None:
                 key = shared[identity] = f"p{len(params.arrays)}"
                 params.arrays[key] = blob
-                symbol_of[key] = _unique(key, taken)
-                last_global = _add_global(
-                    module, ir, symbol_of[key], key, scope, candidate.global_type, last_global
-                )
-            _replace(candidate, symbol_of[key], ir)
+            symbol = _unique(key, taken)  # p3, then p3_1 for the next constant of equal value
+            last_global = _add_global(
+                module, ir, symbol, key, scope, candidate.global_type, last_global
+            )
+            _replace(candidate, symbol, ir)
             params.replaced += 1
     return params
 

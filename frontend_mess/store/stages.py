@@ -150,7 +150,12 @@ class Memo:
             text = isinstance(made.mlir, str)
             data = made.mlir.encode() if text else made.mlir
             name = "input.mlir" if text else "input.mlirbc"
-            outputs = {name: data} if archive is None else {name: data, "params.irpa": archive}
+            outputs = {}
+            if loaded.programs:  # what torch.export made, for a person to read and diff
+                outputs["fx.txt"] = _fx_text(loaded.programs).encode()
+            outputs[name] = data
+            if archive is not None:
+                outputs["params.irpa"] = archive
             meta = {
                 "input_type": made.input_type,
                 "via": made.via,
@@ -162,7 +167,7 @@ class Memo:
 
         parts = self._parts(via=via, params=self.params)
         result = self._stage("iree-input", parts, compute, label="import for IREE")
-        data = next(iter(result.outputs.values()))
+        data = next(v for n, v in result.outputs.items() if n.startswith("input."))
         meta = result.meta
         mlir = data.decode() if meta["text"] else data
         made = IreeInput(mlir, meta["input_type"], meta["via"], meta.get("roles") or {})
@@ -329,6 +334,13 @@ def scratch_file(name: str, data: bytes) -> Path:
     path = directory / f"{len(list(directory.iterdir()))}-{name}"
     path.write_bytes(data)
     return path
+
+
+def _fx_text(programs: dict) -> str:
+    return "".join(
+        f"# function {name}\n{p.graph_module.print_readable(print_output=False)}\n"
+        for name, p in programs.items()
+    )
 
 
 def _bytecode(module) -> bytes:
