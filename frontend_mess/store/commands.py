@@ -201,9 +201,17 @@ def _executables(store: Store, parts: dict) -> str | None:
     the stored IREE input and the run's flags when first asked for, then kept as a stage."""
     from frontend_mess.backend.compiler import executable_sources
     from frontend_mess.backend.targets import TargetSpec
-    from frontend_mess.store.keys import key_of
+    from frontend_mess.store.keys import code_version, key_of
+    from frontend_mess.support.versions import tool_versions
 
-    key = key_of({"stage": "executables", "compile": parts})
+    key = key_of(
+        {
+            "stage": "executables",
+            "compile": parts,
+            "versions": tool_versions(),
+            "code": code_version("compile"),
+        }
+    )
     action = store.lookup("executables", key)
     if action is not None and store.check(action.outputs["executables.mlir"]):
         return action.outputs["executables.mlir"]

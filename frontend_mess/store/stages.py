@@ -166,7 +166,9 @@ class Memo:
             return outputs, meta
 
         parts = self._parts(via=via, params=self.params)
-        result = self._stage("iree-input", parts, compute, label="import for IREE")
+        result = self._stage(
+            "iree-input", parts, compute, code=("import",), label="import for IREE"
+        )
         data = next(v for n, v in result.outputs.items() if n.startswith("input."))
         meta = result.meta
         mlir = data.decode() if meta["text"] else data

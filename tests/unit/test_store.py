@@ -251,3 +251,19 @@ def test_dumping_executable_sources_writes_their_paths_into_the_vmfb(tmp_path):
     dumped = [vmfb(f"--iree-hal-dump-executable-sources-to={tmp_path / d}") for d in "ab"]
     assert dumped[0] != dumped[1]
     assert str(tmp_path / "a").encode() in dumped[0]
+
+
+def test_every_stage_key_holds_the_code_that_makes_it(capsys, tmp_path):
+    """A change to frontend-mess's own code for a stage must change that stage's key: the
+    IREE input is made by the import code, the `.vmfb` by the compile code, the verdict by
+    both and the verify code (store/keys.py STAGE_CODE)."""
+    store = tmp_path / "store"
+    model = str(ROOT / "tests/filecheck/Inputs/mlp.py")
+    assert run(capsys, "verify", model, "--store", str(store), "-q")[0] == 0
+    code, out, _ = run(capsys, "store", "--store", str(store), "show", "last")
+    stages = {s["stage"]: set(s["code"]) for s in json.loads(out)["stages"]}
+    assert stages == {
+        "iree-input": {"import"},
+        "compile": {"compile"},
+        "verify": {"verify", "import"},
+    }
