@@ -733,8 +733,9 @@ def _run_store(args) -> int:
         )
     elif args.action == "ls":
         text = commands.ls(store, args.name)
-    else:
-        _check_outputs(args, "directory")
+    else:  # a new or empty directory (commands.export); each file written atomically
+        if not args.directory.strip():
+            raise FrontendError("store export needs a directory, got ''")
         text = commands.export(store, args.ref, args.directory)
     args.out.write(text)
     return code

@@ -97,19 +97,24 @@ class ModelSource:
 
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Build a model with torch's, NumPy's and Python's generators seeded (torch's restored
-    afterwards, so an API caller's own stream is untouched): random initial weights are a
+    """Build a model with torch's, NumPy's and Python's generators seeded (all three restored
+    afterwards, so an API caller's own streams are untouched): random initial weights are a
     function of `seed`, and two imports of the same source write the same bytes."""
     import random
 
     import numpy as np
     import torch
 
+    numpy_state, python_state = np.random.get_state(), random.getstate()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         random.seed(seed)
         np.random.seed(seed)
-        yield
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)
+            random.setstate(python_state)
 
 
 def is_onnx(source: str) -> bool:

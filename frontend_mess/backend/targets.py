@@ -186,6 +186,30 @@ def host_cpu_flags() -> set[str]:
         return set()
 
 
+def host_cpu_key() -> dict:
+    """What `--cpu host` code depends on, for a cache key: the architecture, the CPU model
+    and its feature list (`flags` on x86, `Features` on ARM)."""
+    import hashlib
+    import platform
+    from pathlib import Path
+
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            name, _, value = line.partition(":")
+            name = name.strip()
+            if name in ("flags", "Features", "model name", "CPU part", "CPU implementer"):
+                fields.setdefault(name, value.strip())
+    except OSError:
+        pass
+    features = " ".join(sorted(fields.pop("flags", fields.pop("Features", "")).split()))
+    return {
+        "machine": platform.machine(),
+        **fields,
+        "features": hashlib.sha256(features.encode()).hexdigest(),
+    }
+
+
 def host_isa() -> str:
     """The widest vector extension of this machine's CPU (`avx512f`, `avx2`, `avx`), or its
     architecture where /proc/cpuinfo says nothing of them."""

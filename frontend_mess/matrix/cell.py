@@ -109,7 +109,7 @@ class _Stages:
         return result
 
 
-def run_cell(cell: dict, store_root: str | None = None) -> dict:
+def run_cell(cell: dict, store_root: str | None = None, fresh: bool = False) -> dict:
     """The cell's record. With `store_root`, a model cell's stages go through the store
     (store/stages.py): a stage whose inputs did not change is served from it, and the record
     names the run whose manifest lists every stage's objects (`store show RUN`)."""
@@ -123,7 +123,7 @@ def run_cell(cell: dict, store_root: str | None = None) -> dict:
         "max_rel_error": None,
         "seconds": stages.seconds,
     }
-    store_run = _store_run(cell, store_root)
+    store_run = _store_run(cell, store_root, fresh)
     try:
         if cell["suite"] == "onnx-node":
             record.update(_node_cell(cell, stages))
@@ -149,14 +149,15 @@ def run_cell(cell: dict, store_root: str | None = None) -> dict:
     return record
 
 
-def _store_run(cell: dict, store_root: str | None):
+def _store_run(cell: dict, store_root: str | None, fresh: bool):
     if store_root is None or cell["suite"] == "onnx-node":  # node cases: the record is kept
         return None
     from frontend_mess.store.manifest import Run
     from frontend_mess.store.objects import Store
 
     name = cell["source"].rsplit("/", 1)[-1].removesuffix(".json").removeprefix("hf-config:")
-    return Run(Store(store_root), "matrix", name, argv=["matrix-cell", json.dumps(cell)])
+    argv = ["matrix-cell", json.dumps(cell)]
+    return Run(Store(store_root), "matrix", name, argv=argv, fresh=fresh)
 
 
 def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
@@ -270,7 +271,12 @@ PRELOAD = ["numpy", "onnx", "iree.compiler", "iree.runtime", "torch", __name__]
 
 
 def child_main(
-    cell: dict, memory_gb: float, log_path: str, connection, store_root: str | None = None
+    cell: dict,
+    memory_gb: float,
+    log_path: str,
+    connection,
+    store_root: str | None = None,
+    fresh: bool = False,
 ) -> None:
     """Entry of a cell's process (forked from the fork server): upstream output goes to
     `log_path` (its tail names the cause of a crash), the record goes back on `connection`."""
@@ -281,7 +287,7 @@ def child_main(
     os.dup2(descriptor, 2)
     os.environ["CI"] = "1"
     limit_memory(memory_gb)
-    connection.send(run_cell(cell, store_root))
+    connection.send(run_cell(cell, store_root, fresh))
     connection.close()
 
 

@@ -153,7 +153,13 @@ def _fork_server():
     return context
 
 
-def run_one(cell: dict, timeout_s: int, memory_gb: float, store_root: str | None = None) -> dict:
+def run_one(
+    cell: dict,
+    timeout_s: int,
+    memory_gb: float,
+    store_root: str | None = None,
+    fresh: bool = False,
+) -> dict:
     """Run one cell in its own process; a timeout, a crash or an out-of-memory kill becomes
     that cell's record. The process caps its own address space (matrix_cell.child_main)."""
     import tempfile
@@ -164,7 +170,9 @@ def run_one(cell: dict, timeout_s: int, memory_gb: float, store_root: str | None
     receive, send = context.Pipe(duplex=False)
     with tempfile.NamedTemporaryFile(prefix="frontend-mess-cell-", suffix=".log") as log:
         process = context.Process(
-            target=child_main, args=(cell, memory_gb, log.name, send, store_root), daemon=True
+            target=child_main,
+            args=(cell, memory_gb, log.name, send, store_root, fresh),
+            daemon=True,
         )
         process.start()
         send.close()
@@ -195,13 +203,13 @@ def cell_parts(cell: dict) -> dict:
     """What decides a cell's record, as the store keys it: the cell, its source's content
     (store/keys.py; an onnx-node case is made by the onnx version in every key), the target's
     flags and, for `--cpu host`, this host's CPU features."""
-    from frontend_mess.backend.targets import host_cpu_flags
+    from frontend_mess.backend.targets import host_cpu_key
     from frontend_mess.store.keys import source_identity
 
     source = cell_source(cell)
     identity = None if cell["suite"] == "onnx-node" else source_identity(source)
     flags = list(target_spec(cell["target"]).flags)
-    host = sorted(host_cpu_flags()) if any(f.endswith("=host") for f in flags) else None
+    host = host_cpu_key() if any(f.endswith("=host") for f in flags) else None
     return {"cell": dict(cell), "source": identity, "flags": flags, "host": host}
 
 
@@ -328,7 +336,7 @@ def run_matrix(
         if hit is not None:
             record = {**json.loads(hit.outputs["record.json"]), "cached": True}
         else:
-            record = {**run_one(cell, timeout_s, memory_gb, store_root), **context(cell)}
+            record = {**run_one(cell, timeout_s, memory_gb, store_root, fresh), **context(cell)}
             if store is not None and record["status"] not in UNSTORED_STATUSES:
                 data = json.dumps(json_safe(record), allow_nan=False).encode()
                 store.record("cell", key, {"record.json": data}, {"status": record["status"]})

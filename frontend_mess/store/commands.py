@@ -30,9 +30,33 @@ def manifests(store: Store) -> list[dict]:
             manifest = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(manifest, dict) and "id" in manifest and "stages" in manifest:
-            found.append(manifest)
+        if (
+            isinstance(manifest, dict)
+            and manifest.get("id") == path.stem  # an id is a file name here, never a path
+            and isinstance(manifest.get("stages"), list)
+            and all(isinstance(stage, dict) for stage in manifest["stages"])
+            and isinstance(manifest.get("name", ""), str)
+        ):
+            found.append(_filled(manifest))
     return sorted(found, key=lambda m: (m.get("started_ns", 0), m["id"]))
+
+
+def _filled(manifest: dict) -> dict:
+    """A manifest with every field the commands read (a damaged or foreign one has defaults,
+    not a KeyError)."""
+    for key, default in (
+        ("name", ""), ("command", "?"), ("status", "?"), ("seconds", 0.0), ("argv", []),
+        ("versions", {}), ("host", {}), ("inputs", {}),
+    ):  # fmt: skip
+        manifest.setdefault(key, default)
+    if not isinstance(manifest["argv"], list):
+        manifest["argv"] = []
+    for stage in manifest["stages"]:
+        for key, default in (("stage", "?"), ("parts", {}), ("outputs", {}), ("code", {})):
+            if not isinstance(stage.get(key), type(default)):
+                stage[key] = default
+        stage["cached"] = bool(stage.get("cached"))
+    return manifest
 
 
 def resolve_ref(store: Store, ref: str) -> dict:
@@ -64,10 +88,11 @@ def log(store: Store, limit: int | None) -> str:
     runs = manifests(store)[::-1][:limit]
     lines = []
     for m in runs:
-        cached = sum(s["cached"] for s in m["stages"])
+        cached = sum(bool(s.get("cached")) for s in m["stages"])
+        seconds = m.get("seconds") if isinstance(m.get("seconds"), int | float) else 0.0
         lines.append(
-            f"{m['id']}  {m['command']:<8} {safe_name(m['name']):<28} {m['seconds']:>8.2f}s  "
-            f"{cached}/{len(m['stages'])} cached  {m['status']}"
+            f"{m['id']}  {str(m.get('command', '?')):<8} {safe_name(str(m.get('name', ''))):<28} "
+            f"{seconds:>8.2f}s  {cached}/{len(m['stages'])} cached  {m.get('status', '?')}"
         )
     return "\n".join(lines) + "\n" if lines else f"no runs in {store.root}\n"
 
@@ -110,7 +135,10 @@ def _string_list(value: str | None) -> list[str] | None:
 
 
 def _stage_parts(manifest: dict) -> dict:
-    return {s["stage"]: {**s["parts"], "code": s.get("code", {})} for s in manifest["stages"]}
+    return {
+        str(s.get("stage")): {**(s.get("parts") or {}), "code": s.get("code", {})}
+        for s in manifest["stages"]
+    }
 
 
 def _text_of(store: Store, digest: str, name: str) -> list[str] | None:
@@ -193,7 +221,7 @@ def diff(store: Store, ref_a: str, ref_b: str) -> str:
 
 
 def _compile_parts(manifest: dict) -> dict | None:
-    return next((s["parts"] for s in manifest["stages"] if s["stage"] == "compile"), None)
+    return next((s.get("parts") for s in manifest["stages"] if s.get("stage") == "compile"), None)
 
 
 def _executables(store: Store, parts: dict) -> str | None:
@@ -248,7 +276,7 @@ def verify(store: Store) -> tuple[str, bool]:
 
 
 def _referenced(runs: list[dict]) -> set[str]:
-    return {d for m in runs for s in m["stages"] for d in s["outputs"].values()}
+    return {str(d) for m in runs for s in m["stages"] for d in (s.get("outputs") or {}).values()}
 
 
 def gc(
@@ -274,7 +302,7 @@ def gc(
             keep.pop(0)
     kept_ids = {m["id"] for m in keep}
     dropped = [m for m in runs if m["id"] not in kept_ids]
-    live = _referenced(keep)
+    live = _referenced(keep) | _in_flight(store) | _cell_records(store, older_than_days)
     freed = removed = 0
     for path in list(store.objects()):
         if path.name not in live:
@@ -284,10 +312,7 @@ def gc(
                 path.unlink()
     actions = 0
     for _stage, path in list(store.actions()):
-        try:
-            outputs = json.loads(path.read_text())["outputs"].values()
-        except (OSError, ValueError, KeyError, AttributeError):
-            outputs = ["?"]
+        outputs = _outputs(path) or ["?"]
         if any(d not in live for d in outputs):
             actions += 1
             if not dry_run:
@@ -304,6 +329,38 @@ def gc(
         f"{verb} {freed:,} bytes: {removed} objects, {len(dropped)} runs, {actions} cached "
         f"stages; kept {len(keep)} runs\n"
     )
+
+
+#: objects and cached stages younger than this are never collected: a command still running
+#: has stored them but not yet written the manifest that names them.
+GC_GRACE_S = 3600
+
+
+def _in_flight(store: Store) -> set[str]:
+    cutoff = time.time() - GC_GRACE_S
+    found = {p.name for p in store.objects() if p.stat().st_mtime >= cutoff}
+    for _stage, path in store.actions():
+        if path.stat().st_mtime >= cutoff:
+            found |= set(_outputs(path))
+    return found
+
+
+def _cell_records(store: Store, older_than_days: float | None) -> set[str]:
+    """The matrix's cached cell records (a few hundred bytes each, named by no run): kept,
+    unless older than --older-than."""
+    cutoff = time.time() - older_than_days * 86400 if older_than_days is not None else 0.0
+    found: set[str] = set()
+    for stage, path in store.actions():
+        if stage == "cell" and path.stat().st_mtime >= cutoff:
+            found |= set(_outputs(path))
+    return found
+
+
+def _outputs(action: Path) -> list[str]:
+    try:
+        return [str(d) for d in json.loads(action.read_text())["outputs"].values()]
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        return []
 
 
 def _run_time(store: Store, manifest: dict) -> float:
@@ -339,18 +396,18 @@ def export(store: Store, ref: str, directory: str | Path) -> str:
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise FrontendError(f"{target} exists and is not an empty directory: give a new one")
     files = stage_files(manifest)
-    blobs = {}
-    for name, digest in files:
-        data = store.read(digest)
-        if data is None:
+    for name, digest in files:  # every object whole before anything is written
+        if not store.check(digest):
             raise FrontendError(
                 f"object {digest[:12]} ({name}) of run {manifest['id']} is missing or corrupt: "
                 f"rerun `{' '.join(['frontend-mess', *manifest['argv']])}`"
             )
-        blobs[name] = data
     target.mkdir(parents=True, exist_ok=True)
-    for name, data in blobs.items():
-        write_atomically(target / name, lambda handle, data=data: handle.write(data))
+    for name, digest in files:  # copied in chunks: an archive may be gigabytes
+        with store.object_path(digest).open("rb") as source:
+            write_atomically(
+                target / name, lambda handle, source=source: shutil.copyfileobj(source, handle)
+            )
     text = json.dumps(manifest, indent=1).encode() + b"\n"
     write_atomically(target / "manifest.json", lambda handle: handle.write(text))
-    return f"exported run {manifest['id']}: {len(blobs) + 1} files in {target}\n"
+    return f"exported run {manifest['id']}: {len(files) + 1} files in {target}\n"

@@ -35,10 +35,19 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "backend/targets.py",
         "backend/signature.py",
         "backend/params.py",
+        "support/mlir_types.py",
     ),
-    "verify": ("defaults.py", "verify.py", "shapes.py", "backend/runtime.py"),
-    "analyze": ("analysis/*.py", "analysis/templates/*"),
-    "cell": ("matrix/cell.py", "matrix/onnx_node.py", "onnx_backend.py"),
+    "verify": (
+        "defaults.py",
+        "verify.py",
+        "shapes.py",
+        "backend/runtime.py",
+        "backend/signature.py",
+        "backend/params.py",
+        "backend/artifact.py",
+    ),
+    "analyze": ("api.py", "analysis/*.py", "analysis/templates/*"),
+    "cell": ("matrix/cell.py", "matrix/runner.py", "matrix/onnx_node.py", "onnx_backend.py"),
 }
 
 _CODE_CACHE: dict[str, str] = {}
@@ -64,6 +73,11 @@ class NoIdentity(Exception):
     """A source or option file that is not a regular, readable file: no key is made (the
     stage that reads it says what is wrong), and nothing is read from it here (a FIFO would
     block, a device never end)."""
+
+
+def file_digest(path: Path) -> str:
+    """A regular file's sha256 (NoIdentity for anything else)."""
+    return _file(path)
 
 
 def _file(path: Path) -> str:
@@ -108,8 +122,7 @@ def _identity(source: object) -> dict | None:
     source = str(source)
     if pyfile.looks_like_python_file(source):
         path, name = pyfile.split_source(source)
-        siblings = {p.name: _file(p) for p in sorted(path.parent.glob("*.py")) if p != path}
-        return {"kind": "python", "file": _file(path), "name": name, "beside": siblings}
+        return {"kind": "python", "file": _file(path), "name": name, "beside": _beside(path)}
     if hf.is_source(source):
         prefix = next(p for p in hf.PREFIXES if source.startswith(p))
         location = Path(source.removeprefix(prefix)).expanduser()
@@ -131,6 +144,24 @@ def _identity(source: object) -> dict | None:
     return {"kind": "name", "name": source.removeprefix("torchvision:")}
 
 
+#: the most bytes of files beside a model file that are hashed into its key; a directory
+#: holding more (a home directory, a dataset) gives the source no identity: it runs unstored.
+MAX_BESIDE_BYTES = 2 * 2**30
+
+
+def _beside(path: Path) -> dict[str, str]:
+    """What a model file can read or import besides itself: every regular file in its
+    directory (a weights file it loads, a module it imports) and the `.py` files of the
+    packages below it."""
+    files = [p for p in sorted(path.parent.iterdir()) if p != path and p.is_file()]
+    files += sorted(
+        p for d in path.parent.iterdir() if (d / "__init__.py").is_file() for p in d.rglob("*.py")
+    )
+    if sum(p.stat().st_size for p in files) > MAX_BESIDE_BYTES:
+        raise NoIdentity(str(path.parent))
+    return {str(p.relative_to(path.parent)): _file(p) for p in files}
+
+
 def _external_data(model: Path) -> list[str]:
     """The files an ONNX model keeps its tensors in (`external_data` locations), read from
     the model without loading them; a file that does not parse has none here (the load
@@ -141,8 +172,9 @@ def _external_data(model: Path) -> list[str]:
         proto = onnx.load(str(model), load_external_data=False)
     except Exception:  # noqa: BLE001  (not ONNX: the load stage says so)
         return []
-    tensors = list(proto.graph.initializer)
-    tensors += [a.t for n in proto.graph.node for a in n.attribute if a.HasField("t")]
+    from onnx.external_data_helper import _get_all_tensors  # subgraphs and tensor lists too
+
+    tensors = list(_get_all_tensors(proto))
     names = {
         entry.value
         for tensor in tensors

@@ -21,6 +21,7 @@ from pathlib import Path
 from frontend_mess.store.keys import code_version, key_of
 from frontend_mess.store.objects import Store
 from frontend_mess.support.atomic import write_atomically
+from frontend_mess.support.errors import FrontendError
 from frontend_mess.support.progress import QUIET, Progress
 
 #: the manifest format; a reader refuses manifests of another.
@@ -121,7 +122,10 @@ class Run:
             outputs, meta = compute()
             digests = {}
             if self.store is not None:
-                digests = self.store.record(stage, key, outputs, meta).outputs
+                try:
+                    digests = self.store.record(stage, key, outputs, meta).outputs
+                except (OSError, FrontendError) as exc:  # a full disk, a root-owned store
+                    self.progress.note(f"warning: {stage} was not stored: {exc}")
             result = StageResult(stage, key, outputs, digests, meta, cached=False)
         self.stages.append(
             {

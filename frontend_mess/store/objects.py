@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from frontend_mess.support.progress import QUIET, Progress
 #: where the store lives unless `--store` says otherwise; `off` turns it off (as `--no-store`).
 STORE_ENV = "FRONTEND_MESS_STORE"
 STORE_OFF = ("off", "none", "0")
+#: an object's name: its sha256, in hex.
+DIGEST = re.compile(r"[0-9a-f]{64}")
 #: reading this many bytes at a time while hashing a file.
 _CHUNK = 1 << 20
 
@@ -120,14 +123,18 @@ class Store:
     # -- objects -------------------------------------------------------------------------------
 
     def object_path(self, digest: str) -> Path:
+        """Where an object lives; a digest that is not 64 hex digits (a damaged or hostile
+        action or manifest: `../x`) names nothing, never a path outside the store."""
+        if not DIGEST.fullmatch(str(digest)):
+            raise FrontendError(f"{str(digest)[:80]!r} is not an object name (64 hex digits)")
         return self.root / "objects" / digest[:2] / digest
 
     def put(self, data: bytes) -> str:
         """Store `data` (if it is not there already); returns its sha256."""
         digest = sha256_bytes(data)
         path = self.object_path(digest)
-        if path.is_file() and path.stat().st_size == len(data):
-            return digest
+        if path.is_file() and path.stat().st_size == len(data) and self.check(digest):
+            return digest  # whole already (a same-size corrupt one is replaced below)
         path.parent.mkdir(exist_ok=True)
         write_atomically(path, lambda handle: handle.write(data))
         path.chmod(0o444)
@@ -161,27 +168,37 @@ class Store:
             f"warning: store object {digest[:12]} is corrupt (its bytes do not hash to its "
             f"name): removed, and recomputed"
         )
-        try:
-            path.unlink()
-        except OSError:
-            pass
+        for stale in [path, *(self.root / "links").glob(f"{digest}.*")]:
+            try:
+                stale.unlink()
+            except OSError:
+                pass
 
     def named(self, digest: str, suffix: str) -> Path:
         """The object under a name that ends in `suffix` (IREE's runtime reads a parameter
         archive only by its extension, `.irpa`): a hard link in `links/`, made once."""
+        target = self.object_path(digest)
         link = self.root / "links" / f"{digest}{suffix}"
-        if not link.exists():
-            link.parent.mkdir(exist_ok=True)
-            try:
-                os.link(self.object_path(digest), link)
-            except FileExistsError:
-                pass
-            except OSError:  # no hard links here: a relative symbolic link
-                link.symlink_to(os.path.relpath(self.object_path(digest), link.parent))
+        try:
+            if link.stat().st_ino == target.stat().st_ino:  # the object itself, not a copy
+                return link
+        except OSError:
+            pass
+        link.parent.mkdir(exist_ok=True)
+        temporary = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+        temporary.unlink(missing_ok=True)
+        try:
+            os.link(target, temporary)
+        except OSError:  # no hard links here: a relative symbolic link
+            temporary.symlink_to(os.path.relpath(target, link.parent))
+        os.replace(temporary, link)  # a stale link (an object recomputed) is replaced whole
         return link
 
     def objects(self) -> Iterator[Path]:
-        yield from (p for p in (self.root / "objects").glob("??/*") if p.is_file())
+        for path in (self.root / "objects").glob("??/*"):
+            # objects only: not a writer's temporary file (support/atomic.py's fallback)
+            if DIGEST.fullmatch(path.name) and path.is_file():
+                yield path
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -197,7 +214,9 @@ class Store:
             outputs = dict(record["outputs"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if not all(isinstance(d, str) and self.object_path(d).is_file() for d in outputs.values()):
+        if not all(isinstance(d, str) and DIGEST.fullmatch(d) for d in outputs.values()):
+            return None  # a damaged record: the stage is recomputed
+        if not all(self.object_path(d).is_file() for d in outputs.values()):
             return None
         return Action(stage, key, outputs, record.get("meta", {}))
 

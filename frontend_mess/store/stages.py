@@ -49,7 +49,8 @@ class Memo:
         #: what this process made already, by stage and choice: a stage asked twice (verify
         #: after compile) is made once, with a store or without.
         self._made: dict[tuple, object] = {}
-        self._archive: Path | None = None
+        #: via -> the parameter archive its input's weights went to (None: inline)
+        self._archives: dict[str | None, Path | None] = {}
         if identity is not None:
             run.inputs = {
                 "source": str(source),
@@ -144,8 +145,11 @@ class Memo:
             from frontend_mess.pipeline import externalize_input, for_iree
 
             loaded = self.loaded()
+            # a user's MLIR file keeps its weights unless asked: it may name an archive of
+            # its own already, which a default NAME.irpa would overwrite
+            params = "inline" if loaded.kind == "mlir" and self.params == "auto" else self.params
             made, archive = externalize_input(
-                for_iree(loaded, via, self.progress), self.params, self.progress
+                for_iree(loaded, via, self.progress), params, self.progress
             )
             text = isinstance(made.mlir, str)
             data = made.mlir.encode() if text else made.mlir
@@ -165,7 +169,7 @@ class Memo:
             }
             return outputs, meta
 
-        parts = self._parts(via=via, params=self.params)
+        parts = self._parts(via=via, params=self.params, func_name=self.func_name)
         result = self._stage(
             "iree-input", parts, compute, code=("import",), label="import for IREE"
         )
@@ -173,7 +177,7 @@ class Memo:
         meta = result.meta
         mlir = data.decode() if meta["text"] else data
         made = IreeInput(mlir, meta["input_type"], meta["via"], meta.get("roles") or {})
-        self._archive = self._archive_file(result)
+        self._archives[via] = self._archive_file(result)
         return made, sha256_bytes(data)
 
     def _archive_file(self, result: StageResult) -> Path | None:
@@ -225,6 +229,7 @@ class Memo:
             "target": spec.target,
             "flags": list(spec.flags),
             "host": _host_cpu() if any(f.endswith("=host") for f in spec.flags) else None,
+            "flag_files": flag_files(spec.flags),
         }
         if not self.cacheable:
             outputs, meta = compute()
@@ -233,7 +238,7 @@ class Memo:
             result = self.run.stage("compile", parts, compute, label=f"compile {spec.target}")
         signatures = json.loads(result.outputs["signature.json"])
         return Artifact(
-            parameters=(self._archive,) if self._archive is not None else (),
+            parameters=(self._archives[via],) if self._archives.get(via) is not None else (),
             data=result.outputs[f"{spec.target}.vmfb"],
             target=spec.target,
             flags=tuple(result.meta["flags"]),
@@ -354,7 +359,20 @@ def _bytecode(module) -> bytes:
 
 
 def _host_cpu() -> dict:
-    from frontend_mess.backend.targets import host_cpu_flags
+    from frontend_mess.backend.targets import host_cpu_key
 
-    flags = sorted(host_cpu_flags())
-    return {"flags": sha256_bytes(" ".join(flags).encode())}
+    return host_cpu_key()
+
+
+def flag_files(flags) -> dict[str, str]:
+    """The files iree-compile flags name (`--iree-codegen-tuning-spec-path=t.mlir`, a
+    transform library): by content, so an edited file is a new key."""
+    from frontend_mess.store.keys import file_digest
+
+    found = {}
+    for flag in flags:
+        _, _, value = str(flag).partition("=")
+        path = Path(value)
+        if value and path.is_file():
+            found[flag] = file_digest(path)
+    return found

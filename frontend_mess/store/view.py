@@ -12,6 +12,9 @@ from pathlib import Path
 
 from frontend_mess.store.objects import Store
 
+#: what a stage output may be called (`torch.mlir`, `llvm-cpu.vmfb`, `params.irpa`).
+OUTPUT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
 
 def safe_name(name: str) -> str:
     """A model's name as one directory name: `torchvision:resnet18` -> resnet18."""
@@ -30,9 +33,9 @@ def stage_files(manifest: dict) -> list[tuple[str, str]]:
     files: list[tuple[str, str]] = []
     seen: set[str] = set()
     for stage in manifest["stages"]:
-        for name, digest in stage["outputs"].items():
-            if digest in seen:
-                continue
+        for name, digest in stage.get("outputs", {}).items():
+            if digest in seen or not OUTPUT_NAME.fullmatch(str(name)):
+                continue  # a name that is not a plain file name is never made a path
             seen.add(digest)
             files.append((f"{len(files) + 1}-{name}", digest))
     return files

@@ -16,6 +16,8 @@ TOOLS = (
     "transformers",
     "onnx",
     "onnxruntime",
+    "onnxscript",
+    "numpy",
 )
 
 

@@ -170,7 +170,7 @@ def test_store_diff_shows_the_flag_and_the_ir_that_changed(capsys, tmp_path):
     assert "output llvm-cpu.vmfb:" in out and "(binary)" in out
 
 
-def test_show_ls_export_and_gc(capsys, tmp_path):
+def test_show_ls_export_and_gc(capsys, tmp_path, monkeypatch):
     store = tmp_path / "store"
     _import(capsys, store, tmp_path / "a.mlir")
     _import(capsys, store, tmp_path / "b.mlir", "--seed", "3")
@@ -191,7 +191,15 @@ def test_show_ls_export_and_gc(capsys, tmp_path):
     assert (tmp_path / "x" / "1-torch.mlir").read_bytes() == (tmp_path / "a.mlir").read_bytes()
     assert json.loads((tmp_path / "x" / "manifest.json").read_text())["id"] != manifest["id"]
     code, out, _ = run(capsys, "store", "--store", str(store), "gc", "--keep-last", "1")
-    assert code == 0 and "1 runs" in out and "freed" in out
+    assert code == 0 and "freed 0 bytes" in out  # all of it younger than the grace period
+    from frontend_mess.store import commands
+
+    monkeypatch.setattr(commands, "GC_GRACE_S", 0)
+    dropped = Store(store).object_path(sha256_bytes((tmp_path / "a.mlir").read_bytes()))
+    assert dropped.exists()
+    code, out, _ = run(capsys, "store", "--store", str(store), "gc", "--keep-last", "1")
+    assert code == 0 and "1 runs" in out and "freed" in out and "freed 0 bytes" not in out
+    assert not dropped.exists()
     code, out, _ = run(capsys, "store", "--store", str(store), "log")
     assert len(out.splitlines()) == 1
     assert view.read_bytes() == (tmp_path / "b.mlir").read_bytes()  # the kept run is whole
@@ -267,3 +275,37 @@ def test_every_stage_key_holds_the_code_that_makes_it(capsys, tmp_path):
         "compile": {"compile"},
         "verify": {"verify", "import"},
     }
+
+
+def test_a_hostile_manifest_or_action_names_no_path_outside_the_store(capsys, tmp_path):
+    store = Store(tmp_path / "s")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (store.root / "runs" / "R.json").write_text(json.dumps({
+        "id": "R", "name": "m", "command": "import", "argv": [], "seconds": 0, "status": "ok",
+        "stages": [{"stage": "import", "outputs": {"../../x": "../../victim.txt",
+                                                   "a.mlir": "../victim.txt"}}],
+    }))  # fmt: skip
+    (store.root / "runs" / "other.json").write_text(json.dumps({"id": "../..", "stages": []}))
+    (store.root / "actions" / "import").mkdir()
+    (store.root / "actions" / "import" / ("k" * 64 + ".json")).write_text(
+        json.dumps({"outputs": {"a": "../../victim.txt"}})
+    )
+    assert store.lookup("import", "k" * 64) is None
+    code, _, err = run(
+        capsys, "store", "--store", str(store.root), "export", "R", str(tmp_path / "x")
+    )
+    assert code == 2 and "not an object name" in err
+    code, out, _ = run(capsys, "store", "--store", str(store.root), "log")
+    assert code == 0 and len(out.splitlines()) == 1  # the run whose id is a path is skipped
+    assert victim.read_text() == "keep me"
+
+
+def test_verify_and_gc_leave_a_writers_temporary_file_alone(capsys, tmp_path):
+    store = Store(tmp_path / "s")
+    digest = store.put(b"x" * 100)
+    temporary = store.object_path(digest).parent / f".{digest}.123.abcdefgh.tmp"
+    temporary.write_bytes(b"half")
+    code, out, _ = run(capsys, "store", "--store", str(store.root), "verify")
+    assert code == 0 and out.startswith("1 objects")
+    assert temporary.exists()
