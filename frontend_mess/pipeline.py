@@ -243,7 +243,7 @@ def generic_form(module) -> str:
     return module.operation.get_asm(print_generic_op_form=True)
 
 
-def _bytecode(module) -> bytes:
+def module_bytecode(module) -> bytes:
     buffer = io.BytesIO()
     module.operation.write_bytecode(buffer)
     return buffer.getvalue()
@@ -417,7 +417,7 @@ def for_iree(loaded: Loaded, via: str | None = None, progress: Progress = QUIET)
     programs = loaded.prepared(progress)
     if via == "fx-torch":
         module = fx.to_iree_torch(programs, name=loaded.name, prepared=True, progress=progress)
-        return IreeInput(_bytecode(module), "torch", via, loaded.roles())
+        return IreeInput(module_bytecode(module), "torch", via, loaded.roles())
     kind = _TORCH_MLIR_VIAS[via]
     module = fx.to_mlir(programs, kind, name=loaded.name, prepared=True, progress=progress)
     return IreeInput(generic_form(module), _INPUT_TYPE_OF_KIND[kind], via, loaded.roles())
@@ -467,7 +467,7 @@ def _turbine(loaded: Loaded, progress: Progress) -> bytes:
                 f"iree-turbine could not export {loaded.name}: {type(exc).__name__}: "
                 f"{first_lines(exc, 1)}"
             ) from exc
-    return _bytecode(exported.mlir_module)
+    return module_bytecode(exported.mlir_module)
 
 
 def _through_onnx(loaded: Loaded, via: str, progress: Progress) -> IreeInput:
@@ -510,7 +510,9 @@ def externalize_input(
         if not params.arrays:
             return iree_input, None
         data = archive_bytes(params)
-    moved = IreeInput(_bytecode(module), iree_input.input_type, iree_input.via, iree_input.roles)
+    moved = IreeInput(
+        module_bytecode(module), iree_input.input_type, iree_input.via, iree_input.roles
+    )
     progress.note(
         f"params: {len(params)} weights, {params.nbytes:,} bytes, in a parameter archive "
         f"(--params inline keeps them in the IR)"

@@ -100,7 +100,7 @@ class Memo:
         histogram)."""
 
         def compute():
-            from frontend_mess.pipeline import to_kind
+            from frontend_mess.pipeline import module_bytecode, to_kind
 
             model = to_kind(self.loaded(), kind, self.progress)
             if strip_weights and model.mlir_module is not None:
@@ -113,7 +113,7 @@ class Memo:
             if model.mlir_module is None:
                 name, data = "fx.txt", model.text.encode()
             elif bytecode:
-                name, data = f"{kind}.mlirbc", _bytecode(model.mlir_module)
+                name, data = f"{kind}.mlirbc", module_bytecode(model.mlir_module)
             else:
                 text = model.text
                 name, data = f"{kind}.mlir", (text if text.endswith("\n") else text + "\n").encode()
@@ -348,14 +348,6 @@ def _fx_text(programs: dict) -> str:
         f"# function {name}\n{p.graph_module.print_readable(print_output=False)}\n"
         for name, p in programs.items()
     )
-
-
-def _bytecode(module) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    module.operation.write_bytecode(buffer)
-    return buffer.getvalue()
 
 
 def _host_cpu() -> dict:

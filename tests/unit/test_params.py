@@ -473,7 +473,9 @@ def test_a_shared_value_gets_a_global_per_use_because_one_shared_global_crashes(
         assert len(params) < params.replaced  # equal values: fewer entries than constants
         if shared:
             assert _share_globals(module, ir) > 0
-        moved = pipeline.IreeInput(pipeline._bytecode(module), "torch", "fx-torch", base.roles)
+        moved = pipeline.IreeInput(
+            pipeline.module_bytecode(module), "torch", "fx-torch", base.roles
+        )
         vmfb, irpa = tmp_path / f"{shared}.vmfb", tmp_path / f"{shared}.irpa"
         pipeline.compile_input(moved, spec).save(vmfb)
         write_irpa(params, irpa)
