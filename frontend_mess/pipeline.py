@@ -498,16 +498,14 @@ def externalize_input(
     path's input: torch (fx-torch, turbine), linalg, TOSA, StableHLO and ONNX."""
     from iree.compiler import ir
 
-    from frontend_mess.backend.params import archive_bytes, externalize, wants_external
+    from frontend_mess.backend.params import archive_bytes, for_mode
 
     if mode == "inline":
         return iree_input, None
     module = ir.Module.parse(iree_input.mlir, ir.Context())
-    if not wants_external(mode, module, ir):
-        return iree_input, None
-    with progress.step("moving the weights to a parameter archive"):
-        params = externalize(module, ir)
-        if not params.arrays:
+    with progress.step(f"--params {mode}: the weights to a parameter archive"):
+        params = for_mode(mode, module, ir)
+        if params is None:
             return iree_input, None
         data = archive_bytes(params)
     moved = IreeInput(

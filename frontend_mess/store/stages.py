@@ -319,13 +319,11 @@ def _externalized(module, mode: str, progress: Progress) -> dict[str, bytes]:
     {"params.irpa": the archive}, else {}."""
     from torch_mlir import ir
 
-    from frontend_mess.backend.params import archive_bytes, externalize, wants_external
+    from frontend_mess.backend.params import archive_bytes, for_mode
 
-    if not wants_external(mode, module, ir):
-        return {}
-    with progress.step("moving the weights to a parameter archive"):
-        params = externalize(module, ir)
-        return {"params.irpa": archive_bytes(params)} if params.arrays else {}
+    with progress.step(f"--params {mode}: the weights to a parameter archive"):
+        params = for_mode(mode, module, ir)
+        return {"params.irpa": archive_bytes(params)} if params is not None else {}
 
 
 _SCRATCH: list = []
