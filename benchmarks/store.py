@@ -67,11 +67,12 @@ print(time.perf_counter() - start)
 
 COLD_START = """
 import sys, time
-start = time.perf_counter()
 import numpy as np
+import iree.runtime
 from frontend_mess.backend.artifact import Artifact
-module = Artifact.load(sys.argv[1], tuple(sys.argv[2:])).module()
 x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
+start = time.perf_counter()
+module = Artifact.load(sys.argv[1], tuple(sys.argv[2:])).module()
 module.call(None, [x])
 cold = time.perf_counter() - start
 warm = []
@@ -82,6 +83,9 @@ print(cold, min(warm))
 
 
 def cold_start(vmfb: Path, *params: Path) -> tuple[float, float]:
+    """In a fresh process, after Python, NumPy and IREE's runtime are imported (the start-up
+    the target allows): loading the module (and mapping its archive) plus its first call,
+    and the best of five warm calls after it."""
     done = subprocess.run(
         [sys.executable, "-c", COLD_START, str(vmfb), *map(str, params)],
         check=True,
@@ -90,17 +94,6 @@ def cold_start(vmfb: Path, *params: Path) -> tuple[float, float]:
     )
     cold, warm = map(float, done.stdout.split())
     return cold, warm
-
-
-def runtime_import() -> float:
-    """What the cold-start process spends before loading anything: numpy + IREE's runtime."""
-    code = (
-        "import time; s=time.perf_counter(); import numpy; "
-        "from frontend_mess.backend.artifact import Artifact; import iree.runtime; "
-        "print(time.perf_counter()-s)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    return float(done.stdout)
 
 
 def row(label: str, value: str, note: str = "") -> None:
@@ -162,16 +155,14 @@ def main() -> None:
         row(".vmfb, weights inline", f"{(work / 'i.vmfb').stat().st_size / 1e6:.1f} MB")
         row(".vmfb, weights external", f"{(work / 'm.vmfb').stat().st_size / 1e6:.3f} MB")
 
-        floor = runtime_import()
         for label, params in (("external", (work / "m.irpa",)), ("inline", ())):
             vmfb = work / ("m.vmfb" if params else "i.vmfb")
             cold_s, warm_s = cold_start(vmfb, *params)
             row(
                 f"cold start, weights {label}: load + first call",
-                f"{1000 * (cold_s - floor):.1f} ms",
-                f"warm call {1000 * warm_s:.1f} ms; cold - warm "
-                f"{1000 * (cold_s - floor - warm_s):.1f} ms (after {1000 * floor:.0f} ms of "
-                f"numpy + iree.runtime import)",
+                f"{1000 * cold_s:.1f} ms",
+                f"warm call {1000 * warm_s:.1f} ms; cold - warm {1000 * (cold_s - warm_s):.1f} ms"
+                f" (target <= 10 ms)",
             )
 
         if not args.skip_matrix:
