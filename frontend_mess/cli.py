@@ -623,6 +623,7 @@ def _run_matrix(args) -> int:
             limit=args.limit,
             max_params_m=args.max_params,
             match=args.match,
+            store=_matrix_store(args, progress),
             progress=progress,
         )
         if not todo:

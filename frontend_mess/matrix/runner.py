@@ -61,20 +61,38 @@ def cell_source(cell: dict) -> str:
     return source
 
 
+def torchvision_models(store=None) -> dict[str, int]:
+    """Every torchvision classification model and its parameter count. Listing them imports
+    torchvision (and torch: 3.5 s here), so with a store the list is kept there, keyed by the
+    tool versions: a matrix rerun whose every cell is cached imports neither."""
+    import json
+
+    from frontend_mess.store.keys import key_of
+
+    key = key_of({"stage": "suite", "suite": "torchvision", "versions": _versions()})
+    action = store.lookup("suite", key) if store is not None else None
+    data = store.read(action.outputs["models.json"]) if action is not None else None
+    if data is not None:
+        return json.loads(data)
+    from torchvision import models
+
+    found = {
+        n: int(models.get_model_weights(n).DEFAULT.meta["num_params"])
+        for n in sorted(models.list_models(module=models))
+    }
+    if store is not None:
+        store.record("suite", key, {"models.json": json.dumps(found).encode()}, {})
+    return found
+
+
 def suite_sources(
-    suite: str, max_params_m: float | None = None, progress: Progress = QUIET
+    suite: str, max_params_m: float | None = None, progress: Progress = QUIET, store=None
 ) -> list[str]:
     if suite == "torchvision":
-        from torchvision import models
-
-        names = sorted(models.list_models(module=models))
-        if max_params_m is not None:
-            names = [
-                n
-                for n in names
-                if models.get_model_weights(n).DEFAULT.meta["num_params"] <= max_params_m * 1e6
-            ]
-        return names
+        counts = torchvision_models(store)
+        if max_params_m is None:
+            return sorted(counts)
+        return sorted(n for n, count in counts.items() if count <= max_params_m * 1e6)
     if suite == "hf-tiny":
         return [f"hf-config:{p.relative_to(DATA_DIR)}" for p in sorted(HF_TINY_DIR.glob("*.json"))]
     if suite == "onnx-models":
@@ -99,13 +117,14 @@ def cells(
     limit: int | None = None,
     max_params_m: float | None = None,
     match: list[str] | None = None,
+    store=None,
     progress: Progress = QUIET,
 ) -> list[dict]:
     """Every (suite, source, path, target) cell. ONNX suites take the ONNX paths among
     `paths` (both importers when none is named); other suites take the paths as given."""
     out = []
     for suite in suites:
-        sources = suite_sources(suite, max_params_m, progress)
+        sources = suite_sources(suite, max_params_m, progress, store)
         if match:
             sources = [s for s in sources if any(m in s for m in match)]
         sources = sources[:limit]
