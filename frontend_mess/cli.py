@@ -52,7 +52,7 @@ from frontend_mess.defaults import (
     VIAS,
 )
 from frontend_mess.importers.hf import ATTENTION, TASKS  # noqa: E402  (no heavy imports)
-from frontend_mess.store.objects import STORE_ENV, STORE_OFF
+from frontend_mess.store.objects import STORE_ENV
 from frontend_mess.support.capture import VERBOSE_ENV, verbose
 from frontend_mess.support.errors import (
     EXIT_FAILED,
@@ -63,7 +63,7 @@ from frontend_mess.support.errors import (
     first_lines,
 )
 from frontend_mess.support.paths import io_error_message
-from frontend_mess.support.progress import Progress
+from frontend_mess.support.progress import QUIET, Progress
 
 PROG = "frontend-mess"
 
@@ -586,12 +586,14 @@ def _add_matrix(sub) -> None:
     _add_quiet(p)
 
 
-def _matrix_store(args, progress: Progress):
+def _open_store(args, progress: Progress, *, create: bool = True):
+    """The store a command's `--store`/`--no-store` name (store/objects.py open_store)."""
     from frontend_mess.store.objects import open_store
 
     if args.store is not None and not args.store.strip():
         raise FrontendError("--store needs a directory, got ''")
-    return open_store(args.store, disabled=args.no_store, progress=progress)
+    disabled = getattr(args, "no_store", False)
+    return open_store(args.store, disabled=disabled, create=create, progress=progress)
 
 
 def _run_matrix(args) -> int:
@@ -616,6 +618,7 @@ def _run_matrix(args) -> int:
             for r in matrix.read_results(Path(p), must_exist=True, progress=progress)
         ]
     else:
+        store = _open_store(args, progress)
         todo = matrix.cells(
             args.suite or list(SUITES),
             args.path or list(VIAS),
@@ -623,7 +626,7 @@ def _run_matrix(args) -> int:
             limit=args.limit,
             max_params_m=args.max_params,
             match=args.match,
-            store=_matrix_store(args, progress),
+            store=store,
             progress=progress,
         )
         if not todo:
@@ -646,7 +649,7 @@ def _run_matrix(args) -> int:
             rerun_failures=args.rerun_failures,
             timeout_s=args.timeout,
             memory_gb=args.memory_gb,
-            store=_matrix_store(args, progress),
+            store=store,
             params=args.params,
             fresh=args.fresh,
             progress=progress,
@@ -705,13 +708,10 @@ def _add_store(sub) -> None:
 
 def _run_store(args) -> int:
     from frontend_mess.store import commands
-    from frontend_mess.store.objects import open_store
 
-    if args.store is not None and not args.store.strip():
-        raise FrontendError("--store needs a directory, got ''")
-    if args.store is None and os.environ.get(STORE_ENV, "").strip().lower() in STORE_OFF:
+    store = _open_store(args, QUIET, create=False)
+    if store is None:
         raise FrontendError(f"the store is off (${STORE_ENV}=off): give one with --store DIR")
-    store = open_store(args.store, create=False)
     code = 0
     if args.action == "log":
         text = commands.log(store, args.n)
@@ -789,12 +789,9 @@ def _memo(args, progress: Progress, func_name: str = "main"):
     """The command's run in the store (store/manifest.py) and its source's cached stages."""
     from frontend_mess.sources import short_name
     from frontend_mess.store.manifest import Run
-    from frontend_mess.store.objects import open_store
     from frontend_mess.store.stages import Memo
 
-    if args.store is not None and not args.store.strip():
-        raise FrontendError("--store needs a directory, got ''")
-    store = open_store(args.store, disabled=args.no_store, progress=progress)
+    store = _open_store(args, progress)
     run = Run(store, args.command, short_name(args.source), fresh=args.fresh, progress=progress)
     args.run = run
     params = getattr(args, "params", DEFAULT_PARAMS)

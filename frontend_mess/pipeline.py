@@ -500,7 +500,9 @@ def externalize_input(
 
     from frontend_mess.backend.params import archive_bytes, for_mode
 
-    if mode == "inline":
+    # a user's MLIR file keeps its weights unless asked: it may name an archive of its own
+    # already, which a default NAME.irpa would overwrite
+    if mode == "inline" or (mode == "auto" and iree_input.via == "mlir"):
         return iree_input, None
     module = ir.Module.parse(iree_input.mlir, ir.Context())
     with progress.step(f"--params {mode}: the weights to a parameter archive"):

@@ -210,6 +210,12 @@ def host_cpu_key() -> dict:
     }
 
 
+def host_key_for(flags) -> dict | None:
+    """The host CPU's key (host_cpu_key) where `flags` compile for this host (`--cpu host`),
+    else None: code compiled for a named CPU does not depend on the machine."""
+    return host_cpu_key() if any(str(f).endswith("=host") for f in flags) else None
+
+
 def host_isa() -> str:
     """The widest vector extension of this machine's CPU (`avx512f`, `avx2`, `avx`), or its
     architecture where /proc/cpuinfo says nothing of them."""

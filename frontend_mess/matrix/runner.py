@@ -222,14 +222,13 @@ def cell_parts(cell: dict) -> dict:
     """What decides a cell's record, as the store keys it: the cell, its source's content
     (store/keys.py; an onnx-node case is made by the onnx version in every key), the target's
     flags and, for `--cpu host`, this host's CPU features."""
-    from frontend_mess.backend.targets import host_cpu_key
+    from frontend_mess.backend.targets import host_key_for
     from frontend_mess.store.keys import source_identity
 
     source = cell_source(cell)
     identity = None if cell["suite"] == "onnx-node" else source_identity(source)
     flags = list(target_spec(cell["target"]).flags)
-    host = host_cpu_key() if any(f.endswith("=host") for f in flags) else None
-    return {"cell": dict(cell), "source": identity, "flags": flags, "host": host}
+    return {"cell": dict(cell), "source": identity, "flags": flags, "host": host_key_for(flags)}
 
 
 def _crash_class(tail: str) -> str:

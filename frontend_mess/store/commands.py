@@ -157,27 +157,13 @@ def _text_of(store: Store, digest: str, name: str) -> list[str] | None:
 def _bytecode_text(data: bytes) -> bytes | None:
     """MLIR bytecode as text: torch-mlir's MLIR reads what its importer wrote, IREE's what
     IREE's wrote."""
-    for reader in (_read_with_torch_mlir, _read_with_iree):
-        try:
-            return reader(data).encode()
-        except Exception:  # noqa: BLE001, S112  (the other reader may know it)
-            continue
-    return None
+    from frontend_mess.pipeline import _iree_parse, parse_mlir_file
 
-
-def _read_with_torch_mlir(data: bytes) -> str:
-    from torch_mlir import ir
-    from torch_mlir.dialects import torch as torch_d
-
-    context = ir.Context()
-    torch_d.register_dialect(context)
-    return str(ir.Module.parse(data, context))
-
-
-def _read_with_iree(data: bytes) -> str:
-    from iree.compiler import ir
-
-    return str(ir.Module.parse(data, ir.Context()))
+    try:
+        return str(parse_mlir_file("stored", allow_unregistered=True, data=data)).encode()
+    except FrontendError:
+        module, _ = _iree_parse(data, "stored")
+        return str(module).encode() if module is not None else None
 
 
 def diff(store: Store, ref_a: str, ref_b: str) -> str:

@@ -77,10 +77,6 @@ class NoIdentity(Exception):
 
 def file_digest(path: Path) -> str:
     """A regular file's sha256 (NoIdentity for anything else)."""
-    return _file(path)
-
-
-def _file(path: Path) -> str:
     try:
         if not path.is_file():
             raise NoIdentity(str(path))
@@ -92,7 +88,7 @@ def _file(path: Path) -> str:
 def _tree(directory: Path) -> dict[str, str]:
     """Every file under a directory (an HF model: config, weights, tokenizer) by its hash."""
     return {
-        str(p.relative_to(directory)): _file(p)
+        str(p.relative_to(directory)): file_digest(p)
         for p in sorted(directory.rglob("*"))
         if p.is_file() and ".git" not in p.relative_to(directory).parts
     }
@@ -122,23 +118,23 @@ def _identity(source: object) -> dict | None:
     source = str(source)
     if pyfile.looks_like_python_file(source):
         path, name = pyfile.split_source(source)
-        return {"kind": "python", "file": _file(path), "name": name, "beside": _beside(path)}
+        return {"kind": "python", "file": file_digest(path), "name": name, "beside": _beside(path)}
     if hf.is_source(source):
         prefix = next(p for p in hf.PREFIXES if source.startswith(p))
         location = Path(source.removeprefix(prefix)).expanduser()
         if location.is_dir():
             return {"kind": prefix.rstrip(":"), "files": _tree(location)}
         if location.is_file():
-            return {"kind": prefix.rstrip(":"), "file": _file(location)}
+            return {"kind": prefix.rstrip(":"), "file": file_digest(location)}
         return None  # a hub id: its files are wherever transformers' cache put them
     path = Path(source)
     if source.endswith((".onnx", ".mlir", ".mlirbc")):
         if not path.is_file():
             return None  # the load stage says what is wrong with it
-        identity = {"kind": path.suffix.lstrip("."), "file": _file(path)}
+        identity = {"kind": path.suffix.lstrip("."), "file": file_digest(path)}
         if source.endswith(".onnx"):
             identity["external"] = {
-                name: _file(path.parent / name) for name in _external_data(path)
+                name: file_digest(path.parent / name) for name in _external_data(path)
             }
         return identity
     return {"kind": "name", "name": source.removeprefix("torchvision:")}
@@ -159,7 +155,7 @@ def _beside(path: Path) -> dict[str, str]:
     )
     if sum(p.stat().st_size for p in files) > MAX_BESIDE_BYTES:
         raise NoIdentity(str(path.parent))
-    return {str(p.relative_to(path.parent)): _file(p) for p in files}
+    return {str(p.relative_to(path.parent)): file_digest(p) for p in files}
 
 
 def _external_data(model: Path) -> list[str]:
@@ -189,7 +185,7 @@ def options_key(options) -> dict:
     where the weights file is not a regular file)."""
     fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
     if fields.get("weights") is not None:
-        fields["weights"] = _file(Path(fields["weights"]))
+        fields["weights"] = file_digest(Path(fields["weights"]))
     fields["input_specs"] = [str(s) for s in fields["input_specs"]]
     fields["dynamic_dims"] = [str(d) for d in fields["dynamic_dims"]]
     return fields

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import secrets
 import sys
 import time
@@ -29,18 +28,11 @@ MANIFEST_VERSION = 1
 
 
 def _host() -> dict:
-    from frontend_mess.backend.targets import host_isa
+    from frontend_mess.backend.targets import host_cpu_key, host_isa
 
-    cpu = ""
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
-    return {"machine": platform.machine(), "cpu": cpu, "isa": host_isa(), "cores": os.cpu_count()}
+    key = host_cpu_key()
+    cpu = key.get("model name", "")
+    return {"machine": key["machine"], "cpu": cpu, "isa": host_isa(), "cores": os.cpu_count()}
 
 
 def _versions() -> dict:

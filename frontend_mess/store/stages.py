@@ -145,11 +145,8 @@ class Memo:
             from frontend_mess.pipeline import externalize_input, for_iree
 
             loaded = self.loaded()
-            # a user's MLIR file keeps its weights unless asked: it may name an archive of
-            # its own already, which a default NAME.irpa would overwrite
-            params = "inline" if loaded.kind == "mlir" and self.params == "auto" else self.params
             made, archive = externalize_input(
-                for_iree(loaded, via, self.progress), params, self.progress
+                for_iree(loaded, via, self.progress), self.params, self.progress
             )
             text = isinstance(made.mlir, str)
             data = made.mlir.encode() if text else made.mlir
@@ -201,6 +198,7 @@ class Memo:
     def _artifact(self, spec, via: str | None, *, name: str, keep_diagnostics):
         from frontend_mess.backend.artifact import Artifact
         from frontend_mess.backend.signature import Signature
+        from frontend_mess.backend.targets import host_key_for
 
         iree_input, digest = self.iree_input(via)
         name = name or str(self.source)
@@ -228,14 +226,10 @@ class Memo:
             "roles": iree_input.roles,
             "target": spec.target,
             "flags": list(spec.flags),
-            "host": _host_cpu() if any(f.endswith("=host") for f in spec.flags) else None,
+            "host": host_key_for(spec.flags),
             "flag_files": flag_files(spec.flags),
         }
-        if not self.cacheable:
-            outputs, meta = compute()
-            result = StageResult("compile", "", outputs, {}, meta, cached=False)
-        else:
-            result = self.run.stage("compile", parts, compute, label=f"compile {spec.target}")
+        result = self._stage("compile", parts, compute, label=f"compile {spec.target}")
         signatures = json.loads(result.outputs["signature.json"])
         return Artifact(
             parameters=(self._archives[via],) if self._archives.get(via) is not None else (),
@@ -346,12 +340,6 @@ def _fx_text(programs: dict) -> str:
         f"# function {name}\n{p.graph_module.print_readable(print_output=False)}\n"
         for name, p in programs.items()
     )
-
-
-def _host_cpu() -> dict:
-    from frontend_mess.backend.targets import host_cpu_key
-
-    return host_cpu_key()
 
 
 def flag_files(flags) -> dict[str, str]:
