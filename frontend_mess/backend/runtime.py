@@ -17,6 +17,13 @@ from frontend_mess.shapes import parse_input_spec
 from frontend_mess.support.errors import FrontendError, RunError, first_lines
 from frontend_mess.support.paths import input_file
 
+#: what IREE says when a module whose weights are in a parameter archive is loaded without
+#: one: no io_parameters module at all, or one that has no archive for the module's scope.
+_NO_ARCHIVE = (
+    "required module 'io_parameters' not registered",
+    "no provider registered that handles scopes",
+)
+
 
 class LoadedModule:
     """A vmfb loaded on one device, its functions callable with NumPy arrays."""
@@ -49,7 +56,7 @@ class LoadedModule:
                 self.context.add_vm_module(params)
             self.context.add_vm_module(self.vm_module)
         except Exception as exc:
-            if "no provider registered that handles scopes" in str(exc):
+            if any(sign in str(exc) for sign in _NO_ARCHIVE):
                 raise FrontendError(
                     f"{source} reads its weights from a parameter archive that was not given: "
                     f"pass it with --params FILE.irpa (what compile wrote beside it)"

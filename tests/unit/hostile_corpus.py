@@ -1651,6 +1651,12 @@ def store_cases() -> list[Case]:
             says=("absent.irpa",),
         ),
         Case(
+            "run-external-without-its-archive",
+            ["run", "ext.vmfb", "--input", "3x64xf32=random"],
+            _copy("ext.vmfb"),
+            says=("ext.vmfb", "--params"),
+        ),
+        Case(
             "run-params-fifo",
             ["run", "tiny.vmfb", "--params", "p.irpa"],
             _copy("tiny.vmfb", then=_fifo("p.irpa")),
@@ -1682,4 +1688,12 @@ def build_fixtures(directory: Path) -> None:
     assert (
         main(["compile", str(directory / "tiny.py"), "-o", str(directory / "tiny.vmfb"), "-q"]) == 0
     )
+    # a 64x64 weight (16 KiB) in an archive (ext.irpa), which the case leaves behind
+    (directory / "ext.py").write_text(
+        "import torch\n\n\nclass M(torch.nn.Linear):\n    def __init__(self):\n"
+        "        super().__init__(64, 64)\n\n\ndef example_inputs():\n"
+        "    return (torch.randn(3, 64),)\n"
+    )
+    ext = ["compile", str(directory / "ext.py"), "-o", str(directory / "ext.vmfb")]
+    assert main([*ext, "--params", "external", "--no-store", "-q"]) == 0
     np.save(directory / "x.npy", np.zeros((3, 4), "float32"))

@@ -143,6 +143,7 @@ def test_two_concurrent_identical_imports_leave_one_good_object(tmp_path):
     assert not [p for p in store.rglob("*.tmp")]
 
 
+@pytest.mark.slow
 def test_store_diff_shows_the_flag_and_the_ir_that_changed(capsys, tmp_path):
     store = tmp_path / "store"
     model = str(ROOT / "tests/filecheck/Inputs/mlp.py")
@@ -261,6 +262,7 @@ def test_dumping_executable_sources_writes_their_paths_into_the_vmfb(tmp_path):
     assert str(tmp_path / "a").encode() in dumped[0]
 
 
+@pytest.mark.slow
 def test_every_stage_key_holds_the_code_that_makes_it(capsys, tmp_path):
     """A change to frontend-mess's own code for a stage must change that stage's key: the
     IREE input is made by the import code, the `.vmfb` by the compile code, the verdict by
