@@ -9,7 +9,10 @@ that, so a randomly initialised ViT takes 224.
 from __future__ import annotations
 
 import difflib
+import functools
+import json
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 from frontend_mess.defaults import DEFAULT_IMAGE_SIZE
@@ -20,15 +23,40 @@ PREFIX = "torchvision:"
 VIT_PREFIX = "vit_"
 
 
-def model_names() -> list[str]:
-    """Every classification model torchvision registers (not detection or segmentation)."""
+#: the classification models of one torchvision release and their default image sizes, so
+#: `models`, `--help` and a name check need not import torchvision (4 s here). Written by
+#: scripts/torchvision_catalog.py; tests/unit/test_sources.py holds it equal to torchvision.
+CATALOG = Path(__file__).with_name("data") / "torchvision_models.json"
+
+
+@functools.cache
+def catalog() -> dict[str, int]:
+    """Every classification model torchvision registers (not detection or segmentation) ->
+    its default image size: the static catalog where it was made for the installed
+    torchvision, else asked of torchvision itself (another release, as in an env variant)."""
+    data = json.loads(CATALOG.read_text())
+    try:
+        installed = metadata.version("torchvision")
+    except metadata.PackageNotFoundError:
+        installed = None
+    if data["torchvision"] == installed:
+        return dict(data["models"])
+    return live_catalog()
+
+
+def live_catalog() -> dict[str, int]:
+    """The catalog as torchvision reports it (imports torchvision)."""
     from torchvision import models
 
-    return sorted(models.list_models(module=models))
+    return {name: live_image_size(name) for name in sorted(models.list_models(module=models))}
+
+
+def model_names() -> list[str]:
+    return sorted(catalog())
 
 
 def is_model_name(name: str) -> bool:
-    return name in model_names()
+    return name in catalog()
 
 
 def suggest(name: str) -> list[str]:
@@ -36,6 +64,10 @@ def suggest(name: str) -> list[str]:
 
 
 def default_image_size(name: str) -> int:
+    return catalog()[name]
+
+
+def live_image_size(name: str) -> int:
     from torchvision import models
 
     if name.startswith(VIT_PREFIX):

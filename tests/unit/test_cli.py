@@ -128,6 +128,25 @@ def test_help_imports_no_heavy_module():
     assert "HEAVY []" in out, out.splitlines()[-1]
 
 
+@pytest.mark.parametrize("argv", [["models"], ["versions"]])
+def test_listing_commands_import_no_torch(argv):
+    """`models` reads the static torchvision catalog and `versions` the package metadata:
+    neither imports torch or torchvision (4 s here; issue 13's start-up target is 0.5 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import io, sys\n"
+        "from frontend_mess.cli import main\n"
+        f"assert main({argv!r}) == 0\n"
+        "print('HEAVY', [m for m in ('torch', 'torchvision', 'iree.compiler') if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "HEAVY []" in out, out.splitlines()[-1]
+
+
 @pytest.mark.parametrize("command", ["import", "compile", "run", "verify", "analyze", "matrix"])
 def test_every_subcommand_help_shows_examples(capsys, command):
     with pytest.raises(SystemExit):

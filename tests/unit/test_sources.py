@@ -32,6 +32,17 @@ def test_default_input_size(name, size):
     assert tv.default_input_spec(name).shape == (1, 3, size, size)
 
 
+def test_static_catalog_is_torchvisions_own():
+    """The catalog `models` and name checks read without importing torchvision is the one
+    torchvision reports, for the pinned release (scripts/torchvision_catalog.py rewrites it)."""
+    import json
+    from importlib import metadata
+
+    data = json.loads(tv.CATALOG.read_text())
+    assert data["torchvision"] == metadata.version("torchvision"), "rerun the catalog script"
+    assert data["models"] == tv.live_catalog()
+
+
 def test_every_classification_model_is_listed():
     names = known_models()
     assert len(names) == len(tv.model_names()) >= 80
