@@ -136,10 +136,11 @@ def test_listing_commands_import_no_torch(argv):
     import sys
 
     code = (
-        "import io, sys\n"
+        "import sys\n"
         "from frontend_mess.cli import main\n"
         f"assert main({argv!r}) == 0\n"
-        "print('HEAVY', [m for m in ('torch', 'torchvision', 'iree.compiler') if m in sys.modules])\n"
+        "heavy = ('torch', 'torchvision', 'iree.compiler')\n"
+        "print('HEAVY', [m for m in heavy if m in sys.modules])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
