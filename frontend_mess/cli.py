@@ -18,6 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from frontend_mess.defaults import (
+    BENCH_COLD_RUNS,
+    BENCH_ROUNDS,
+    BENCH_RUNTIMES,
     DEFAULT_CPU,
     DEFAULT_CUDA_ARCH,
     DEFAULT_EXPORT_MODE,
@@ -116,6 +119,12 @@ examples:
   frontend-mess analyze resnet18 --group-by iterators
   frontend-mess analyze model.linalg.mlir --json
   frontend-mess analyze resnet50 --html r50.html""",
+    "bench": """
+examples:
+  frontend-mess bench resnet18                      # iree, eager, inductor, onnxruntime
+  frontend-mess bench mobilenet_v3_small --runtimes iree,onnxruntime --dispatches
+  frontend-mess bench model.onnx --json > bench.json
+  frontend-mess bench resnet18 --batch 8 --threads 2 --html bench.html""",
     "store": """
 examples:
   frontend-mess store log
@@ -511,6 +520,70 @@ def _add_analyze(sub) -> None:
     _add_source_options(p)
 
 
+def _runtimes(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in BENCH_RUNTIMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown runtime {', '.join(unknown) or repr(text)}: use a comma-separated list "
+            f"of {', '.join(BENCH_RUNTIMES)}"
+        )
+    return names
+
+
+def _add_bench(sub) -> None:
+    p = _subparser(
+        sub,
+        "bench",
+        "time the IREE artifact beside PyTorch and onnxruntime",
+        "Compile the source as `compile` does and time it beside PyTorch eager, torch.compile "
+        "and onnxruntime on the same weights and inputs, in one process, taking turns; "
+        "numerics checked, threads equal. Latency, throughput, compile time, cold start, peak "
+        "memory, artifact size; --dispatches: where IREE's time goes, against this machine's "
+        "roofline.",
+    )
+    p.add_argument("source", help="anything `import` takes (a torch source or an .onnx file)")
+    p.add_argument(
+        "--runtimes",
+        type=_runtimes,
+        metavar="A,B",
+        help=f"some of {', '.join(BENCH_RUNTIMES)} (default: all that can run the source; "
+        f"the reference, eager or onnxruntime, is always run)",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="threads for every runtime (default: this machine's CPUs)",
+    )
+    p.add_argument(
+        "--batch",
+        type=_positive_int,
+        help="batch size: dim 0 of every input (torch sources; default: the source's)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=BENCH_ROUNDS,
+        help="rounds of timed blocks (default: %(default)s)",
+    )
+    p.add_argument(
+        "--cold-runs",
+        type=_int_at_least(0),
+        default=BENCH_COLD_RUNS,
+        help="fresh processes for the cold start, 0 for none (default: %(default)s)",
+    )
+    p.add_argument(
+        "--dispatches",
+        action="store_true",
+        help="profile IREE's artifact per dispatch, against this machine's measured peaks",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML page")
+    _add_target_options(p)
+    _add_params_options(p, file_option=False)
+    _add_source_options(p)
+
+
 def _add_matrix(sub) -> None:
     p = _subparser(
         sub,
@@ -757,6 +830,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_verify(sub)
     _add_analyze(sub)
+    _add_bench(sub)
     _add_matrix(sub)
     _add_models(sub)
     _add_store(sub)
@@ -925,6 +999,54 @@ def _run_models(args) -> None:
         print(f"{name:<40} {spec}", file=args.out)
 
 
+def _batched(args, progress: Progress):
+    """`--batch N`: the source's own inputs with dim 0 set to N, as --input-shape."""
+    from frontend_mess.shapes import InputSpec, spec_of
+
+    if args.input_shape:
+        raise FrontendError("give --batch or --input-shape, not both")
+    loaded = _load(args, progress)
+    if loaded.torch is None:
+        raise FrontendError(f"--batch needs a torch source; for {args.source} give --input-shape")
+    specs = []
+    for arg in loaded.torch.main.example_args:
+        spec = spec_of(arg)
+        if not spec.shape:
+            raise FrontendError(f"{args.source} takes a scalar input: it has no batch dim")
+        specs.append(InputSpec((args.batch, *spec.shape[1:]), spec.dtype))
+    args.input_shape = specs
+
+
+def _run_bench(args) -> None:
+    from frontend_mess.bench import report
+    from frontend_mess.bench.run import bench
+    from frontend_mess.support.atomic import write_atomically
+
+    _check_outputs(args, "--html")
+    if args.target != "llvm-cpu":
+        raise FrontendError("bench times runtimes on this machine's CPU: use --target llvm-cpu")
+    progress = _progress(args)
+    if args.batch is not None:
+        _batched(args, progress)
+    result = bench(
+        args.source,
+        _options(args),
+        _spec(args),
+        via=args.via,
+        params=args.params,
+        runtimes=args.runtimes,
+        threads=args.threads or os.cpu_count() or 1,
+        rounds=args.rounds,
+        cold_runs=args.cold_runs,
+        dispatches=args.dispatches,
+        progress=progress,
+    )
+    if args.html:
+        page = report.html_page(result).encode()
+        write_atomically(args.html, lambda handle: handle.write(page))
+    args.out.write(report.json_text(result) if args.json else report.text(result))
+
+
 def _run_versions(args) -> None:
     from frontend_mess.support.versions import frontend_mess_version, tool_versions
 
@@ -1069,6 +1191,7 @@ COMMANDS = {
     "run": _run_run_isolated,
     "verify": _run_verify_isolated,
     "analyze": _run_analyze,
+    "bench": _run_bench,
     "matrix": _run_matrix,
     "store": _run_store,
     "models": _run_models,

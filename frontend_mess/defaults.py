@@ -142,3 +142,13 @@ DEFAULT_SEED = 0
 VERIFY_RTOL = 1e-3
 VERIFY_ATOL = 1e-4
 VERIFY_SEED = 1
+
+# `frontend-mess bench` (bench/): runtimes, rounds of blocks, cold starts.
+BENCH_RUNTIMES: tuple[str, ...] = ("iree", "eager", "inductor", "onnxruntime")
+#: taking turns in rounds of blocks of about this many seconds, with a pause after each block
+#: so the last runtime's spinning workers are idle before the next one starts (bench/timing.py).
+BENCH_ROUNDS = 3
+BENCH_BLOCK_S = 0.5
+BENCH_PAUSE_S = 0.2
+#: fresh processes per runtime for the cold start (load and first call) and peak memory.
+BENCH_COLD_RUNS = 3

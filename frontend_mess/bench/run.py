@@ -1,0 +1,361 @@
+"""`bench`: one source, every runtime, side by side in one process (bench/__init__.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from frontend_mess.bench import runtimes as rts
+from frontend_mess.bench.timing import take_turns
+from frontend_mess.defaults import (
+    BENCH_COLD_RUNS,
+    BENCH_ROUNDS,
+    BENCH_RUNTIMES,
+    DEFAULT_PARAMS,
+    VERIFY_ATOL,
+    VERIFY_RTOL,
+    VERIFY_SEED,
+)
+from frontend_mess.support.errors import FrontendError, first_lines
+from frontend_mess.support.progress import QUIET, Progress
+
+#: how long one fresh process may take for its cold start
+COLD_TIMEOUT_S = 300
+
+
+@dataclass
+class Row:
+    runtime: str
+    detail: str = ""
+    median_ms: float | None = None
+    spread: float | None = None
+    p90_ms: float | None = None
+    #: inferences per second at the bench's batch size
+    throughput: float | None = None
+    compile_s: float | None = None
+    #: a fresh process: load and first call (median over runs), and that minus a warm call
+    cold_ms: float | None = None
+    cold_over_warm_ms: float | None = None
+    peak_mb: float | None = None
+    artifact_bytes: int | None = None
+    #: the largest error against the reference, as a fraction of what the tolerance allows
+    #: (verify's rule: atol + rtol x the output's largest magnitude); <= 1 passes
+    error_ratio: float | None = None
+    numerics_ok: bool | None = None
+    #: why this runtime has no figures
+    error: str | None = None
+
+
+@dataclass
+class BenchReport:
+    source: str
+    batch: int
+    threads: int
+    rounds: int
+    reference: str
+    rows: list[Row] = field(default_factory=list)
+    #: iree-benchmark-module's median for the same artifact (no Python in the loop)
+    iree_benchmark_ms: float | None = None
+    machine: dict | None = None
+    dispatches: list[dict] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    host: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    def row(self, runtime: str) -> Row | None:
+        return next((r for r in self.rows if r.runtime == runtime), None)
+
+    def ratio(self, runtime: str, over: str) -> float | None:
+        a, b = self.row(runtime), self.row(over)
+        if a is None or b is None or a.median_ms is None or b.median_ms is None:
+            return None
+        return a.median_ms / b.median_ms
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _torch_inputs(function, seed: int) -> list[np.ndarray]:
+    import torch
+
+    from frontend_mess.verify import fresh_like
+
+    generator = torch.Generator().manual_seed(seed)
+    return [fresh_like(e, generator).numpy() for e in function.example_args]
+
+
+def _onnx_inputs(path: Path, seed: int) -> list[np.ndarray]:
+    """Random inputs from the ONNX model's own input types (all dims must be fixed)."""
+    import onnx
+
+    from frontend_mess.backend.signature import TensorType
+    from frontend_mess.shapes import InputSpec
+
+    model = onnx.load(str(path), load_external_data=False)
+    initializers = {i.name for i in model.graph.initializer}
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        tensor = value.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+        if any(d is None or d < 1 for d in dims):
+            raise FrontendError(
+                f"{path}: input {value.name!r} has dynamic dims: fix them with "
+                f"--input-shape {value.name}=DIMS to bench"
+            )
+        numpy_type = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
+        spec = InputSpec(tuple(dims), _numpy_dtype_name(numpy_type))
+        arrays.append(TensorType(spec.shape, spec.iree_dtype).random(rng))
+    return arrays
+
+
+def _numpy_dtype_name(dtype) -> str:
+    from frontend_mess.defaults import DTYPES
+
+    name = np.dtype(dtype).name
+    for short, torch_name in DTYPES.items():
+        if torch_name == name:
+            return short
+    raise FrontendError(f"bench cannot make random inputs of type {name}")
+
+
+def _check(prepared: rts.Prepared, reference: list[np.ndarray], row: Row) -> None:
+    from frontend_mess.verify import compare
+
+    got = prepared.call()
+    if len(got) != len(reference):
+        row.numerics_ok = False
+        row.error = f"returned {len(got)} outputs, the reference {len(reference)}"
+        return
+    checks = [
+        compare(row.runtime, i, np.asarray(g), np.asarray(e), VERIFY_RTOL, VERIFY_ATOL)
+        for i, (g, e) in enumerate(zip(got, reference, strict=True))
+    ]
+    row.numerics_ok = all(c.ok for c in checks)
+    row.error_ratio = max(
+        (c.max_abs / (VERIFY_ATOL + VERIFY_RTOL * c.peak) for c in checks), default=0.0
+    )
+
+
+def _cold(prepared: rts.Prepared, inputs: list[str], threads: int, runs: int) -> dict | None:
+    if not prepared.cold_files:
+        return None
+    request = {
+        "kind": prepared.name,
+        "files": prepared.cold_files,
+        "inputs": inputs,
+        "threads": threads,
+    }
+    results = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-m", "frontend_mess.bench.cold", json.dumps(request)],
+            capture_output=True,
+            text=True,
+            timeout=COLD_TIMEOUT_S,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise FrontendError(
+                f"the cold start of {prepared.name} failed (exit {done.returncode}): "
+                f"{first_lines(done.stderr.strip().splitlines()[-1:] or [''], 1)}"
+            )
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {
+        "cold_ms": statistics.median(r["cold_ms"] for r in results),
+        "cold_over_warm_ms": statistics.median(r["cold_ms"] - r["warm_ms"] for r in results),
+        "peak_mb": max(r["peak_mb"] for r in results),
+    }
+
+
+def _iree_benchmark(files: list[str], inputs: list[str], threads: int) -> float:
+    """iree-benchmark-module's median over three repetitions, in milliseconds."""
+    from frontend_mess.defaults import PARAMS_SCOPE
+
+    command = [
+        rts.runtime_tool("iree-benchmark-module"),
+        "--device=local-task",
+        f"--module={files[0]}",
+        *(f"--parameters={PARAMS_SCOPE}={p}" for p in files[1:]),
+        "--function=main",
+        *(f"--input=@{p}" for p in inputs),
+        "--benchmark_repetitions=3",
+        "--benchmark_format=json",
+        *rts.iree_thread_flags(threads),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise FrontendError(f"iree-benchmark-module failed: {first_lines(done.stderr, 1)}")
+    data = json.loads(done.stdout)
+    for entry in data["benchmarks"]:
+        if entry.get("aggregate_name") == "median":
+            scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[entry["time_unit"]]
+            return entry["real_time"] * scale
+    raise FrontendError("iree-benchmark-module reported no median")
+
+
+def bench(
+    source: str,
+    options,
+    spec,
+    *,
+    via: str | None = None,
+    params: str = DEFAULT_PARAMS,
+    runtimes: tuple[str, ...] | None = None,
+    threads: int,
+    rounds: int = BENCH_ROUNDS,
+    cold_runs: int = BENCH_COLD_RUNS,
+    dispatches: bool = False,
+    seed: int = VERIFY_SEED,
+    progress: Progress = QUIET,
+) -> BenchReport:
+    from frontend_mess.backend.targets import host_cpu_key
+    from frontend_mess.store.manifest import Run
+    from frontend_mess.store.stages import Memo
+    from frontend_mess.support.versions import tool_versions
+
+    unknown = [r for r in runtimes or () if r not in BENCH_RUNTIMES]
+    if unknown:
+        raise FrontendError(
+            f"unknown runtime {', '.join(unknown)}: use some of {', '.join(BENCH_RUNTIMES)}"
+        )
+    rts.set_iree_threads(threads)  # before anything makes an IREE device
+    memo = Memo(
+        Run(None, "bench", progress=progress), source, options, params=params, progress=progress
+    )
+    loaded = memo.loaded()
+    if loaded.kind == "mlir":
+        raise FrontendError(
+            f"{source} is MLIR: there is no framework to compare with; bench the model it came from"
+        )
+    torch_source = loaded.kind != "onnx"
+    reference = "eager" if torch_source else "onnxruntime"
+    if runtimes is None:  # all that can run this source
+        runtimes = BENCH_RUNTIMES if torch_source else ("iree", "onnxruntime")
+    if reference not in runtimes:  # the numerics need it; it is timed beside the others
+        runtimes = (reference, *runtimes)
+    function = loaded.torch.main if torch_source else None
+    with tempfile.TemporaryDirectory(prefix="frontend-mess-bench-") as scratch:
+        work = Path(scratch)
+        if torch_source:
+            if len(loaded.torch.functions) > 1:
+                raise FrontendError(f"{source} has several functions: bench takes one")
+            inputs = _torch_inputs(function, seed)
+            onnx_path, export_s = None, 0.0
+        else:
+            onnx_path, export_s = Path(source), 0.0
+            inputs = _onnx_inputs(onnx_path, seed)
+        input_files = []
+        for index, array in enumerate(inputs):
+            input_files.append(str(work / f"input{index}.npy"))
+            np.save(input_files[-1], array)
+        batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
+        report = BenchReport(
+            source=loaded.name,
+            batch=batch,
+            threads=threads,
+            rounds=rounds,
+            reference=reference,
+            flags=list(spec.flags),
+            host=host_cpu_key(),
+            versions=tool_versions(),
+        )
+        prepared: dict[str, rts.Prepared] = {}
+        for name in runtimes:
+            row = Row(name)
+            report.rows.append(row)
+            try:
+                with progress.step(f"preparing {name}"):
+                    if name == "iree":
+                        prepared[name] = rts.iree(memo, spec, via, inputs, work, progress)
+                    elif name in ("eager", "inductor"):
+                        if function is None:
+                            raise FrontendError("the source is ONNX: there is no PyTorch model")
+                        if name == "eager":
+                            prepared[name] = rts.eager(function, inputs)
+                        else:
+                            prepared[name] = rts.inductor(function, inputs, progress)
+                    else:
+                        if onnx_path is None:
+                            from frontend_mess.importers.onnx_export import export_onnx
+
+                            start = time.perf_counter()
+                            onnx_path = export_onnx(
+                                function,
+                                work / "model.onnx",
+                                options.onnx_exporter,
+                                name=loaded.name,
+                                progress=progress,
+                            )
+                            export_s = time.perf_counter() - start
+                        prepared[name] = rts.onnxruntime(onnx_path, inputs, threads, export_s)
+            except FrontendError as exc:
+                row.error = exc.message if hasattr(exc, "message") else str(exc)
+                progress.note(f"{name}: {row.error}")
+                continue
+            p = prepared[name]
+            row.detail, row.compile_s, row.artifact_bytes = p.detail, p.compile_s, p.artifact_bytes
+        reference_name = report.reference
+        if reference_name not in prepared:
+            raise FrontendError(
+                f"the reference runtime ({reference_name}) could not run {source}: "
+                f"{report.row(reference_name).error}"
+            )
+        expected = prepared[reference_name].call()
+        for name, p in prepared.items():
+            _check(p, expected, report.row(name))
+        with progress.step(f"timing {', '.join(prepared)}: {rounds} rounds, taking turns"):
+            timings = take_turns({n: p.call for n, p in prepared.items()}, rounds=rounds)
+        for name, latency in timings.items():
+            row = report.row(name)
+            row.median_ms, row.spread, row.p90_ms = (
+                latency.median_ms,
+                latency.spread,
+                latency.p90_ms,
+            )
+            row.throughput = 1000 * batch / latency.median_ms
+        for name, p in prepared.items():
+            if p.cold_files and cold_runs:
+                with progress.step(f"cold start of {name}: {cold_runs} fresh processes"):
+                    cold = _cold(p, input_files, threads, cold_runs)
+                row = report.row(name)
+                row.cold_ms, row.cold_over_warm_ms = cold["cold_ms"], cold["cold_over_warm_ms"]
+                row.peak_mb = cold["peak_mb"]
+        if "iree" in prepared:
+            files = prepared["iree"].cold_files
+            with progress.step("iree-benchmark-module on the same artifact"):
+                report.iree_benchmark_ms = _iree_benchmark(files, input_files, threads)
+            if dispatches:
+                report.machine, report.dispatches = _dispatches(
+                    memo, spec, via, files, input_files, threads, progress
+                )
+    return report
+
+
+def _dispatches(memo, spec, via, files, inputs, threads, progress):
+    from frontend_mess.backend.compiler import executable_sources
+    from frontend_mess.bench import dispatches, machine
+
+    with progress.step("this machine's peaks (GEMM FLOP/s, copy bandwidth)"):
+        peaks = machine.measure(threads)
+    with progress.step("profiling every dispatch (IREE's HAL profiler)"):
+        timings = dispatches.profile(files, inputs, threads)
+    with progress.step("each dispatch's linalg work (--compile-to=executable-sources)"):
+        iree_input, _ = memo.iree_input(via)
+        sources = executable_sources(
+            iree_input.mlir, spec, input_type=iree_input.input_type, roles=iree_input.roles
+        )
+        work = dispatches.workload(sources)
+    rows = dispatches.table(timings, work, peaks, dispatches.PROFILE_CALLS)
+    return peaks.to_json(), [r.to_json() for r in rows]
