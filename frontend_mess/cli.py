@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from frontend_mess.backend.targets import TUNE_PRESETS, TUNE_SPACE  # noqa: E402
 from frontend_mess.defaults import (
     BENCH_COLD_RUNS,
     BENCH_ROUNDS,
@@ -119,6 +120,11 @@ examples:
   frontend-mess analyze resnet18 --group-by iterators
   frontend-mess analyze model.linalg.mlir --json
   frontend-mess analyze resnet50 --html r50.html""",
+    "tune": """
+examples:
+  frontend-mess tune mobilenet_v3_small             # every candidate of the flag space
+  frontend-mess tune resnet18 --candidates default,vector-256,no-im2col
+  frontend-mess compile mobilenet_v3_small --preset tuned   # the stored winner""",
     "bench": """
 examples:
   frontend-mess bench resnet18                      # iree, eager, inductor, onnxruntime
@@ -373,7 +379,15 @@ def _dynamic_dim(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_target_options(p) -> None:
+def _add_target_options(p, *, preset: bool = True) -> None:
+    if preset:
+        p.add_argument(
+            "--preset",
+            choices=TUNE_PRESETS,
+            default="default",
+            help="llvm-cpu flags: frontend-mess's defaults, or what `frontend-mess tune` found "
+            "best for this source on this machine (from the store; default: %(default)s)",
+        )
     p.add_argument(
         "--target",
         choices=TARGETS,
@@ -580,6 +594,46 @@ def _add_bench(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML page")
     _add_target_options(p)
+    _add_params_options(p, file_option=False)
+    _add_source_options(p)
+
+
+def _candidates(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in TUNE_SPACE]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown candidate {', '.join(unknown) or repr(text)}: use a comma-separated list "
+            f"of {', '.join(TUNE_SPACE)}"
+        )
+    return names
+
+
+def _add_tune(sub) -> None:
+    p = _subparser(
+        sub,
+        "tune",
+        "search IREE's CPU flags for this model on this machine",
+        "Compile the source with each candidate of a documented flag space (backend/targets.py "
+        "TUNE_SPACE), check each against the framework's outputs, time the verified ones side "
+        "by side, and store the winner: `compile --preset tuned` uses it.",
+    )
+    p.add_argument("source", help="anything `import` takes (a torch source or an .onnx file)")
+    p.add_argument(
+        "--candidates",
+        type=_candidates,
+        metavar="A,B",
+        help=f"some of {', '.join(TUNE_SPACE)} (default: all; the default is always one)",
+    )
+    p.add_argument("--threads", type=_positive_int, help="default: this machine's CPUs")
+    p.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=BENCH_ROUNDS,
+        help="rounds of timed blocks (default: %(default)s)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_target_options(p, preset=False)
     _add_params_options(p, file_option=False)
     _add_source_options(p)
 
@@ -831,6 +885,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verify(sub)
     _add_analyze(sub)
     _add_bench(sub)
+    _add_tune(sub)
     _add_matrix(sub)
     _add_models(sub)
     _add_store(sub)
@@ -1028,12 +1083,11 @@ def _run_bench(args) -> None:
     progress = _progress(args)
     if args.batch is not None:
         _batched(args, progress)
+    memo = _memo(args, progress)
     result = bench(
-        args.source,
-        _options(args),
-        _spec(args),
+        memo,
+        _preset(args, memo, progress),
         via=args.via,
-        params=args.params,
         runtimes=args.runtimes,
         threads=args.threads or os.cpu_count() or 1,
         rounds=args.rounds,
@@ -1045,6 +1099,38 @@ def _run_bench(args) -> None:
         page = report.html_page(result).encode()
         write_atomically(args.html, lambda handle: handle.write(page))
     args.out.write(report.json_text(result) if args.json else report.text(result))
+
+
+def _run_tune(args) -> None:
+    from frontend_mess.bench.tune import TuneResult, search
+
+    progress = _progress(args)
+    memo = _memo(args, progress)
+    spec = _spec(args)
+    threads = args.threads or os.cpu_count() or 1
+
+    def compute():
+        found = search(
+            memo,
+            spec,
+            args.via,
+            threads=threads,
+            names=args.candidates,
+            rounds=args.rounds,
+            progress=progress,
+        )
+        return {"tuned.json": found.to_json().encode()}, {"winner": found.winner}
+
+    result = memo.tune(spec, args.via, compute)
+    found = TuneResult.from_json(result.outputs["tuned.json"].decode())
+    args.out.write(found.to_json() if args.json else found.text())
+    if memo.run.store is None or not memo.cacheable:
+        progress.note(
+            "not stored (no store, or a source without a stable identity): "
+            "--preset tuned will not find it"
+        )
+    else:
+        progress.note(f"stored: `frontend-mess compile {args.source} --preset tuned` uses it")
 
 
 def _run_versions(args) -> None:
@@ -1063,6 +1149,26 @@ def _spec(args):
     )
 
 
+def _preset(args, memo, progress: Progress):
+    """The target's flags, with what `tune` stored for this source where `--preset tuned`."""
+    import dataclasses
+
+    spec = _spec(args)
+    if getattr(args, "preset", "default") != "tuned":
+        return spec
+    if spec.target != "llvm-cpu":
+        raise FrontendError("--preset tuned is for llvm-cpu (tune searches CPU flags)")
+    flags = memo.tuned_flags(spec, args.via)
+    if flags is None:
+        raise FrontendError(
+            f"no tuned preset for {args.source} on this machine in the store: run "
+            f"`frontend-mess tune {args.source}` first, with the same --cpu, --via, --params "
+            f"and --iree-flag"
+        )
+    progress.note(f"preset: tuned ({' '.join(flags) or 'the defaults won'}; from the store)")
+    return dataclasses.replace(spec, flags=(*spec.flags, *flags))
+
+
 def _run_compile(args) -> None:
     from frontend_mess.sources import short_name
 
@@ -1074,8 +1180,8 @@ def _run_compile(args) -> None:
     archive_name = args.params_file
     _check_outputs(args, "--output", "--params-file")
     _check_diagnostics_dir(args)
-    spec = _spec(args)
     memo = _memo(args, progress)
+    spec = _preset(args, memo, progress)
     artifact = memo.artifact(spec, args.via, keep_diagnostics=args.keep_diagnostics)
     params = ""
     if artifact.parameters:
@@ -1134,8 +1240,9 @@ def _run_run(args) -> None:
 def _run_verify(args) -> int:
     _check_diagnostics_dir(args)
     progress = _progress(args)
-    report = _memo(args, progress).verify(
-        _spec(args),
+    memo = _memo(args, progress)
+    report = memo.verify(
+        _preset(args, memo, progress),
         args.via,
         seed=args.input_seed,
         rtol=args.rtol,
@@ -1192,6 +1299,7 @@ COMMANDS = {
     "verify": _run_verify_isolated,
     "analyze": _run_analyze,
     "bench": _run_bench,
+    "tune": _run_tune,
     "matrix": _run_matrix,
     "store": _run_store,
     "models": _run_models,

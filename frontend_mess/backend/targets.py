@@ -37,6 +37,32 @@ CPU_STACK_FLAGS: tuple[str, ...] = ("--iree-llvmcpu-fail-on-out-of-bounds-stack-
 # `generic` is an artifact that runs on any x86-64: no host-specific instructions.
 GENERIC_CPU = "generic"
 
+# `frontend-mess tune`'s search space on llvm-cpu: each candidate is these flags after the
+# defaults above (later flags win), compiled, verified against the framework, then timed
+# beside the others (bench/tune.py). Single changes first; the two best that beat the
+# default are then tried together. What each is for:
+TUNE_SPACE: dict[str, tuple[str, ...]] = {
+    "default": (),
+    # AVX-512 CPUs that execute 512-bit vectors as two 256-bit halves (AMD Zen 4, this host):
+    # IREE picks 64-byte vectors from the CPU features; 32-byte ones may tile better.
+    "vector-256": ("--iree-llvmcpu-target-vector-width-in-bytes=32",),
+    # convolutions as direct convolution, not im2col + matmul (the im2col copy is up to 40% of
+    # resnet18's time here: notes/bench.md)
+    "no-im2col": ("--iree-global-opt-use-im2col-for-convs=false",),
+    # the weights packed at compile time cost a repack at load when they are parameters
+    "no-data-tiling": ("--iree-opt-data-tiling=false",),
+    # NCHW convolutions rewritten channels-last before IREE's global optimization
+    "channels-last": (
+        "--iree-preprocessing-pass-pipeline="
+        "builtin.module(util.func(iree-preprocessing-convert-conv-to-channels-last))",
+    ),
+    # IREE's own codegen instead of its hand-written microkernels
+    "no-ukernels": ("--iree-llvmcpu-enable-ukernels=none",),
+    # reductions reassociated (changes the rounding; verified at verify's tolerance)
+    "reassociate": ("--iree-llvmcpu-reassociate-fp-reductions",),
+}
+TUNE_PRESETS = ("default", "tuned")
+
 # User spellings -> the `--iree-cuda-target` IREE 3.13 knows.
 CUDA_ALIASES: dict[str, str] = {
     "a100": "sm_80",

@@ -20,7 +20,6 @@ from frontend_mess.defaults import (
     BENCH_COLD_RUNS,
     BENCH_ROUNDS,
     BENCH_RUNTIMES,
-    DEFAULT_PARAMS,
     VERIFY_ATOL,
     VERIFY_RTOL,
     VERIFY_SEED,
@@ -206,12 +205,10 @@ def _iree_benchmark(files: list[str], inputs: list[str], threads: int) -> float:
 
 
 def bench(
-    source: str,
-    options,
+    memo,
     spec,
     *,
     via: str | None = None,
-    params: str = DEFAULT_PARAMS,
     runtimes: tuple[str, ...] | None = None,
     threads: int,
     rounds: int = BENCH_ROUNDS,
@@ -220,20 +217,18 @@ def bench(
     seed: int = VERIFY_SEED,
     progress: Progress = QUIET,
 ) -> BenchReport:
+    """Bench `memo`'s source (store/stages.py Memo: its stages, through the store if it has
+    one) with `spec`'s flags."""
     from frontend_mess.backend.targets import host_cpu_key
-    from frontend_mess.store.manifest import Run
-    from frontend_mess.store.stages import Memo
     from frontend_mess.support.versions import tool_versions
 
+    source, options = str(memo.source), memo.options
     unknown = [r for r in runtimes or () if r not in BENCH_RUNTIMES]
     if unknown:
         raise FrontendError(
             f"unknown runtime {', '.join(unknown)}: use some of {', '.join(BENCH_RUNTIMES)}"
         )
     rts.set_iree_threads(threads)  # before anything makes an IREE device
-    memo = Memo(
-        Run(None, "bench", progress=progress), source, options, params=params, progress=progress
-    )
     loaded = memo.loaded()
     if loaded.kind == "mlir":
         raise FrontendError(

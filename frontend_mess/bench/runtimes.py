@@ -76,6 +76,7 @@ def iree(memo, spec, via, arrays: list[np.ndarray], workdir: Path, progress: Pro
     start = time.perf_counter()
     made = memo.artifact(spec, via)
     compile_s = time.perf_counter() - start
+    cached = bool(memo.run.stages) and memo.run.stages[-1]["cached"]
     vmfb = made.save(workdir / "model.vmfb")
     archives = []
     for index, archive in enumerate(made.parameters):
@@ -89,7 +90,8 @@ def iree(memo, spec, via, arrays: list[np.ndarray], workdir: Path, progress: Pro
         compile_s=compile_s,
         artifact_bytes=size,
         cold_files=[str(vmfb), *map(str, archives)],
-        detail=f"via {made.via}, {spec.target}, {'external' if archives else 'inline'} weights",
+        detail=f"via {made.via}, {spec.target}, {'external' if archives else 'inline'} weights"
+        + (", compile served by the store" if cached else ""),
     )
 
 

@@ -270,6 +270,36 @@ class Memo:
         parts = self._parts(group_by=group_by, html=html, strip=strip)
         return self._stage("analyze", parts, compute, code=("import",), label="analyze")
 
+    # -- tune ------------------------------------------------------------------------------
+
+    def _tune_parts(self, spec, via: str | None) -> dict:
+        """What a tuning result holds for: the source and options, the flags it was tuned
+        from, the import path and weights mode, and this host (timings are the machine's,
+        whatever CPU the code is for)."""
+        from frontend_mess.backend.targets import host_cpu_key
+
+        return self._parts(
+            via=via,
+            target=spec.target,
+            flags=list(spec.flags),
+            params=self.params,
+            host=host_cpu_key(),
+        )
+
+    def tune(self, spec, via: str | None, compute) -> StageResult:
+        """`tune`: `tuned.json` (bench/tune.py TuneResult), computed by `compute()`."""
+        return self._stage("tune", self._tune_parts(spec, via), compute, label="tune")
+
+    def tuned_flags(self, spec, via: str | None) -> list[str] | None:
+        """The flags a stored `tune` of this source adds to `spec`'s, or None."""
+        if not self.cacheable or self.run.store is None:
+            return None
+        stored = self.run.store.lookup("tune", self.run.key("tune", self._tune_parts(spec, via)))
+        if stored is None:
+            return None
+        data = self.run.store.read(stored.outputs["tuned.json"])
+        return None if data is None else json.loads(data)["flags"]
+
     # -- verify ----------------------------------------------------------------------------
 
     def verify(self, spec, via, *, seed, rtol, atol, device=None, keep_diagnostics=None):
