@@ -20,14 +20,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HF = ROOT / "frontend_mess" / "matrix" / "data" / "hf-tiny"
+MODELS = ROOT / "benchmarks" / "models"
 ZOO: dict[str, list[str]] = {
-    "mlp": [str(ROOT / "benchmarks" / "models" / "mlp.py")],
+    "mlp": [str(MODELS / "mlp.py")],
     "resnet18": ["resnet18"],
     "mobilenet_v3_small": ["mobilenet_v3_small"],
     "efficientnet_b0": ["efficientnet_b0"],
-    "bert-tiny (seq 128)": [f"hf-config:{HF / 'bert.json'}", "--seq-len", "128"],
-    "vit-tiny": [f"hf-config:{HF / 'vit.json'}"],
+    # the shapes of prajjwal1/bert-tiny and of ViT-Ti/16 (DeiT-tiny), random weights
+    "bert-tiny (seq 128)": [f"hf-config:{MODELS / 'bert-tiny.json'}", "--seq-len", "128"],
+    "vit-tiny": [f"hf-config:{MODELS / 'vit-tiny.json'}"],
 }
 
 

@@ -22,19 +22,23 @@ class Artifact:
     input_type: str = ""
     #: the import path it was compiled by (`--via`), where frontend-mess compiled it.
     via: str = ""
-    tool_versions: dict = field(default_factory=dict)
+    #: the compiler's versions, read when first asked (reading package metadata takes 15 ms,
+    #: a third of a small model's cold start: notes/bench.md)
+    _tool_versions: dict = field(default_factory=dict, repr=False)
     #: function name -> Signature, as recorded in the module (backend/signature.py).
     signatures: dict = field(default_factory=dict)
     #: the parameter archives (.irpa) its weights are in, where they are not in the module
     #: (`--params external`, backend/params.py); mapped from disk when the module is loaded.
     parameters: tuple[Path, ...] = ()
 
-    def __post_init__(self) -> None:
-        if not self.tool_versions:
+    @property
+    def tool_versions(self) -> dict:
+        if not self._tool_versions:
             from frontend_mess.support.versions import tool_versions
 
             versions = tool_versions()
-            self.tool_versions = {k: versions[k] for k in ("iree-base-compiler", "torch-mlir")}
+            self._tool_versions = {k: versions[k] for k in ("iree-base-compiler", "torch-mlir")}
+        return self._tool_versions
 
     def __repr__(self) -> str:
         """Short: a notebook must not print a whole `.vmfb` as bytes."""

@@ -3,6 +3,7 @@ and uv.lock; pixi.toml mirrors them and a unit test keeps the two equal)."""
 
 from __future__ import annotations
 
+import functools
 from importlib import metadata
 
 # The upstream distributions whose versions decide whether an import works.
@@ -22,7 +23,12 @@ TOOLS = (
 
 
 def tool_versions() -> dict[str, str]:
-    """Installed version of each tool, or "missing"."""
+    """Installed version of each tool, or "missing" (read once per process)."""
+    return dict(_tool_versions())
+
+
+@functools.cache
+def _tool_versions() -> dict[str, str]:
     found = {}
     for name in TOOLS:
         try:
