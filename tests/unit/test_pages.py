@@ -355,3 +355,43 @@ def test_a_failing_cell_with_a_stored_run_shows_how_to_get_its_stages(browser, t
         "css selector", "#cells-table tbody tr.error")]  # fmt: skip
     assert sorted(shown) == ["bang", "boomfrontend-mess store export R-1 ./R-1"]
     _assert_no_js_errors(browser)
+
+
+def test_bench_page_draws_latency_to_scale_and_keeps_text_inert(browser, tmp_path):
+    """One bar per measured runtime, its length proportional to the median (the slowest is
+    the full width); a source name and an error that hold markup stay text."""
+    from frontend_mess.bench.report import BAR_WIDTH
+    from frontend_mess.bench.report import html_page as bench_page
+    from frontend_mess.bench.run import BenchReport, Row
+
+    hostile = "</script><!--<script><b>not markup</b> & 'quotes'"
+    report = BenchReport(
+        source=hostile,
+        batch=1,
+        threads=2,
+        rounds=3,
+        reference="eager",
+        rows=[
+            Row("eager", median_ms=40.0, spread=0.05, p90_ms=41.0, throughput=25.0),
+            Row("iree", median_ms=10.0, spread=0.02, p90_ms=11.0, throughput=100.0),
+            Row("onnxruntime", median_ms=20.0, spread=0.1, p90_ms=22.0, throughput=50.0),
+            Row("inductor", error=hostile),
+        ],
+    )
+    page = tmp_path / "bench.html"
+    page.write_text(bench_page(report), encoding="utf-8")
+    _open(browser, page)
+    bars = {
+        bar.get_attribute("data-runtime"): bar.rect
+        for bar in browser.find_elements("css selector", "#latency rect.bar")
+    }
+    assert set(bars) == {"eager", "iree", "onnxruntime"}  # the failed runtime has no bar
+    assert bars["eager"]["width"] == pytest.approx(BAR_WIDTH, abs=1)
+    assert bars["iree"]["width"] == pytest.approx(BAR_WIDTH / 4, abs=1)
+    assert bars["onnxruntime"]["width"] == pytest.approx(BAR_WIDTH / 2, abs=1)
+    assert len(browser.find_elements("css selector", "#runtimes tbody tr")) == 3
+    assert browser.find_elements("css selector", "b") == []
+    failed = browser.find_element("css selector", "p.failed")
+    assert failed.get_attribute("textContent") == f"inductor: not measured: {hostile}"
+    assert hostile in browser.find_element("tag name", "h1").get_attribute("textContent")
+    _assert_no_js_errors(browser)
