@@ -526,9 +526,10 @@ def compile_input(
     *,
     name: str = "model",
     keep_diagnostics: str | Path | None = None,
+    pack_parameters: bool = False,
     progress: Progress = QUIET,
 ) -> Artifact:
-    """The compile stage."""
+    """The compile stage (`pack_parameters`: see backend/encoder.py)."""
     artifact = compile_text(
         iree_input.mlir,
         spec,
@@ -536,6 +537,7 @@ def compile_input(
         name=name,
         roles=iree_input.roles,
         keep_diagnostics=keep_diagnostics,
+        pack_parameters=pack_parameters,
         progress=progress,
     )
     artifact.via = iree_input.via

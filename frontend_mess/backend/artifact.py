@@ -30,6 +30,8 @@ class Artifact:
     #: the parameter archives (.irpa) its weights are in, where they are not in the module
     #: (`--params external`, backend/params.py); mapped from disk when the module is loaded.
     parameters: tuple[Path, ...] = ()
+    #: the parameter encoder iree-compile split out (backend/encoder.py), until it has run
+    encoder: bytes | None = field(default=None, repr=False)
 
     @property
     def tool_versions(self) -> dict:

@@ -4,9 +4,11 @@ by stage (parse, input conversion, codegen) with the first error and the op it n
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 from frontend_mess.backend.artifact import Artifact
+from frontend_mess.backend.encoder import RECORDED_FILE, compile_flags, recorded
 from frontend_mess.backend.integrity import is_module_bytes
 from frontend_mess.backend.signature import annotate
 from frontend_mess.backend.targets import TargetSpec, input_flags
@@ -72,10 +74,13 @@ def compile_text(
     name: str = "model",
     roles: dict[str, list[str]] | None = None,
     keep_diagnostics: str | Path | None = None,
+    pack_parameters: bool = False,
     progress: Progress = QUIET,
 ) -> Artifact:
     """Compile MLIR text or bytecode for `spec`; returns the artifact in memory. `roles` says,
-    per function, which outputs are the model's and which are mutated inputs (signature.py)."""
+    per function, which outputs are the model's and which are mutated inputs (signature.py).
+    `pack_parameters` (a module whose weights are parameters, on llvm-cpu) splits their
+    packing out into an encoder module (backend/encoder.py), kept as `artifact.encoder`."""
     from iree.compiler.tools import CompilerToolError, compile_str
 
     if input_type is None:
@@ -91,12 +96,17 @@ def compile_text(
             f"{spec.compiled_for}, whose PTX the driver JIT-compiles on the newer GPU "
             f"(notes/iree.md)"
         )
+    scratch = tempfile.TemporaryDirectory(prefix="frontend-mess-compile.")
+    encoder_file = Path(scratch.name) / RECORDED_FILE
+    extra = compile_flags(encoder_file) if pack_parameters and spec.target == "llvm-cpu" else []
     with (
+        scratch,
         progress.step(f"compiling {name} for {spec.target} (input: {input_type})"),
         upstream_output(),
     ):
         try:
-            data = compile_str(annotated, extra_args=flags)
+            data = compile_str(annotated, extra_args=[*flags, *extra])
+            encoder = encoder_file.read_bytes() if encoder_file.is_file() else None
         except CompilerToolError as exc:
             diagnostics = _diagnostics(str(exc))
             unknown = re.search(r"Unknown command line argument '([^']+)'", diagnostics)
@@ -130,9 +140,10 @@ def compile_text(
     return Artifact(
         data=data,
         target=spec.target,
-        flags=tuple(flags),
+        flags=(*flags, *recorded(extra)),
         input_type=input_type,
         signatures=signatures,
+        encoder=encoder or None,
     )
 
 

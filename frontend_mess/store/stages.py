@@ -202,8 +202,10 @@ class Memo:
 
         iree_input, digest = self.iree_input(via)
         name = name or str(self.source)
+        archive = self._archives.get(via)
 
         def compute():
+            from frontend_mess.backend.encoder import encode
             from frontend_mess.pipeline import compile_input
 
             made = compile_input(
@@ -211,6 +213,7 @@ class Memo:
                 spec,
                 name=name,
                 keep_diagnostics=keep_diagnostics,
+                pack_parameters=archive is not None,
                 progress=self.progress,
             )
             signatures = {n: s.to_json() for n, s in made.signatures.items()}
@@ -218,6 +221,9 @@ class Memo:
                 f"{spec.target}.vmfb": made.data,
                 "signature.json": json.dumps(signatures, indent=1).encode(),
             }
+            if made.encoder is not None:  # the module reads packed weights: make them
+                with self.progress.step("packing the weights (IREE's parameter encoder)"):
+                    outputs["params.irpa"] = encode(made.encoder, [archive])
             return outputs, {"flags": list(made.flags), "input_type": made.input_type}
 
         parts = {
@@ -231,8 +237,10 @@ class Memo:
         }
         result = self._stage("compile", parts, compute, label=f"compile {spec.target}")
         signatures = json.loads(result.outputs["signature.json"])
+        if "params.irpa" in result.outputs:  # packed for this module: they go with it
+            archive = self._archive_file(result)
         return Artifact(
-            parameters=(self._archives[via],) if self._archives.get(via) is not None else (),
+            parameters=(archive,) if archive is not None else (),
             data=result.outputs[f"{spec.target}.vmfb"],
             target=spec.target,
             flags=tuple(result.meta["flags"]),

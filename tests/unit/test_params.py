@@ -482,3 +482,47 @@ def test_a_shared_value_gets_a_global_per_use_because_one_shared_global_crashes(
         results[shared] = _run_in_child(vmfb, irpa, (1, 3, 224, 224))
     assert results[False] == 0
     assert results[True] == -signal.SIGSEGV
+
+
+@pytest.mark.slow
+def test_weights_are_packed_at_compile_time_not_at_load(tmp_path):
+    """With data tiling, external weights were repacked by the module's initializer on every
+    load. With the encoder split out (backend/encoder.py) the module holds no packing
+    dispatch, its archive holds the packed weights, and it computes what eager does."""
+    from frontend_mess import pipeline
+    from frontend_mess.backend.artifact import Artifact
+    from frontend_mess.backend.encoder import encode
+    from frontend_mess.backend.targets import target_spec
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(128, 256), torch.nn.ReLU(), torch.nn.Linear(256, 64)
+    ).eval()
+    x = torch.randn(4, 128)
+    loaded = pipeline.load(model, example_args=(x,))
+    moved, archive = pipeline.externalize_input(pipeline.for_iree(loaded), "external")
+    original = tmp_path / "original.irpa"
+    original.write_bytes(archive)
+    spec = target_spec("llvm-cpu", cpu="generic")
+    at_load = pipeline.compile_input(moved, spec)
+    split = pipeline.compile_input(moved, spec, pack_parameters=True)
+    # the packing dispatches of the two weights (256x128, 64x256) and their biases move from
+    # the module to the encoder; the input's own packing (4x128) stays, it is per call
+    weights = [b"encode_256x128xf32", b"encode_256xf32", b"encode_64x256xf32", b"encode_64xf32"]
+    assert at_load.encoder is None and all(w in at_load.data for w in weights)
+    assert split.encoder is not None and not any(w in split.data for w in weights)
+    assert all(w in split.encoder for w in weights) and b"encode_4x128xf32" in split.data
+    assert "--iree-parameter-encoder-output-file=encoder.mlir" in split.flags
+    packed = tmp_path / "packed.irpa"
+    packed.write_bytes(encode(split.encoder, [original]))
+    assert packed.read_bytes() != archive
+    fresh = torch.randn(4, 128)
+    with torch.no_grad():
+        want = model(fresh).numpy()
+    for vmfb, irpa in ((at_load, original), (split, packed)):
+        path = vmfb.save(tmp_path / f"{irpa.stem}.vmfb")
+        got = Artifact.load(path, (irpa,)).run(fresh.numpy())[0]
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+    # the module that reads packed weights cannot run on the unpacked ones
+    with pytest.raises(FrontendError):
+        Artifact.load(tmp_path / "packed.vmfb", (original,)).run(fresh.numpy())
