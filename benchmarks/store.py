@@ -9,8 +9,9 @@ or a call timed inside one process, against its counterpart in the same run:
   and the import itself after torch is loaded (in-process: load, export, import, externalize);
 - IR and `.vmfb` sizes with the weights inline vs external;
 - `compile` cached vs from the stored import;
-- cold start: a fresh process that maps the `.vmfb` and its `.irpa` and runs once, timed
-  inside it, vs one warm call; Python's own start-up (interpreter + iree.runtime) apart;
+- cold start: fresh processes that map the `.vmfb` and its `.irpa` and run once, timed
+  inside them (bench/cold.py), vs a warm call; Python's own start-up (interpreter +
+  iree.runtime) apart;
 - `matrix` on the torchvision slice (<= 4 M parameters, fx-torch) from an empty store vs a
   rerun with nothing changed.
 
@@ -65,34 +66,33 @@ print(time.perf_counter() - start)
     return float(done.stdout.strip().splitlines()[-1])
 
 
-COLD_START = """
-import sys, time
-import numpy as np
-import iree.runtime
-from frontend_mess.backend.artifact import Artifact
-x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
-start = time.perf_counter()
-module = Artifact.load(sys.argv[1], tuple(sys.argv[2:])).module()
-module.call(None, [x])
-cold = time.perf_counter() - start
-warm = []
-for _ in range(5):
-    t = time.perf_counter(); module.call(None, [x]); warm.append(time.perf_counter() - t)
-print(cold, min(warm))
-"""
+COLD_RUNS = 5
 
 
 def cold_start(vmfb: Path, *params: Path) -> tuple[float, float]:
-    """In a fresh process, after Python, NumPy and IREE's runtime are imported (the start-up
-    the target allows): loading the module (and mapping its archive) plus its first call,
-    and the best of five warm calls after it."""
-    done = subprocess.run(
-        [sys.executable, "-c", COLD_START, str(vmfb), *map(str, params)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    cold, warm = map(float, done.stdout.split())
+    """`bench`'s own cold start (frontend_mess/bench/cold.py) in COLD_RUNS fresh processes,
+    each timed after Python, NumPy and IREE's runtime are imported (the start-up the target
+    allows): loading the module (and mapping its archive) plus its first call, and the median
+    of five warm calls after it. The medians over the processes, in seconds."""
+    import statistics
+
+    import numpy as np
+
+    x = vmfb.with_name("cold-input.npy")
+    np.save(x, np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32))
+    request = {"kind": "iree", "files": [str(vmfb), *map(str, params)], "inputs": [str(x)],
+               "threads": os.cpu_count() or 1}  # fmt: skip
+    runs = []
+    for _ in range(COLD_RUNS):
+        done = subprocess.run(
+            [sys.executable, "-m", "frontend_mess.bench.cold", json.dumps(request)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    cold = statistics.median(r["cold_ms"] for r in runs) / 1000
+    warm = statistics.median(r["warm_ms"] for r in runs) / 1000
     return cold, warm
 
 
