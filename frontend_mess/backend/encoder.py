@@ -11,9 +11,12 @@ ship, so this module runs it with the Python runtime, following the encoder's ow
 (functions tagged `iree.encode.function`: `indices` lists the output parameters and their
 sizes, `steps` the work, `encode` does it, between two fences).
 
-The output scope is frontend-mess's own (`model`), in `consolidate` mode: the new archive
-holds every weight, packed or not, so a `.vmfb` still goes with one `.irpa` and `run`,
-`--params` and `iree-run-module --parameters=model=FILE` work as before.
+The output scope is frontend-mess's own (`model`), so a `.vmfb` still goes with one `.irpa`
+and `run`, `--params` and `iree-run-module --parameters=model=FILE` work as before. The new
+archive holds the packed weights and the original ones the module still reads: IREE's
+`consolidate` mode leaves out weights that need no packing (an MLP's first weight here), so
+they are copied over, and the weights the encoder consumed are left out unless the module
+does not load without them (checked by loading it).
 Tests: tests/unit/test_params.py (packed weights give the same outputs, and no repacking at load).
 """
 
@@ -95,9 +98,44 @@ def _outputs(result) -> dict[str, int]:
     return sizes
 
 
-def encode(encoder: str | bytes, archives: list[Path]) -> bytes:
+def _consumed(encoder: str | bytes) -> set[str]:
+    """The parameter keys the encoder reads (`stream.async.parameter.load` of a constant
+    key), read with IREE's MLIR bindings."""
+    from iree.compiler import ir
+
+    keys: set[str] = set()
+
+    def visit(op):
+        if op.name == "stream.async.parameter.load":
+            for value in op.operands:
+                owner = value.owner
+                if getattr(owner, "name", "") == "util.buffer.constant":
+                    keys.add(ir.StringAttr(owner.attributes["value"]).value)
+        return ir.WalkResult.ADVANCE
+
+    ir.Module.parse(encoder, ir.Context()).operation.walk(visit)
+    return keys
+
+
+def _loads(module_data: bytes, archive: Path) -> bool:
+    """Whether the compiled module loads (every parameter it reads found) with `archive`."""
+    import iree.runtime as rt
+
+    from frontend_mess.backend.params import parameters_module
+
+    try:
+        config = rt.Config("local-sync")
+        context = rt.SystemContext(config=config)
+        context.add_vm_module(parameters_module(config.vm_instance, [archive]))
+        context.add_vm_module(rt.VmModule.copy_buffer(config.vm_instance, module_data))
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+def encode(encoder: str | bytes, archives: list[Path], module_data: bytes) -> bytes:
     """Run the encoder module (MLIR, as iree-compile wrote it) on the weights in `archives`;
-    the new archive's bytes."""
+    the bytes of the archive the compiled module (`module_data`) reads."""
     import iree.runtime as rt
     import numpy as np
     from iree.compiler.tools import CompilerToolError, compile_str
@@ -149,10 +187,18 @@ def encode(encoder: str | bytes, archives: list[Path]) -> bytes:
     ready, done = rt.HalFence.create_at(semaphore, 0), rt.HalFence.create_at(semaphore, 1)
     call(context(), "encode", steps, ready, done)
     done.wait()
-    packed = rt.ParameterIndex()
-    for key, array in outputs.items():
-        packed.add_buffer(key, array)
+    originals = [(k, e) for k, e in index.items() if k not in outputs]
+    consumed = _consumed(encoder)
     with tempfile.TemporaryDirectory(prefix="frontend-mess-encoded.") as scratch:
-        path = Path(scratch) / "encoded.irpa"
-        packed.create_archive_file(str(path))
-        return path.read_bytes()
+        for keep_consumed in (False, True):
+            packed = rt.ParameterIndex()
+            for key, array in outputs.items():
+                packed.add_buffer(key, array)
+            for key, entry in originals:
+                if keep_consumed or key not in consumed:
+                    packed.add_buffer(key, entry.file_view)
+            path = Path(scratch) / f"encoded{int(keep_consumed)}.irpa"
+            packed.create_archive_file(str(path))
+            if keep_consumed or _loads(module_data, path):
+                return path.read_bytes()
+    raise AssertionError("unreachable")

@@ -223,7 +223,7 @@ class Memo:
             }
             if made.encoder is not None:  # the module reads packed weights: make them
                 with self.progress.step("packing the weights (IREE's parameter encoder)"):
-                    outputs["params.irpa"] = encode(made.encoder, [archive])
+                    outputs["params.irpa"] = encode(made.encoder, [archive], made.data)
             return outputs, {"flags": list(made.flags), "input_type": made.input_type}
 
         parts = {

@@ -514,7 +514,7 @@ def test_weights_are_packed_at_compile_time_not_at_load(tmp_path):
     assert all(w in split.encoder for w in weights) and b"encode_4x128xf32" in split.data
     assert "--iree-parameter-encoder-output-file=encoder.mlir" in split.flags
     packed = tmp_path / "packed.irpa"
-    packed.write_bytes(encode(split.encoder, [original]))
+    packed.write_bytes(encode(split.encoder, [original], split.data))
     assert packed.read_bytes() != archive
     fresh = torch.randn(4, 128)
     with torch.no_grad():
