@@ -2,6 +2,7 @@
 ratios of frontend-mess's artifact over onnxruntime and PyTorch eager.
 
     uv run python benchmarks/zoo.py [--runtimes iree,eager,onnxruntime] [--preset tuned]
+        [--rounds 5]
         [--json reports/bench-zoo.json] [--only resnet18 ...]
 
 Every model's runtimes are timed side by side in its own process (bench/timing.py); the
@@ -52,6 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runtimes", default="iree,eager,onnxruntime")
     parser.add_argument("--preset", default="default")
+    parser.add_argument("--rounds", default="5", help="rounds of blocks per model")
     parser.add_argument("--only", nargs="*", choices=list(ZOO))
     parser.add_argument("--json", type=Path, help="also write every model's report here")
     args = parser.parse_args()
@@ -64,7 +66,18 @@ def main() -> None:
     )
     for name in names:
         extra = ["--preset", args.preset] if args.preset != "default" else []
-        report = bench([*ZOO[name], "--runtimes", args.runtimes, "--cold-runs", "3", *extra])
+        report = bench(
+            [
+                *ZOO[name],
+                "--runtimes",
+                args.runtimes,
+                "--cold-runs",
+                "3",
+                "--rounds",
+                args.rounds,
+                *extra,
+            ]
+        )
         reports[name] = report
         if "error" in report:
             print(f"{name:<22} failed: {report['error']}", flush=True)
