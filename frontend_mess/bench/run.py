@@ -204,6 +204,44 @@ def _iree_benchmark(files: list[str], inputs: list[str], threads: int) -> float:
     raise FrontendError("iree-benchmark-module reported no median")
 
 
+class _OnnxFile:
+    """The ONNX file onnxruntime runs: the source itself, or the torch source exported
+    (torch.onnx.export, as the onnx paths do) when first asked, with the export's seconds."""
+
+    def __init__(self, path, function, options, name: str, work: Path, progress) -> None:
+        self.path, self.function, self.options, self.name = path, function, options, name
+        self.work, self.progress, self.export_s = work, progress, 0.0
+
+    def get(self) -> Path:
+        if self.path is None:
+            from frontend_mess.importers.onnx_export import export_onnx
+
+            start = time.perf_counter()
+            self.path = export_onnx(
+                self.function,
+                self.work / "model.onnx",
+                self.options.onnx_exporter,
+                name=self.name,
+                progress=self.progress,
+            )
+            self.export_s = time.perf_counter() - start
+        return self.path
+
+
+def _prepare(name, memo, spec, via, function, inputs, work, threads, onnx, progress):
+    """One runtime, ready to call on `inputs` (FrontendError: why it cannot run)."""
+    if name == "iree":
+        return rts.iree(memo, spec, via, inputs, work, progress)
+    if name in ("eager", "inductor"):
+        if function is None:
+            raise FrontendError("the source is ONNX: there is no PyTorch model")
+        if name == "eager":
+            return rts.eager(function, inputs)
+        return rts.inductor(function, inputs, progress)
+    path = onnx.get()
+    return rts.onnxruntime(path, inputs, threads, onnx.export_s)
+
+
 def bench(
     memo,
     spec,
@@ -247,9 +285,9 @@ def bench(
             if len(loaded.torch.functions) > 1:
                 raise FrontendError(f"{source} has several functions: bench takes one")
             inputs = _torch_inputs(function, seed)
-            onnx_path, export_s = None, 0.0
+            onnx_path = None
         else:
-            onnx_path, export_s = Path(source), 0.0
+            onnx_path = Path(source)
             inputs = _onnx_inputs(onnx_path, seed)
         input_files = []
         for index, array in enumerate(inputs):
@@ -267,34 +305,14 @@ def bench(
             versions=tool_versions(),
         )
         prepared: dict[str, rts.Prepared] = {}
+        onnx = _OnnxFile(onnx_path, function, options, loaded.name, work, progress)
         for name in runtimes:
             row = Row(name)
             report.rows.append(row)
             try:
                 with progress.step(f"preparing {name}"):
-                    if name == "iree":
-                        prepared[name] = rts.iree(memo, spec, via, inputs, work, progress)
-                    elif name in ("eager", "inductor"):
-                        if function is None:
-                            raise FrontendError("the source is ONNX: there is no PyTorch model")
-                        if name == "eager":
-                            prepared[name] = rts.eager(function, inputs)
-                        else:
-                            prepared[name] = rts.inductor(function, inputs, progress)
-                    else:
-                        if onnx_path is None:
-                            from frontend_mess.importers.onnx_export import export_onnx
-
-                            start = time.perf_counter()
-                            onnx_path = export_onnx(
-                                function,
-                                work / "model.onnx",
-                                options.onnx_exporter,
-                                name=loaded.name,
-                                progress=progress,
-                            )
-                            export_s = time.perf_counter() - start
-                        prepared[name] = rts.onnxruntime(onnx_path, inputs, threads, export_s)
+                    prepared[name] = _prepare(name, memo, spec, via, function, inputs, work,
+                                              threads, onnx, progress)  # fmt: skip
             except FrontendError as exc:
                 row.error = exc.message if hasattr(exc, "message") else str(exc)
                 progress.note(f"{name}: {row.error}")
