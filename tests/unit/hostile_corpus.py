@@ -1299,7 +1299,7 @@ def cases() -> list[Case]:
             says=("outdir",),
         )
     )
-    return c + more_cases() + even_more_cases() + store_cases()
+    return c + more_cases() + even_more_cases() + store_cases() + bench_cases()
 
 
 def more_cases() -> list[Case]:
@@ -1697,3 +1697,32 @@ def build_fixtures(directory: Path) -> None:
     ext = ["compile", str(directory / "ext.py"), "-o", str(directory / "ext.vmfb")]
     assert main([*ext, "--params", "external", "--no-store", "-q"]) == 0
     np.save(directory / "x.npy", np.zeros((3, 4), "float32"))
+
+
+def bench_cases() -> list[Case]:
+    """`bench` and `tune` (issue 13): what they cannot measure, said before any work."""
+    tiny = _model_file(TINY_PY)
+    return [
+        Case("bench-missing", ["bench", "nope.py"], says=("nope.py",)),
+        Case("bench-mlir", ["bench", "tiny.mlir"], _copy("tiny.mlir"), says=("tiny.mlir", "MLIR")),
+        Case("bench-bad-runtime", ["bench", "m.py", "--runtimes", "tvm"], tiny, says=("tvm",)),
+        Case("bench-empty-runtimes", ["bench", "m.py", "--runtimes", ","], tiny),
+        Case("bench-zero-threads", ["bench", "m.py", "--threads", "0"], tiny, says=("0",)),
+        Case("bench-cuda", ["bench", "m.py", "--target", "cuda"], tiny, says=("llvm-cpu",)),
+        Case("bench-html-onto-source", ["bench", "m.py", "--html", "m.py"], tiny, says=("m.py",)),
+        Case(
+            "bench-batch-and-shape",
+            ["bench", "m.py", "--batch", "2", "--input-shape", "3x4"],
+            tiny,
+            says=("--batch",),
+        ),
+        Case("tune-missing", ["tune", "nope.py"], says=("nope.py",)),
+        Case("tune-bad-candidate", ["tune", "m.py", "--candidates", "fast"], tiny, says=("fast",)),
+        Case("tune-cuda", ["tune", "m.py", "--target", "cuda"], tiny, says=("llvm-cpu",)),
+        Case(
+            "compile-preset-never-tuned",
+            ["compile", "m.py", "--preset", "tuned", "-o", "m.vmfb"],
+            tiny,
+            says=("tune",),
+        ),
+    ]
