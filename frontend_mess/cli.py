@@ -534,15 +534,20 @@ def _add_analyze(sub) -> None:
     _add_source_options(p)
 
 
-def _runtimes(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in BENCH_RUNTIMES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown runtime {', '.join(unknown) or repr(text)}: use a comma-separated list "
-            f"of {', '.join(BENCH_RUNTIMES)}"
-        )
-    return names
+def _names_from(choices, what: str):
+    """An argparse type: a comma-separated list of some of `choices`."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(unknown) or repr(text)}: use a comma-separated "
+                f"list of {', '.join(choices)}"
+            )
+        return names
+
+    return parse
 
 
 def _add_bench(sub) -> None:
@@ -559,7 +564,7 @@ def _add_bench(sub) -> None:
     p.add_argument("source", help="anything `import` takes (a torch source or an .onnx file)")
     p.add_argument(
         "--runtimes",
-        type=_runtimes,
+        type=_names_from(BENCH_RUNTIMES, "runtime"),
         metavar="A,B",
         help=f"some of {', '.join(BENCH_RUNTIMES)} (default: all that can run the source; "
         f"the reference, eager or onnxruntime, is always run)",
@@ -567,7 +572,7 @@ def _add_bench(sub) -> None:
     p.add_argument(
         "--threads",
         type=_positive_int,
-        help="threads for every runtime (default: this machine's CPUs)",
+        help="threads for every runtime (default: the CPUs this process may use)",
     )
     p.add_argument(
         "--batch",
@@ -598,17 +603,6 @@ def _add_bench(sub) -> None:
     _add_source_options(p)
 
 
-def _candidates(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in TUNE_SPACE]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown candidate {', '.join(unknown) or repr(text)}: use a comma-separated list "
-            f"of {', '.join(TUNE_SPACE)}"
-        )
-    return names
-
-
 def _add_tune(sub) -> None:
     p = _subparser(
         sub,
@@ -621,11 +615,11 @@ def _add_tune(sub) -> None:
     p.add_argument("source", help="anything `import` takes (a torch source or an .onnx file)")
     p.add_argument(
         "--candidates",
-        type=_candidates,
+        type=_names_from(TUNE_SPACE, "candidate"),
         metavar="A,B",
         help=f"some of {', '.join(TUNE_SPACE)} (default: all; the default is always one)",
     )
-    p.add_argument("--threads", type=_positive_int, help="default: this machine's CPUs")
+    p.add_argument("--threads", type=_positive_int, help="default: the CPUs this process may use")
     p.add_argument(
         "--rounds",
         type=_positive_int,
@@ -1054,6 +1048,11 @@ def _run_models(args) -> None:
         print(f"{name:<40} {spec}", file=args.out)
 
 
+def _cpus() -> int:
+    """The CPUs this process may run on (its affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _batched(args, progress: Progress):
     """`--batch N`: the source's own inputs with dim 0 set to N, as --input-shape."""
     from frontend_mess.shapes import InputSpec, spec_of
@@ -1089,7 +1088,7 @@ def _run_bench(args) -> None:
         _preset(args, memo, progress),
         via=args.via,
         runtimes=args.runtimes,
-        threads=args.threads or os.cpu_count() or 1,
+        threads=args.threads or _cpus(),
         rounds=args.rounds,
         cold_runs=args.cold_runs,
         dispatches=args.dispatches,
@@ -1107,7 +1106,7 @@ def _run_tune(args) -> None:
     progress = _progress(args)
     memo = _memo(args, progress)
     spec = _spec(args)
-    threads = args.threads or os.cpu_count() or 1
+    threads = args.threads or _cpus()
 
     def compute():
         found = search(
@@ -1121,7 +1120,8 @@ def _run_tune(args) -> None:
         )
         return {"tuned.json": found.to_json().encode()}, {"winner": found.winner}
 
-    result = memo.tune(spec, args.via, compute)
+    how = {"threads": threads, "candidates": args.candidates, "rounds": args.rounds}
+    result = memo.tune(spec, args.via, compute, search=how)
     found = TuneResult.from_json(result.outputs["tuned.json"].decode())
     args.out.write(found.to_json() if args.json else found.text())
     if memo.run.store is None or not memo.cacheable:

@@ -148,7 +148,12 @@ def compile_text(
 
 
 def executable_sources(
-    mlir: str | bytes, spec: TargetSpec, *, input_type: str, roles: dict | None = None
+    mlir: str | bytes,
+    spec: TargetSpec,
+    *,
+    input_type: str,
+    roles: dict | None = None,
+    pack_parameters: bool = False,
 ) -> str:
     """The module as iree-compile has it just before codegen (`--compile-to=executable-sources`):
     the dispatches, their target and encodings, as MLIR text. It is the IR that flags such as
@@ -160,7 +165,9 @@ def executable_sources(
     f64 = any(s.has_f64 for s in signatures.values())
     flags = [*spec.flags, *input_flags(input_type, spec.target, f64)]
     try:
-        with upstream_output():
+        with upstream_output(), tempfile.TemporaryDirectory() as scratch:
+            if pack_parameters and spec.target == "llvm-cpu":  # as compile_text compiles it
+                flags += compile_flags(Path(scratch) / RECORDED_FILE)
             out = compile_str(annotated, extra_args=[*flags, "--compile-to=executable-sources"])
     except CompilerToolError as exc:
         raise CompileError(

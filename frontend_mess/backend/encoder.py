@@ -177,16 +177,22 @@ def encode(encoder: str | bytes, archives: list[Path], module_data: bytes) -> by
         vm_context.invoke(module.lookup_function(roles[role]), arguments, results)
         return results
 
-    first = context()
-    sizes = _outputs(call(first, "indices"))
-    steps = call(first, "steps").get_as_list(0)
-    outputs = {key: np.zeros(size, dtype=np.uint8) for key, size in sizes.items()}
-    for key, array in outputs.items():
-        index.add_buffer(key, array, readable=True, writable=True)
-    semaphore = config.device.create_semaphore(0)
-    ready, done = rt.HalFence.create_at(semaphore, 0), rt.HalFence.create_at(semaphore, 1)
-    call(context(), "encode", steps, ready, done)
-    done.wait()
+    try:
+        first = context()
+        sizes = _outputs(call(first, "indices"))
+        steps = call(first, "steps").get_as_list(0)
+        outputs = {key: np.zeros(size, dtype=np.uint8) for key, size in sizes.items()}
+        for key, array in outputs.items():
+            index.add_buffer(key, array, readable=True, writable=True)
+        semaphore = config.device.create_semaphore(0)
+        ready, done = rt.HalFence.create_at(semaphore, 0), rt.HalFence.create_at(semaphore, 1)
+        call(context(), "encode", steps, ready, done)
+        done.wait()
+    except (RuntimeError, ValueError) as exc:  # IREE's runtime status, as an exception
+        raise FrontendError(
+            f"IREE's parameter encoder failed packing the weights: {first_lines(exc, 1)} "
+            f"(compile with --params inline to avoid it)"
+        ) from exc
     originals = [(k, e) for k, e in index.items() if k not in outputs]
     consumed = _consumed(encoder)
     with tempfile.TemporaryDirectory(prefix="frontend-mess-encoded.") as scratch:

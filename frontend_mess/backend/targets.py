@@ -49,7 +49,7 @@ TUNE_SPACE: dict[str, tuple[str, ...]] = {
     # convolutions as direct convolution, not im2col + matmul (the im2col copy is up to 40% of
     # resnet18's time here: notes/bench.md)
     "no-im2col": ("--iree-global-opt-use-im2col-for-convs=false",),
-    # the weights packed at compile time cost a repack at load when they are parameters
+    # no tiled layouts: nothing to pack (by the parameter encoder for external weights)
     "no-data-tiling": ("--iree-opt-data-tiling=false",),
     # NCHW convolutions rewritten channels-last before IREE's global optimization
     "channels-last": (

@@ -11,7 +11,8 @@ roofline (bench/machine.py).
   generalization), and its traffic is what it loads from and stores to its bindings.
 - The roofline: attainable = min(peak FLOP/s, intensity x bandwidth); a dispatch's
   efficiency is its achieved FLOP/s over that. A copy (no FLOPs) is judged by bandwidth.
-The names match because both come from the same compile flags on the same input.
+The names match because both come from the same compile flags (the parameter encoder's
+included) on the same input.
 """
 
 from __future__ import annotations
@@ -57,31 +58,29 @@ class Dispatch:
 
 
 def profile(
-    module_files: list[str], inputs: list[str], threads: int, calls: int = PROFILE_CALLS
+    module_files: list[str],
+    function: str,
+    inputs: list[str],
+    threads: int,
+    calls: int = PROFILE_CALLS,
 ) -> dict[str, tuple[int, float]]:
-    """dispatch name -> (times it ran, mean nanoseconds), over `calls` calls."""
-    from frontend_mess.bench.runtimes import iree_thread_flags, runtime_tool
-    from frontend_mess.defaults import PARAMS_SCOPE
+    """dispatch name -> (times it ran, mean nanoseconds), over `calls` calls of `function`."""
+    from frontend_mess.bench.runtimes import benchmark_command, runtime_tool
 
     with tempfile.TemporaryDirectory(prefix="frontend-mess-profile-") as scratch:
         bundle = Path(scratch) / "profile.ireeprof"
-        command = [
-            runtime_tool("iree-benchmark-module"),
-            "--device=local-task",
-            f"--module={module_files[0]}",
-            *(f"--parameters={PARAMS_SCOPE}={p}" for p in module_files[1:]),
-            "--function=main",
-            *(f"--input=@{path}" for path in inputs),
+        command = benchmark_command(
+            module_files,
+            function,
+            inputs,
+            threads,
             f"--benchmark_min_time={calls}x",
             "--device_profiling_mode=host-execution",
             f"--device_profiling_output={bundle}",
-            *iree_thread_flags(threads),
-        ]
-        _run(command, "iree-benchmark-module (profiling)")
-        lines = _run(
-            [runtime_tool("iree-profile"), "dispatch", "--format=jsonl", str(bundle)],
-            "iree-profile",
         )
+        _run(command, "iree-benchmark-module (profiling)")
+        reduce = [runtime_tool("iree-profile"), "dispatch", "--format=jsonl", str(bundle)]
+        lines = _run(reduce, "iree-profile")
     found = {}
     for line in lines.splitlines():
         record = json.loads(line)

@@ -5,7 +5,7 @@ dispatches are placed against, bench/dispatches.py).
 - FLOP/s: float32 matrix products, 2·n³ FLOP each, best of a few runs: PyTorch's GEMM at a
   few sizes (it varies by size: 90-185 GFLOP/s here) and IREE's own (data-tiled, ukernels,
   packing both operands included), whichever is faster. Single dispatches of a model can
-  still beat it by a little (a matmul whose weights are packed at load): the peak is the
+  still beat it by a little (a matmul whose weights were packed at compile time): the peak is the
   best these products reach, not the datasheet's.
 - Bandwidth: copying an array far larger than the last-level cache, best of a few: the bytes
   read plus the bytes written per second (STREAM's "copy"); write-allocate traffic is not

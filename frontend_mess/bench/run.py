@@ -92,14 +92,14 @@ def _torch_inputs(function, seed: int) -> list[np.ndarray]:
     return [fresh_like(e, generator).numpy() for e in function.example_args]
 
 
-def _onnx_inputs(path: Path, seed: int) -> list[np.ndarray]:
-    """Random inputs from the ONNX model's own input types (all dims must be fixed)."""
+def _onnx_inputs(model, name: str, seed: int) -> list[np.ndarray]:
+    """Random inputs from the loaded ONNX model's input types (its dims fixed by
+    `--input-shape NAME=DIMS` where the file leaves them dynamic)."""
     import onnx
 
     from frontend_mess.backend.signature import TensorType
     from frontend_mess.shapes import InputSpec
 
-    model = onnx.load(str(path), load_external_data=False)
     initializers = {i.name for i in model.graph.initializer}
     rng = np.random.default_rng(seed)
     arrays = []
@@ -110,7 +110,7 @@ def _onnx_inputs(path: Path, seed: int) -> list[np.ndarray]:
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
         if any(d is None or d < 1 for d in dims):
             raise FrontendError(
-                f"{path}: input {value.name!r} has dynamic dims: fix them with "
+                f"{name}: input {value.name!r} has dynamic dims: fix them with "
                 f"--input-shape {value.name}=DIMS to bench"
             )
         numpy_type = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
@@ -130,9 +130,16 @@ def _numpy_dtype_name(dtype) -> str:
 
 
 def _check(prepared: rts.Prepared, reference: list[np.ndarray], row: Row) -> None:
+    """Compare one call's outputs with the reference's; a runtime that fails when called
+    gets its error in the row (and is not timed)."""
     from frontend_mess.verify import compare
 
-    got = prepared.call()
+    try:
+        got = prepared.call()
+    except Exception as exc:  # noqa: BLE001  (any runtime's failure: a row, not the end)
+        row.numerics_ok = False
+        row.error = f"failed when called: {type(exc).__name__}: {first_lines(exc, 1)}"
+        return
     if len(got) != len(reference):
         row.numerics_ok = False
         row.error = f"returned {len(got)} outputs, the reference {len(reference)}"
@@ -147,30 +154,31 @@ def _check(prepared: rts.Prepared, reference: list[np.ndarray], row: Row) -> Non
     )
 
 
-def _cold(prepared: rts.Prepared, inputs: list[str], threads: int, runs: int) -> dict | None:
-    if not prepared.cold_files:
-        return None
-    request = {
-        "kind": prepared.name,
-        "files": prepared.cold_files,
-        "inputs": inputs,
-        "threads": threads,
-    }
+def cold_starts(kind: str, files: list[str], inputs: list[str], threads: int, runs: int) -> dict:
+    """`runs` fresh processes (bench/cold.py) that load `files` as `kind` (`iree`,
+    `onnxruntime`) and call it once: the medians of the cold start and of the cold start
+    minus that process's median warm call, in ms, and the largest peak memory, in MB."""
+    request = {"kind": kind, "files": files, "inputs": inputs, "threads": threads}
     results = []
     for _ in range(runs):
-        done = subprocess.run(
-            [sys.executable, "-m", "frontend_mess.bench.cold", json.dumps(request)],
-            capture_output=True,
-            text=True,
-            timeout=COLD_TIMEOUT_S,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise FrontendError(
-                f"the cold start of {prepared.name} failed (exit {done.returncode}): "
-                f"{first_lines(done.stderr.strip().splitlines()[-1:] or [''], 1)}"
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "frontend_mess.bench.cold", json.dumps(request)],
+                capture_output=True,
+                text=True,
+                timeout=COLD_TIMEOUT_S,
+                check=False,
             )
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        except subprocess.TimeoutExpired:
+            raise FrontendError(f"the cold start of {kind} took over {COLD_TIMEOUT_S} s") from None
+        lines = done.stdout.strip().splitlines()
+        try:
+            results.append(json.loads(lines[-1]))
+        except (IndexError, ValueError):
+            last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            raise FrontendError(
+                f"the cold start of {kind} failed (exit {done.returncode}): {last[:300]}"
+            ) from None
     return {
         "cold_ms": statistics.median(r["cold_ms"] for r in results),
         "cold_over_warm_ms": statistics.median(r["cold_ms"] - r["warm_ms"] for r in results),
@@ -178,26 +186,24 @@ def _cold(prepared: rts.Prepared, inputs: list[str], threads: int, runs: int) ->
     }
 
 
-def _iree_benchmark(files: list[str], inputs: list[str], threads: int) -> float:
+def _iree_benchmark(prepared: rts.Prepared, inputs: list[str], threads: int) -> float:
     """iree-benchmark-module's median over three repetitions, in milliseconds."""
-    from frontend_mess.defaults import PARAMS_SCOPE
-
-    command = [
-        rts.runtime_tool("iree-benchmark-module"),
-        "--device=local-task",
-        f"--module={files[0]}",
-        *(f"--parameters={PARAMS_SCOPE}={p}" for p in files[1:]),
-        "--function=main",
-        *(f"--input=@{p}" for p in inputs),
+    command = rts.benchmark_command(
+        prepared.cold_files,
+        prepared.function,
+        inputs,
+        threads,
         "--benchmark_repetitions=3",
         "--benchmark_format=json",
-        *rts.iree_thread_flags(threads),
-    ]
+    )
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise FrontendError(f"iree-benchmark-module failed: {first_lines(done.stderr, 1)}")
-    data = json.loads(done.stdout)
-    for entry in data["benchmarks"]:
+    try:
+        entries = json.loads(done.stdout)["benchmarks"]
+    except (ValueError, KeyError) as exc:
+        raise FrontendError(f"iree-benchmark-module wrote no JSON report: {exc}") from exc
+    for entry in entries:
         if entry.get("aggregate_name") == "median":
             scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[entry["time_unit"]]
             return entry["real_time"] * scale
@@ -288,7 +294,7 @@ def bench(
             onnx_path = None
         else:
             onnx_path = Path(source)
-            inputs = _onnx_inputs(onnx_path, seed)
+            inputs = _onnx_inputs(loaded.onnx, source, seed)
         input_files = []
         for index, array in enumerate(inputs):
             input_files.append(str(work / f"input{index}.npy"))
@@ -325,11 +331,18 @@ def bench(
                 f"the reference runtime ({reference_name}) could not run {source}: "
                 f"{report.row(reference_name).error}"
             )
-        expected = prepared[reference_name].call()
+        try:
+            expected = prepared[reference_name].call()
+        except Exception as exc:  # the user's model on its own inputs, in its framework
+            raise FrontendError(
+                f"the reference ({reference_name}) failed on {source}: "
+                f"{type(exc).__name__}: {first_lines(exc, 1)}"
+            ) from exc
         for name, p in prepared.items():
             _check(p, expected, report.row(name))
-        with progress.step(f"timing {', '.join(prepared)}: {rounds} rounds, taking turns"):
-            timings = take_turns({n: p.call for n, p in prepared.items()}, rounds=rounds)
+        timed = {n: p for n, p in prepared.items() if report.row(n).error is None}
+        with progress.step(f"timing {', '.join(timed)}: {rounds} rounds, taking turns"):
+            timings = take_turns({n: p.call for n, p in timed.items()}, rounds=rounds)
         for name, latency in timings.items():
             row = report.row(name)
             row.median_ms, row.spread, row.p90_ms = (
@@ -338,36 +351,46 @@ def bench(
                 latency.p90_ms,
             )
             row.throughput = 1000 * batch / latency.median_ms
-        for name, p in prepared.items():
+        for name, p in timed.items():
             if p.cold_files and cold_runs:
-                with progress.step(f"cold start of {name}: {cold_runs} fresh processes"):
-                    cold = _cold(p, input_files, threads, cold_runs)
+                try:
+                    with progress.step(f"cold start of {name}: {cold_runs} fresh processes"):
+                        cold = cold_starts(name, p.cold_files, input_files, threads, cold_runs)
+                except FrontendError as exc:  # the other figures stand
+                    progress.note(f"{name}: no cold start: {exc}")
+                    continue
                 row = report.row(name)
                 row.cold_ms, row.cold_over_warm_ms = cold["cold_ms"], cold["cold_over_warm_ms"]
                 row.peak_mb = cold["peak_mb"]
-        if "iree" in prepared:
-            files = prepared["iree"].cold_files
-            with progress.step("iree-benchmark-module on the same artifact"):
-                report.iree_benchmark_ms = _iree_benchmark(files, input_files, threads)
-            if dispatches:
-                report.machine, report.dispatches = _dispatches(
-                    memo, spec, via, files, input_files, threads, progress
-                )
+        if "iree" in timed:
+            try:
+                with progress.step("iree-benchmark-module on the same artifact"):
+                    report.iree_benchmark_ms = _iree_benchmark(timed["iree"], input_files, threads)
+                if dispatches:
+                    report.machine, report.dispatches = _dispatches(
+                        memo, spec, via, timed["iree"], input_files, threads, progress
+                    )
+            except FrontendError as exc:  # the table stands without them
+                progress.note(f"iree: {exc}")
     return report
 
 
-def _dispatches(memo, spec, via, files, inputs, threads, progress):
+def _dispatches(memo, spec, via, prepared: rts.Prepared, inputs, threads, progress):
     from frontend_mess.backend.compiler import executable_sources
     from frontend_mess.bench import dispatches, machine
 
     with progress.step("this machine's peaks (GEMM FLOP/s, copy bandwidth)"):
         peaks = machine.measure(threads)
     with progress.step("profiling every dispatch (IREE's HAL profiler)"):
-        timings = dispatches.profile(files, inputs, threads)
+        timings = dispatches.profile(prepared.cold_files, prepared.function, inputs, threads)
     with progress.step("each dispatch's linalg work (--compile-to=executable-sources)"):
         iree_input, _ = memo.iree_input(via)
         sources = executable_sources(
-            iree_input.mlir, spec, input_type=iree_input.input_type, roles=iree_input.roles
+            iree_input.mlir,
+            spec,
+            input_type=iree_input.input_type,
+            roles=iree_input.roles,
+            pack_parameters=len(prepared.cold_files) > 1,  # as the artifact was compiled
         )
         work = dispatches.workload(sources)
     rows = dispatches.table(timings, work, peaks, dispatches.PROFILE_CALLS)

@@ -30,6 +30,8 @@ class Prepared:
     #: what a fresh process loads for a cold start (bench/cold.py), if it can
     cold_files: list[str] = field(default_factory=list)
     detail: str = ""
+    #: the function called (an ONNX graph's is named after the graph, not `main`)
+    function: str = "main"
 
 
 def iree_thread_flags(threads: int) -> list[str]:
@@ -55,6 +57,25 @@ def runtime_tool(name: str) -> str:
     if not os.path.isfile(path):
         raise FrontendError(f"the IREE runtime here has no {name} ({path}): reinstall it")
     return path
+
+
+def benchmark_command(
+    files: list[str], function: str, inputs: list[str], threads: int, *extra: str
+) -> list[str]:
+    """`iree-benchmark-module` on a `.vmfb` (then its `.irpa` archives) with the bench's
+    inputs and threads; `extra` flags last."""
+    from frontend_mess.defaults import PARAMS_SCOPE
+
+    return [
+        runtime_tool("iree-benchmark-module"),
+        "--device=local-task",
+        f"--module={files[0]}",
+        *(f"--parameters={PARAMS_SCOPE}={p}" for p in files[1:]),
+        f"--function={function}",
+        *(f"--input=@{p}" for p in inputs),
+        *iree_thread_flags(threads),
+        *extra,
+    ]
 
 
 def ort_session(path: str | Path, threads: int):
@@ -83,10 +104,12 @@ def iree(memo, spec, via, arrays: list[np.ndarray], workdir: Path, progress: Pro
         archives.append(workdir / f"model{index or ''}.irpa")
         shutil.copyfile(archive, archives[-1])
     module = Artifact.load(vmfb, tuple(archives)).module()
+    function = module.default_function()
     size = vmfb.stat().st_size + sum(a.stat().st_size for a in archives)
     return Prepared(
         "iree",
-        lambda: module.call(None, arrays),
+        lambda: module.call(function, arrays),
+        function=function,
         compile_s=compile_s,
         artifact_bytes=size,
         cold_files=[str(vmfb), *map(str, archives)],

@@ -143,7 +143,7 @@ def search(
     if loaded.kind == "mlir":
         raise FrontendError(f"{memo.source} is MLIR: there is no framework to check against")
     if loaded.kind == "onnx":
-        inputs = _onnx_inputs(Path(memo.source), seed)
+        inputs = _onnx_inputs(loaded.onnx, str(memo.source), seed)
         expected = rts.onnxruntime(Path(memo.source), inputs, threads).call()
     else:
         inputs = _torch_inputs(loaded.torch.main, seed)

@@ -35,6 +35,8 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "backend/targets.py",
         "backend/signature.py",
         "backend/params.py",
+        "backend/encoder.py",
+        "store/stages.py",
         "support/mlir_types.py",
     ),
     "verify": (
@@ -47,6 +49,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "backend/artifact.py",
     ),
     "analyze": ("api.py", "analysis/*.py", "analysis/templates/*"),
+    "tune": ("bench/tune.py", "bench/timing.py", "bench/runtimes.py", "bench/run.py"),
     "cell": ("matrix/cell.py", "matrix/runner.py", "matrix/onnx_node.py", "onnx_backend.py"),
 }
 

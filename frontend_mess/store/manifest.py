@@ -162,7 +162,7 @@ class Run:
         return path
 
 
-_CODE_STAGES = ("import", "compile", "verify", "analyze", "cell")
+_CODE_STAGES = ("import", "compile", "verify", "analyze", "tune", "cell")
 
 
 def _code(stage: str, code: tuple[str, ...]) -> dict[str, str]:

@@ -51,6 +51,9 @@ class Memo:
         self._made: dict[tuple, object] = {}
         #: via -> the parameter archive its input's weights went to (None: inline)
         self._archives: dict[str | None, Path | None] = {}
+        #: via -> that archive's sha256: the compile stage packs those weights, so its key
+        #: holds them (the IR only names them: two seeds give one IR, two archives)
+        self._archive_digests: dict[str | None, str | None] = {}
         if identity is not None:
             run.inputs = {
                 "source": str(source),
@@ -175,17 +178,20 @@ class Memo:
         mlir = data.decode() if meta["text"] else data
         made = IreeInput(mlir, meta["input_type"], meta["via"], meta.get("roles") or {})
         self._archives[via] = self._archive_file(result)
+        self._archive_digests[via] = (
+            sha256_bytes(result.outputs["params.irpa"]) if "params.irpa" in result.outputs else None
+        )
         return made, sha256_bytes(data)
 
-    def _archive_file(self, result: StageResult) -> Path | None:
+    def _archive_file(self, result: StageResult, name: str = "params.irpa") -> Path | None:
         """Where the runtime maps the weights from: the store's object itself, or (without a
         store) a file in this process's scratch directory."""
-        if "params.irpa" not in result.outputs:
+        if name not in result.outputs:
             return None
-        digest = result.digests.get("params.irpa")
+        digest = result.digests.get(name)
         if digest and self.run.store is not None:
             return self.run.store.named(digest, PARAMS_SUFFIX)
-        return scratch_file("params.irpa", result.outputs["params.irpa"])
+        return scratch_file(name, result.outputs[name])
 
     def artifact(self, spec, via: str | None, *, name: str = "", keep_diagnostics=None):
         """The compile stage, keyed by the IREE input object, the flags and the host CPU
@@ -223,11 +229,13 @@ class Memo:
             }
             if made.encoder is not None:  # the module reads packed weights: make them
                 with self.progress.step("packing the weights (IREE's parameter encoder)"):
-                    outputs["params.irpa"] = encode(made.encoder, [archive], made.data)
+                    outputs[packed] = encode(made.encoder, [archive], made.data)
             return outputs, {"flags": list(made.flags), "input_type": made.input_type}
 
+        packed = f"{spec.target}{PARAMS_SUFFIX}"  # the weights this .vmfb reads, packed
         parts = {
             "input": digest,
+            "weights": self._archive_digests.get(via),
             "input_type": iree_input.input_type,
             "roles": iree_input.roles,
             "target": spec.target,
@@ -237,8 +245,8 @@ class Memo:
         }
         result = self._stage("compile", parts, compute, label=f"compile {spec.target}")
         signatures = json.loads(result.outputs["signature.json"])
-        if "params.irpa" in result.outputs:  # packed for this module: they go with it
-            archive = self._archive_file(result)
+        if packed in result.outputs:  # packed for this module: they go with it
+            archive = self._archive_file(result, packed)
         return Artifact(
             parameters=(archive,) if archive is not None else (),
             data=result.outputs[f"{spec.target}.vmfb"],
@@ -294,15 +302,27 @@ class Memo:
             host=host_cpu_key(),
         )
 
-    def tune(self, spec, via: str | None, compute) -> StageResult:
-        """`tune`: `tuned.json` (bench/tune.py TuneResult), computed by `compute()`."""
-        return self._stage("tune", self._tune_parts(spec, via), compute, label="tune")
+    def tune(self, spec, via: str | None, compute, *, search: dict) -> StageResult:
+        """`tune`: `tuned.json` (bench/tune.py TuneResult), computed by `compute()`, keyed also
+        by how it searched (`search`: threads, candidates, rounds). The latest result for the
+        source is also what `--preset tuned` finds (stage `tuned`, keyed without `search`)."""
+        parts = {**self._tune_parts(spec, via), "search": search}
+        result = self._stage("tune", parts, compute, label="tune")
+        if self.cacheable and self.run.store is not None:
+            key = self.run.key("tuned", self._tune_parts(spec, via))
+            data = result.outputs["tuned.json"]
+            try:
+                self.run.store.record("tuned", key, {"tuned.json": data}, {"run": self.run.id})
+            except OSError as exc:  # a full disk: the result is printed, not kept
+                self.progress.note(f"warning: the tuned preset was not stored: {exc}")
+        return result
 
     def tuned_flags(self, spec, via: str | None) -> list[str] | None:
-        """The flags a stored `tune` of this source adds to `spec`'s, or None."""
+        """The flags the latest stored `tune` of this source adds to `spec`'s, or None."""
         if not self.cacheable or self.run.store is None:
             return None
-        stored = self.run.store.lookup("tune", self.run.key("tune", self._tune_parts(spec, via)))
+        key = self.run.key("tuned", self._tune_parts(spec, via))
+        stored = self.run.store.lookup("tuned", key)
         if stored is None:
             return None
         data = self.run.store.read(stored.outputs["tuned.json"])

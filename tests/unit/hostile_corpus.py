@@ -1706,7 +1706,7 @@ def bench_cases() -> list[Case]:
         Case("bench-missing", ["bench", "nope.py"], says=("nope.py",)),
         Case("bench-mlir", ["bench", "tiny.mlir"], _copy("tiny.mlir"), says=("tiny.mlir", "MLIR")),
         Case("bench-bad-runtime", ["bench", "m.py", "--runtimes", "tvm"], tiny, says=("tvm",)),
-        Case("bench-empty-runtimes", ["bench", "m.py", "--runtimes", ","], tiny),
+        Case("bench-empty-runtimes", ["bench", "m.py", "--runtimes", ","], tiny, says=("runtime",)),
         Case("bench-zero-threads", ["bench", "m.py", "--threads", "0"], tiny, says=("0",)),
         Case("bench-cuda", ["bench", "m.py", "--target", "cuda"], tiny, says=("llvm-cpu",)),
         Case("bench-html-onto-source", ["bench", "m.py", "--html", "m.py"], tiny, says=("m.py",)),

@@ -181,6 +181,8 @@ def test_bench_a_small_model_end_to_end(capsys, inputs_dir, tmp_path):
         rows["iree"]["median_ms"] / rows["onnxruntime"]["median_ms"]
     )
     assert data["dispatches"] and sum(d["share"] for d in data["dispatches"]) == pytest.approx(1)
+    # every profiled dispatch was found in the executable sources (same flags, same names)
+    assert all(d["flops"] is not None and d["bytes"] for d in data["dispatches"])
     assert any(d["flops"] for d in data["dispatches"])
     assert data["machine"]["gflops"] > 0
     html = page.read_text()

@@ -311,3 +311,21 @@ def test_verify_and_gc_leave_a_writers_temporary_file_alone(capsys, tmp_path):
     code, out, _ = run(capsys, "store", "--store", str(store.root), "verify")
     assert code == 0 and out.startswith("1 objects")
     assert temporary.exists()
+
+
+@pytest.mark.slow
+def test_packed_weights_are_keyed_by_the_weights_not_only_the_ir(capsys, inputs_dir, tmp_path):
+    """With external weights the IR only names them, so two seeds give one IR; the compile
+    stage packs the weights (backend/encoder.py), so its key must hold the archive: verify
+    of seed 1 after seed 0 checks seed 1's packed weights, and passes."""
+    store = str(tmp_path / "store")
+    source = str(inputs_dir / "mlp.py")
+    archives = []
+    for seed in ("0", "1"):
+        argv = ["--params", "external", "--store", store, "--seed", seed, "-q"]
+        assert main(["verify", source, *argv]) == 0, capsys.readouterr().err
+        out = tmp_path / f"s{seed}.vmfb"
+        assert main(["compile", source, *argv, "-o", str(out)]) == 0
+        archives.append(out.with_suffix(".irpa").read_bytes())
+    capsys.readouterr()
+    assert archives[0] != archives[1]

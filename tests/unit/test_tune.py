@@ -121,8 +121,9 @@ def test_tune_stores_a_winner_that_compile_uses(capsys, inputs_dir, tmp_path):
     found = tune.TuneResult.from_json(capsys.readouterr().out)
     assert {c.name for c in found.candidates} >= {"default", "reassociate", "no-ukernels"}
     assert all(c.numerics_ok for c in found.candidates if c.error is None)
-    assert main([*argv, "--store", store, "-q"]) == 0  # served by the store: the same winner
-    assert f"winner: {found.winner}" in capsys.readouterr().out
+    assert main([*argv, "--store", store]) == 0  # served by the store: the same winner
+    again = capsys.readouterr()
+    assert f"winner: {found.winner}" in again.out and "tune: cached" in again.err
     vmfb = tmp_path / "m.vmfb"
     code = main(["compile", source, "--preset", "tuned", "--store", store, "-o", str(vmfb)])
     err = capsys.readouterr().err
