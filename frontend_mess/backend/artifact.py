@@ -24,7 +24,7 @@ class Artifact:
     via: str = ""
     #: the compiler's versions, read when first asked (reading package metadata takes 15 ms,
     #: a third of a small model's cold start: notes/bench.md)
-    _tool_versions: dict = field(default_factory=dict, repr=False)
+    _tool_versions: dict = field(default_factory=dict, repr=False, compare=False)
     #: function name -> Signature, as recorded in the module (backend/signature.py).
     signatures: dict = field(default_factory=dict)
     #: the parameter archives (.irpa) its weights are in, where they are not in the module

@@ -89,6 +89,8 @@ class TuneResult:
                     f"tune {self.source}: {self.threads} threads, candidates taking turns",
                     "",
                     *_table(headers, rows),
+                    "medians: the finalists' from the final round, side by side; the others' "
+                    "from the first",
                     "",
                     f"winner: {self.winner}, {self.speedup:.2f}x the default's speed"
                     + (f"; adds {' '.join(self.flags)}" if self.flags else ""),
