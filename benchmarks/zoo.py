@@ -109,7 +109,10 @@ def main() -> None:
                 f"geomean iree/{over}: {g:.2f} over {len(values)} models; worst {max(values):.2f}"
             )
     if args.json:
-        args.json.write_text(json.dumps(reports, indent=1) + "\n")
+        from frontend_mess.support.atomic import write_atomically
+
+        text = (json.dumps(reports, indent=1) + "\n").encode()
+        write_atomically(args.json, lambda handle: handle.write(text))
 
 
 if __name__ == "__main__":
