@@ -154,7 +154,7 @@ def _child_call(artifact, device: str, function: str, arrays, connection) -> Non
         outputs = LoadedModule(artifact, device)._invoke(function, arrays)
         connection.send(("ok", outputs))
     except FrontendError as exc:
-        connection.send(("error", type(exc).__name__, getattr(exc, "message", str(exc))))
+        connection.send(("error", type(exc).__name__, exc.message))
     except Exception as exc:  # noqa: BLE001  (reported in the parent as a run failure)
         connection.send(("error", "RunError", f"{type(exc).__name__}: {first_lines(exc, 1)}"))
     finally:

@@ -320,7 +320,7 @@ def bench(
                     prepared[name] = _prepare(name, memo, spec, via, function, inputs, work,
                                               threads, onnx, progress)  # fmt: skip
             except FrontendError as exc:
-                row.error = exc.message if hasattr(exc, "message") else str(exc)
+                row.error = exc.message
                 progress.note(f"{name}: {row.error}")
                 continue
             p = prepared[name]

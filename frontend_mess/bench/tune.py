@@ -109,7 +109,7 @@ def _evaluate(memo, spec, via, candidate, inputs, expected, work: Path, progress
         with progress.step(f"candidate {candidate.name}: compile and check"):
             prepared = rts.iree(memo, flagged, via, inputs, directory, progress)
     except FrontendError as exc:
-        candidate.error = getattr(exc, "message", str(exc))
+        candidate.error = exc.message
         return None
     candidate.compile_s = prepared.compile_s
     row = Row(candidate.name)

@@ -31,6 +31,11 @@ class FrontendError(Exception):
     exit_code = EXIT_USAGE
     stage: str | None = None
 
+    @property
+    def message(self) -> str:
+        """The message alone (a StageError's str() adds its stage: `[compile] ...`)."""
+        return Exception.__str__(self)
+
 
 class StageError(FrontendError):
     """A pipeline stage failed on input that was itself well-formed."""
@@ -39,12 +44,7 @@ class StageError(FrontendError):
     stage = "run"
 
     def __str__(self) -> str:
-        return f"[{self.stage}] {super().__str__()}"
-
-    @property
-    def message(self) -> str:
-        """The message without the stage prefix."""
-        return super().__str__()
+        return f"[{self.stage}] {self.message}"
 
 
 class ExportError(StageError):
