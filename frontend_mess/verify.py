@@ -78,6 +78,11 @@ class VerifyReport:
         return "\n".join([head, *(c.line() for c in self.checks), verdict]) + "\n"
 
 
+def allowed_error(peak: float, rtol: float, atol: float) -> float:
+    """The largest absolute error an output passes with: atol + rtol x its largest magnitude."""
+    return atol + rtol * peak
+
+
 def compare(
     function: str, index: int, got: np.ndarray, want: np.ndarray, rtol: float, atol: float
 ) -> OutputCheck:
@@ -96,7 +101,7 @@ def compare(
     # reported but not judged: it blows up where values cancel to near zero.
     finite = np.abs(want64[np.isfinite(want64)])
     peak = float(finite.max()) if finite.size else 0.0
-    ok = bool(np.isfinite(max_abs) and max_abs <= atol + rtol * peak) or (
+    ok = bool(np.isfinite(max_abs) and max_abs <= allowed_error(peak, rtol, atol)) or (
         bool(np.array_equal(got64, want64, equal_nan=True))
     )
     return OutputCheck(function, index, tuple(want.shape), max_abs, max_rel, ok, peak)

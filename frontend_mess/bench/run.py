@@ -95,10 +95,9 @@ def _torch_inputs(function, seed: int) -> list[np.ndarray]:
 def _onnx_inputs(model, name: str, seed: int) -> list[np.ndarray]:
     """Random inputs from the loaded ONNX model's input types (its dims fixed by
     `--input-shape NAME=DIMS` where the file leaves them dynamic)."""
-    import onnx
+    from onnx import helper
 
-    from frontend_mess.backend.signature import TensorType
-    from frontend_mess.shapes import InputSpec
+    from frontend_mess.backend.signature import TensorType, element_type_name
 
     initializers = {i.name for i in model.graph.initializer}
     rng = np.random.default_rng(seed)
@@ -113,26 +112,15 @@ def _onnx_inputs(model, name: str, seed: int) -> list[np.ndarray]:
                 f"{name}: input {value.name!r} has dynamic dims: fix them with "
                 f"--input-shape {value.name}=DIMS to bench"
             )
-        numpy_type = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
-        spec = InputSpec(tuple(dims), _numpy_dtype_name(numpy_type))
-        arrays.append(TensorType(spec.shape, spec.iree_dtype).random(rng))
+        element = element_type_name(helper.tensor_dtype_to_np_dtype(tensor.elem_type))
+        arrays.append(TensorType(tuple(dims), element).random(rng))
     return arrays
-
-
-def _numpy_dtype_name(dtype) -> str:
-    from frontend_mess.defaults import DTYPES
-
-    name = np.dtype(dtype).name
-    for short, torch_name in DTYPES.items():
-        if torch_name == name:
-            return short
-    raise FrontendError(f"bench cannot make random inputs of type {name}")
 
 
 def _check(prepared: rts.Prepared, reference: list[np.ndarray], row: Row) -> None:
     """Compare one call's outputs with the reference's; a runtime that fails when called
     gets its error in the row (and is not timed)."""
-    from frontend_mess.verify import compare
+    from frontend_mess.verify import allowed_error, compare
 
     try:
         got = prepared.call()
@@ -150,7 +138,8 @@ def _check(prepared: rts.Prepared, reference: list[np.ndarray], row: Row) -> Non
     ]
     row.numerics_ok = all(c.ok for c in checks)
     row.error_ratio = max(
-        (c.max_abs / (VERIFY_ATOL + VERIFY_RTOL * c.peak) for c in checks), default=0.0
+        (c.max_abs / allowed_error(c.peak, VERIFY_RTOL, VERIFY_ATOL) for c in checks),
+        default=0.0,
     )
 
 
@@ -325,17 +314,16 @@ def bench(
                 continue
             p = prepared[name]
             row.detail, row.compile_s, row.artifact_bytes = p.detail, p.compile_s, p.artifact_bytes
-        reference_name = report.reference
-        if reference_name not in prepared:
+        if reference not in prepared:
             raise FrontendError(
-                f"the reference runtime ({reference_name}) could not run {source}: "
-                f"{report.row(reference_name).error}"
+                f"the reference runtime ({reference}) could not run {source}: "
+                f"{report.row(reference).error}"
             )
         try:
-            expected = prepared[reference_name].call()
+            expected = prepared[reference].call()
         except Exception as exc:  # the user's model on its own inputs, in its framework
             raise FrontendError(
-                f"the reference ({reference_name}) failed on {source}: "
+                f"the reference ({reference}) failed on {source}: "
                 f"{type(exc).__name__}: {first_lines(exc, 1)}"
             ) from exc
         for name, p in prepared.items():

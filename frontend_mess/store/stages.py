@@ -179,7 +179,9 @@ class Memo:
         made = IreeInput(mlir, meta["input_type"], meta["via"], meta.get("roles") or {})
         self._archives[via] = self._archive_file(result)
         self._archive_digests[via] = (
-            sha256_bytes(result.outputs["params.irpa"]) if "params.irpa" in result.outputs else None
+            result.digests.get("params.irpa") or sha256_bytes(result.outputs["params.irpa"])
+            if "params.irpa" in result.outputs
+            else None
         )
         return made, sha256_bytes(data)
 
