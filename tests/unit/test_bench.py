@@ -187,3 +187,47 @@ def test_bench_a_small_model_end_to_end(capsys, inputs_dir, tmp_path):
     assert data["machine"]["gflops"] > 0
     html = page.read_text()
     assert 'data-runtime="iree"' in html and "matmul" in html
+
+
+@pytest.fixture(scope="module")
+def small_vmfb(tmp_path_factory):
+    from hostile_corpus import matmul_mlir
+
+    from frontend_mess.backend.compiler import compile_text
+    from frontend_mess.backend.targets import target_spec
+
+    directory = tmp_path_factory.mktemp("small")
+    artifact = compile_text(matmul_mlir(8, 16, 4), target_spec("llvm-cpu", cpu="generic"))
+    rng = np.random.default_rng(0)
+    for name, shape in (("a.npy", (8, 16)), ("b.npy", (16, 4))):
+        np.save(directory / name, rng.standard_normal(shape, dtype=np.float32))
+    return artifact.save(directory / "m.vmfb")
+
+
+def test_loading_a_module_reads_no_package_metadata(small_vmfb, monkeypatch):
+    """A cold start does not pay for reading eleven packages' metadata (15 ms here:
+    notes/store.md); an artifact reads its compiler's versions only when asked."""
+    from frontend_mess.backend.artifact import Artifact
+    from frontend_mess.support import versions
+
+    def refuse():
+        raise AssertionError("package metadata read while loading")
+
+    monkeypatch.setattr(versions, "_tool_versions", refuse)
+    a, b = (np.load(small_vmfb.with_name(n)) for n in ("a.npy", "b.npy"))
+    (got,) = Artifact.load(small_vmfb).run(a, b)
+    np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_cold_starts_peak_memory_is_its_own_not_its_parents(small_vmfb):
+    """A child started by fork and exec inherits its parent's maxrss; the cold-start child
+    resets it, so a 400 MB parent does not make a tiny module's peak 400 MB."""
+    from frontend_mess.bench.run import cold_starts
+
+    parent = np.ones(100 * 2**20, dtype=np.float32)  # 400 MB, touched
+    inputs = [str(small_vmfb.with_name(n)) for n in ("a.npy", "b.npy")]
+    found = cold_starts("iree", [str(small_vmfb)], inputs, threads=1, runs=1)
+    assert parent.sum() > 0
+    assert 0 <= found["peak_mb"] < 100
+    assert found["cold_ms"] > 0
