@@ -27,9 +27,9 @@ def _status_mb(field: str) -> float:
 
 
 def _reset_peak() -> None:
-    """Restart the peak resident set from now. The peak would otherwise be the parent's: a
-    process started with fork and exec keeps the parent's maxrss (the bench process, with
-    torch loaded), and getrusage reports that."""
+    """Restart this address space's peak resident set (VmHWM) from now, so the imports'
+    peak is left out. (getrusage's maxrss would not do: it survives fork and exec, so it
+    would report the bench process's peak, torch loaded.)"""
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")
 

@@ -77,7 +77,8 @@ def dispatch_cells(d: dict) -> list[str]:
 def text(report: BenchReport) -> str:
     lines = [
         f"bench {report.source}: batch {report.batch}, {report.threads} threads, "
-        f"{report.rounds} rounds taking turns; numerics against {report.reference}",
+        f"{report.rounds} round{'s' if report.rounds != 1 else ''} taking turns; numerics "
+        f"against {report.reference}",
         "",
         *_table(HEADERS, [_cells(r) for r in report.rows if r.error is None]),
     ]

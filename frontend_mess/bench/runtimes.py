@@ -31,6 +31,8 @@ class Prepared:
     detail: str = ""
     #: the function called (an ONNX graph's is named after the graph, not `main`)
     function: str = "main"
+    #: the compiler flags it was built with, as recorded (IREE's artifact)
+    flags: list[str] = field(default_factory=list)
 
 
 def iree_thread_flags(threads: int) -> list[str]:
@@ -107,6 +109,7 @@ def iree(memo, spec, via, arrays: list[np.ndarray], workdir: Path, progress: Pro
         "iree",
         lambda: module.call(function, arrays),
         function=function,
+        flags=list(made.flags),
         compile_s=compile_s,
         artifact_bytes=size,
         cold_files=[str(vmfb), *map(str, archives)],
