@@ -49,11 +49,10 @@ class Memo:
         #: what this process made already, by stage and choice: a stage asked twice (verify
         #: after compile) is made once, with a store or without.
         self._made: dict[tuple, object] = {}
-        #: via -> the parameter archive its input's weights went to (None: inline)
-        self._archives: dict[str | None, Path | None] = {}
-        #: via -> that archive's sha256: the compile stage packs those weights, so its key
-        #: holds them (the IR only names them: two seeds give one IR, two archives)
-        self._archive_digests: dict[str | None, str | None] = {}
+        #: via -> the parameter archive its input's weights went to and its sha256 (None:
+        #: inline). The compile stage packs those weights, so its key holds the digest (the
+        #: IR only names them: two seeds give one IR, two archives).
+        self._weights: dict[str | None, tuple[Path, str] | None] = {}
         if identity is not None:
             run.inputs = {
                 "source": str(source),
@@ -177,12 +176,11 @@ class Memo:
         meta = result.meta
         mlir = data.decode() if meta["text"] else data
         made = IreeInput(mlir, meta["input_type"], meta["via"], meta.get("roles") or {})
-        self._archives[via] = self._archive_file(result)
-        self._archive_digests[via] = (
-            result.digests.get("params.irpa") or sha256_bytes(result.outputs["params.irpa"])
-            if "params.irpa" in result.outputs
-            else None
-        )
+        archive = self._archive_file(result)
+        self._weights[via] = None
+        if archive is not None:
+            stored = result.digests.get("params.irpa")
+            self._weights[via] = (archive, stored or sha256_bytes(result.outputs["params.irpa"]))
         return made, sha256_bytes(data)
 
     def _archive_file(self, result: StageResult, name: str = "params.irpa") -> Path | None:
@@ -210,7 +208,7 @@ class Memo:
 
         iree_input, digest = self.iree_input(via)
         name = name or str(self.source)
-        archive = self._archives.get(via)
+        archive, weights = self._weights.get(via) or (None, None)
 
         def compute():
             from frontend_mess.backend.encoder import encode
@@ -237,7 +235,7 @@ class Memo:
         packed = f"{spec.target}{PARAMS_SUFFIX}"  # the weights this .vmfb reads, packed
         parts = {
             "input": digest,
-            "weights": self._archive_digests.get(via),
+            "weights": weights,
             "input_type": iree_input.input_type,
             "roles": iree_input.roles,
             "target": spec.target,
