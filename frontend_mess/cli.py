@@ -550,6 +550,21 @@ def _names_from(choices, what: str):
     return parse
 
 
+def _add_timing_options(p) -> None:
+    """`bench`'s and `tune`'s: threads for every runtime, and rounds of taking turns."""
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="threads for every runtime (default: the CPUs this process may use)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=BENCH_ROUNDS,
+        help="rounds of timed blocks (default: %(default)s)",
+    )
+
+
 def _add_bench(sub) -> None:
     p = _subparser(
         sub,
@@ -569,21 +584,11 @@ def _add_bench(sub) -> None:
         help=f"some of {', '.join(BENCH_RUNTIMES)} (default: all that can run the source; "
         f"the reference, eager or onnxruntime, is always run)",
     )
-    p.add_argument(
-        "--threads",
-        type=_positive_int,
-        help="threads for every runtime (default: the CPUs this process may use)",
-    )
+    _add_timing_options(p)
     p.add_argument(
         "--batch",
         type=_positive_int,
         help="batch size: dim 0 of every input (torch sources; default: the source's)",
-    )
-    p.add_argument(
-        "--rounds",
-        type=_positive_int,
-        default=BENCH_ROUNDS,
-        help="rounds of timed blocks (default: %(default)s)",
     )
     p.add_argument(
         "--cold-runs",
@@ -619,13 +624,7 @@ def _add_tune(sub) -> None:
         metavar="A,B",
         help=f"some of {', '.join(TUNE_SPACE)} (default: all; the default is always one)",
     )
-    p.add_argument("--threads", type=_positive_int, help="default: the CPUs this process may use")
-    p.add_argument(
-        "--rounds",
-        type=_positive_int,
-        default=BENCH_ROUNDS,
-        help="rounds of timed blocks (default: %(default)s)",
-    )
+    _add_timing_options(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_target_options(p, preset=False)
     _add_params_options(p, file_option=False)
