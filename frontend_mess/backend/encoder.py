@@ -107,10 +107,11 @@ def _consumed(encoder: str | bytes) -> set[str]:
 
     def visit(op):
         if op.name == "stream.async.parameter.load":
-            for value in op.operands:
-                owner = value.owner
-                if getattr(owner, "name", "") == "util.buffer.constant":
-                    keys.add(ir.StringAttr(owner.attributes["value"]).value)
+            # `.operation`: an OpView's `.name` is its op's `name` attribute where it has
+            # one (None on util.buffer.constant), not the op's name
+            owner = op.opview.source_key.owner.operation
+            if owner.name == "util.buffer.constant":
+                keys.add(ir.StringAttr(owner.attributes["value"]).value)
         return ir.WalkResult.ADVANCE
 
     ir.Module.parse(encoder, ir.Context()).operation.walk(visit)

@@ -516,6 +516,17 @@ def test_weights_are_packed_at_compile_time_not_at_load(tmp_path):
     packed = tmp_path / "packed.irpa"
     packed.write_bytes(encode(split.encoder, [original], split.data))
     assert packed.read_bytes() != archive
+    # and not the weights it packed: those the encoder read are left out (the archive is not
+    # the weights twice over)
+    import iree.runtime as rt
+
+    from frontend_mess.backend.encoder import _consumed
+
+    index = rt.ParameterIndex()
+    index.load(str(packed))
+    consumed = _consumed(split.encoder)
+    assert consumed and not consumed & {key for key, _ in index.items()}
+    assert packed.stat().st_size < 1.2 * original.stat().st_size
     fresh = torch.randn(4, 128)
     with torch.no_grad():
         want = model(fresh).numpy()
