@@ -109,6 +109,9 @@ SUITES: tuple[str, ...] = ("torchvision", "hf-tiny", "onnx-models", "onnx-node")
 MATRIX_TIMEOUT_S = 900
 MATRIX_MEMORY_GB = 16.0
 MATRIX_JOBS = 2
+# a worker process runs at most this many small cells (onnx-node cases) before a fresh one
+# takes over, so what one case leaks or fragments does not pile up (matrix/runner.py Worker)
+MATRIX_CELLS_PER_WORKER = 200
 MATRIX_OUTPUT = "reports/matrix.jsonl"
 
 # Hugging Face text models are traced with this many tokens unless --seq-len says otherwise.

@@ -1,5 +1,6 @@
-"""One matrix cell, in its own process: forked from the matrix's fork server (`child_main`),
-or by hand with `python -m frontend_mess.matrix.cell '{json}' [MEMORY_GB]`.
+"""One matrix cell, in a process of its own: forked from the matrix's fork server (`child_main`;
+small cells share a worker, `worker_main`), or by hand with
+`python -m frontend_mess.matrix.cell '{json}' [MEMORY_GB]`.
 
 The record says: status, the stage that failed, the first error line, an error class, the max
 error relative to the output's scale and each stage's seconds. The process caps its own
@@ -91,6 +92,8 @@ class _Stages:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        #: stages served from the store, computed by another cell
+        self.shared: list[str] = []
 
     def run(self, stage: str, work, *, catch_all: bool = False):
         from frontend_mess.support.errors import FrontendError
@@ -126,7 +129,7 @@ def run_cell(cell: dict, store_root: str | None = None, fresh: bool = False) -> 
     store_run = _store_run(cell, store_root, fresh)
     try:
         if cell["suite"] == "onnx-node":
-            record.update(_node_cell(cell, stages))
+            record.update(_node_cell(cell, stages, store_root, fresh))
         else:
             record.update(_model_cell(cell, stages, store_run))
     except _Failed as failed:
@@ -144,6 +147,8 @@ def run_cell(cell: dict, store_root: str | None = None, fresh: bool = False) -> 
         )
         if isinstance(exc, MemoryError) or is_out_of_memory(message):
             record.update(status="crash", error_class="out of memory")
+    if stages.shared:
+        record["shared"] = stages.shared
     if store_run is not None and store_run.finish(record["status"]) is not None:
         record["run"] = store_run.id
     return record
@@ -201,10 +206,14 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
     return result
 
 
-def _node_cell(cell: dict, stages: _Stages) -> dict:
+def _node_cell(
+    cell: dict, stages: _Stages, store_root: str | None = None, fresh: bool = False
+) -> dict:
     """An ONNX node conformance case: its own reference inputs and outputs, judged the way
     onnx's BackendTest judges every backend (shape, dtype, allclose with the case's rtol and
-    atol), through the same pipeline stages as the ONNX Backend (onnx_backend.py)."""
+    atol), through the same pipeline stages as the ONNX Backend (onnx_backend.py). With a
+    store, the compile goes through it (store/stages.py compiled): the two importers' cells
+    of a case compile its one IR once."""
     import numpy as np
     from onnx.backend.test.runner import Runner
 
@@ -221,9 +230,22 @@ def _node_cell(cell: dict, stages: _Stages) -> dict:
     case, loaded = stages.run("load", load)
     iree_input = stages.run("import", lambda: pipeline.for_iree(loaded, cell["path"]))
     spec = target_spec(cell["target"])
-    artifact = stages.run(
-        "compile", lambda: pipeline.compile_input(iree_input, spec, name=case.name)
-    )
+    if store_root is None:
+        artifact = stages.run(
+            "compile", lambda: pipeline.compile_input(iree_input, spec, name=case.name)
+        )
+    else:
+        from frontend_mess.store.manifest import Run
+        from frontend_mess.store.objects import Store
+        from frontend_mess.store.stages import compiled
+
+        # a node case's stages are not a run to list (`store log`): no manifest is written
+        run = Run(Store(store_root), "matrix", case.name, fresh=fresh)
+        artifact, shared = stages.run(
+            "compile", lambda: compiled(run, iree_input, spec, name=case.name)
+        )
+        if shared:  # its seconds are a lookup's: the record says so
+            stages.shared.append("compile")
     if cell.get("compile_only"):
         return {}
     device = "CUDA" if cell["target"] == "cuda" else "CPU"
@@ -270,6 +292,19 @@ def limit_memory(gigabytes: float) -> None:
 PRELOAD = ["numpy", "onnx", "iree.compiler", "iree.runtime", "torch", __name__]
 
 
+def _enter(memory_gb: float, log_path: str) -> None:
+    """What a cell's process does first: upstream output goes to `log_path` (its tail names
+    the cause of a crash), progress is off, the address space capped."""
+    import os
+
+    descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    os.close(descriptor)
+    os.environ["CI"] = "1"
+    limit_memory(memory_gb)
+
+
 def child_main(
     cell: dict,
     memory_gb: float,
@@ -278,16 +313,32 @@ def child_main(
     store_root: str | None = None,
     fresh: bool = False,
 ) -> None:
-    """Entry of a cell's process (forked from the fork server): upstream output goes to
-    `log_path` (its tail names the cause of a crash), the record goes back on `connection`."""
+    """Entry of a cell's own process (forked from the fork server); the record goes back on
+    `connection`."""
+    _enter(memory_gb, log_path)
+    connection.send(run_cell(cell, store_root, fresh))
+    connection.close()
+
+
+def worker_main(
+    memory_gb: float,
+    log_path: str,
+    connection,
+    store_root: str | None = None,
+    fresh: bool = False,
+) -> None:
+    """Entry of a worker process (runner.Worker): it runs the cells it receives on
+    `connection` one after another, each record sent back as it ends, until it receives None.
+    The log restarts with each cell, so a crash's tail is that cell's."""
     import os
 
-    descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(descriptor, 1)
-    os.dup2(descriptor, 2)
-    os.environ["CI"] = "1"
-    limit_memory(memory_gb)
-    connection.send(run_cell(cell, store_root, fresh))
+    _enter(memory_gb, log_path)
+    while (cell := connection.recv()) is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.ftruncate(1, 0)
+        os.lseek(1, 0, os.SEEK_SET)  # 1 and 2 share the offset: one open file
+        connection.send(run_cell(cell, store_root, fresh))
     connection.close()
 
 

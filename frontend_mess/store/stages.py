@@ -202,10 +202,6 @@ class Memo:
         return self._made["compile", spec, via]
 
     def _artifact(self, spec, via: str | None, *, name: str, keep_diagnostics):
-        from frontend_mess.backend.artifact import Artifact
-        from frontend_mess.backend.signature import Signature
-        from frontend_mess.backend.targets import host_key_for
-
         iree_input, digest = self.iree_input(via)
         name = name or str(self.source)
         archive, weights = self._weights.get(via) or (None, None)
@@ -222,40 +218,18 @@ class Memo:
                 pack_parameters=archive is not None,
                 progress=self.progress,
             )
-            signatures = {n: s.to_json() for n, s in made.signatures.items()}
-            outputs = {
-                f"{spec.target}.vmfb": made.data,
-                "signature.json": json.dumps(signatures, indent=1).encode(),
-            }
+            outputs = _artifact_outputs(made, spec)
             if made.encoder is not None:  # the module reads packed weights: make them
                 with self.progress.step("packing the weights (IREE's parameter encoder)"):
                     outputs[packed] = encode(made.encoder, [archive], made.data)
             return outputs, {"flags": list(made.flags), "input_type": made.input_type}
 
         packed = f"{spec.target}{PARAMS_SUFFIX}"  # the weights this .vmfb reads, packed
-        parts = {
-            "input": digest,
-            "weights": weights,
-            "input_type": iree_input.input_type,
-            "roles": iree_input.roles,
-            "target": spec.target,
-            "flags": list(spec.flags),
-            "host": host_key_for(spec.flags),
-            "flag_files": flag_files(spec.flags),
-        }
+        parts = compile_parts(iree_input, digest, spec, weights)
         result = self._stage("compile", parts, compute, label=f"compile {spec.target}")
-        signatures = json.loads(result.outputs["signature.json"])
         if packed in result.outputs:  # packed for this module: they go with it
             archive = self._archive_file(result, packed)
-        return Artifact(
-            parameters=(archive,) if archive is not None else (),
-            data=result.outputs[f"{spec.target}.vmfb"],
-            target=spec.target,
-            flags=tuple(result.meta["flags"]),
-            input_type=result.meta["input_type"],
-            via=iree_input.via,
-            signatures={n: Signature.from_json(s) for n, s in signatures.items()},
-        )
+        return _artifact_of(result, spec, iree_input.via, archive)
 
     # -- analyze ---------------------------------------------------------------------------
 
@@ -412,3 +386,85 @@ def flag_files(flags) -> dict[str, str]:
         if value and path.is_file():
             found[flag] = file_digest(path)
     return found
+
+
+def compile_parts(iree_input, digest: str, spec, weights: str | None = None) -> dict:
+    """What a compile's key holds: the IREE input object's hash, the weights' (those the
+    encoder packs), the input type and roles, the target, its flags and, for `--cpu host`,
+    this host's CPU."""
+    from frontend_mess.backend.targets import host_key_for
+
+    return {
+        "input": digest,
+        "weights": weights,
+        "input_type": iree_input.input_type,
+        "roles": iree_input.roles,
+        "target": spec.target,
+        "flags": list(spec.flags),
+        "host": host_key_for(spec.flags),
+        "flag_files": flag_files(spec.flags),
+    }
+
+
+def _artifact_outputs(made, spec) -> dict[str, bytes]:
+    signatures = {n: s.to_json() for n, s in made.signatures.items()}
+    return {
+        f"{spec.target}.vmfb": made.data,
+        "signature.json": json.dumps(signatures, indent=1).encode(),
+    }
+
+
+def _artifact_of(result: StageResult, spec, via: str | None, archive: Path | None = None):
+    from frontend_mess.backend.artifact import Artifact
+    from frontend_mess.backend.signature import Signature
+
+    signatures = json.loads(result.outputs["signature.json"])
+    return Artifact(
+        parameters=(archive,) if archive is not None else (),
+        data=result.outputs[f"{spec.target}.vmfb"],
+        target=spec.target,
+        flags=tuple(result.meta["flags"]),
+        input_type=result.meta["input_type"],
+        via=via,
+        signatures={n: Signature.from_json(s) for n, s in signatures.items()},
+    )
+
+
+#: what a stored compile failure (`compiled`) keeps of the CompileError
+_FAILURE_FIELDS = ("message", "phase", "flags")
+
+
+def compiled(run: Run, iree_input, spec, *, name: str, progress: Progress = QUIET):
+    """(artifact, whether it was stored already): the compile stage of an IREE input with no
+    source to key it by (an ONNX node case, whose cell record the matrix keeps but not its
+    stages), keyed by the input itself and by
+    `name` (its errors say it). iree-compile's own failure is stored as well and raised again:
+    for one input, flags and tool versions it fails the same way each time, so the cells of
+    the two ONNX importers, which give one IR, compile once. Running out of memory is the
+    machine's limit, not the input's: it is raised, never stored.
+    Tests: tests/unit/test_matrix.py::test_onnx_node_cells_of_one_ir_compile_once."""
+    from frontend_mess.matrix.cell import is_out_of_memory
+    from frontend_mess.pipeline import compile_input
+    from frontend_mess.support.errors import CompileError
+
+    data = iree_input.mlir.encode() if isinstance(iree_input.mlir, str) else iree_input.mlir
+
+    def compute():
+        try:
+            made = compile_input(iree_input, spec, name=name, progress=progress)
+        except CompileError as exc:
+            if is_out_of_memory(exc.message) or is_out_of_memory(exc.diagnostics):
+                raise
+            failure = {f: getattr(exc, f) for f in _FAILURE_FIELDS}
+            return {"failure.json": json.dumps(failure).encode()}, {}
+        return _artifact_outputs(made, spec), {
+            "flags": list(made.flags),
+            "input_type": made.input_type,
+        }
+
+    parts = {**compile_parts(iree_input, sha256_bytes(data), spec), "name": name}
+    result = run.stage("compile", parts, compute, label=f"compile {spec.target}")
+    if "failure.json" in result.outputs:
+        failure = json.loads(result.outputs["failure.json"])
+        raise CompileError(failure.pop("message"), **failure)
+    return _artifact_of(result, spec, iree_input.via), result.cached

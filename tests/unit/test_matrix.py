@@ -216,3 +216,64 @@ def test_rerun_failures_touches_only_the_cells_asked_for(tmp_path):
     run_matrix(todo, output)
     records = run_matrix(todo, output, rerun_failures=True)
     assert sorted(r["source"] for r in records) == sorted(["elsewhere", todo[0]["source"]])
+
+
+def node_cell(source: str, path: str = "onnx") -> dict:
+    return {
+        "suite": "onnx-node",
+        "source": source,
+        "path": path,
+        "target": "llvm-cpu",
+        "compile_only": False,
+    }
+
+
+@pytest.mark.slow
+def test_onnx_node_cells_of_one_ir_compile_once(tmp_path):
+    """Both ONNX importers give a node case the same IR, so with a store its second cell's
+    compile is the first one's, a failure included (store/stages.py compiled); the records
+    are what each cell computed alone says, and the shared stage is named."""
+    from frontend_mess.store.objects import Store
+
+    cases = ["test_abs", "test_affine_grid_2d"]  # passes; iree-compile fails (onnx.AffineGrid)
+    todo = [node_cell(c, p) for c in cases for p in ("onnx", "onnx-iree")]
+    alone = run_matrix(todo, tmp_path / "alone.jsonl", jobs=2)
+    store = Store(tmp_path / "store")
+    shared = run_matrix(todo, tmp_path / "shared.jsonl", jobs=1, store=store)
+    fields = ("status", "stage", "error", "error_class", "max_rel_error")
+    by_cell = {(r["source"], r["path"]): r for r in alone}
+    for record in shared:
+        want = by_cell[record["source"], record["path"]]
+        assert {f: record[f] for f in fields} == {f: want[f] for f in fields}
+    status = {(r["source"], r["path"]): r["status"] for r in shared}
+    assert status[("test_abs", "onnx")] == status[("test_abs", "onnx-iree")] == "pass"
+    assert status[("test_affine_grid_2d", "onnx-iree")] == "compile-fail"
+    # path by path (and one at a time, here): the second path's cells find the first's compile
+    passed = [r for r in shared if r["source"] == "test_abs"]
+    assert [r.get("shared") for r in passed] == [None, ["compile"]]
+    assert not any("shared" in r for r in alone)
+
+
+@pytest.mark.slow
+def test_a_worker_that_times_out_or_dies_fails_only_that_cell(tmp_path):
+    """Node cells share a worker process (runner.Worker): a timeout kills it and fails only
+    the cell in flight, and the next cell starts a fresh one; a worker that cannot run at all
+    (no memory) gives each cell a crash record, not a hang."""
+    from frontend_mess.matrix.runner import Worker
+
+    worker = Worker(16.0, None, False)
+    try:
+        assert worker.run(node_cell("test_abs"), 0)["status"] == "timeout"
+        assert worker.process is None
+        first = worker.run(node_cell("test_abs"), 300)
+        process = worker.process
+        second = worker.run(node_cell("test_relu"), 300)
+        assert first["status"] == second["status"] == "pass"
+        assert worker.process is process  # one process ran both
+    finally:
+        worker.close()
+    assert worker.process is None
+    records = run_matrix(
+        [node_cell("test_abs"), node_cell("test_relu")], tmp_path / "m.jsonl", memory_gb=0.3
+    )
+    assert [r["status"] for r in records] == ["crash", "crash"]
