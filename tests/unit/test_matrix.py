@@ -15,9 +15,9 @@ from frontend_mess.support.errors import FrontendError
 INPUTS = Path(__file__).resolve().parents[1] / "filecheck" / "Inputs"
 
 
-def cell(source: str, path: str = "fx-torch") -> dict:
+def cell(source: str, path: str = "fx-torch", suite: str = "test") -> dict:
     return {
-        "suite": "test",
+        "suite": suite,
         "source": source,
         "path": path,
         "target": "llvm-cpu",
@@ -219,13 +219,7 @@ def test_rerun_failures_touches_only_the_cells_asked_for(tmp_path):
 
 
 def node_cell(source: str, path: str = "onnx") -> dict:
-    return {
-        "suite": "onnx-node",
-        "source": source,
-        "path": path,
-        "target": "llvm-cpu",
-        "compile_only": False,
-    }
+    return cell(source, path, "onnx-node")
 
 
 @pytest.mark.slow
