@@ -1,5 +1,5 @@
-"""One matrix cell, in a process of its own: forked from the matrix's fork server (`child_main`;
-small cells share a worker, `worker_main`), or by hand with
+"""One matrix cell, in a worker process forked from the matrix's fork server (`worker_main`:
+a model cell's worker runs only it, small cells share one), or by hand with
 `python -m frontend_mess.matrix.cell '{json}' [MEMORY_GB]`.
 
 The record says: status, the stage that failed, the first error line, an error class, the max
@@ -292,34 +292,6 @@ def limit_memory(gigabytes: float) -> None:
 PRELOAD = ["numpy", "onnx", "iree.compiler", "iree.runtime", "torch", __name__]
 
 
-def _enter(memory_gb: float, log_path: str) -> None:
-    """What a cell's process does first: upstream output goes to `log_path` (its tail names
-    the cause of a crash), progress is off, the address space capped."""
-    import os
-
-    descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(descriptor, 1)
-    os.dup2(descriptor, 2)
-    os.close(descriptor)
-    os.environ["CI"] = "1"
-    limit_memory(memory_gb)
-
-
-def child_main(
-    cell: dict,
-    memory_gb: float,
-    log_path: str,
-    connection,
-    store_root: str | None = None,
-    fresh: bool = False,
-) -> None:
-    """Entry of a cell's own process (forked from the fork server); the record goes back on
-    `connection`."""
-    _enter(memory_gb, log_path)
-    connection.send(run_cell(cell, store_root, fresh))
-    connection.close()
-
-
 def worker_main(
     memory_gb: float,
     log_path: str,
@@ -329,10 +301,16 @@ def worker_main(
 ) -> None:
     """Entry of a worker process (runner.Worker): it runs the cells it receives on
     `connection` one after another, each record sent back as it ends, until it receives None.
-    The log restarts with each cell, so a crash's tail is that cell's."""
+    Upstream output goes to `log_path`, restarted with each cell, so a crash's tail names
+    that cell's cause; the address space is capped."""
     import os
 
-    _enter(memory_gb, log_path)
+    descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    os.close(descriptor)
+    os.environ["CI"] = "1"
+    limit_memory(memory_gb)
     while (cell := connection.recv()) is not None:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -180,33 +180,13 @@ def run_one(
     store_root: str | None = None,
     fresh: bool = False,
 ) -> dict:
-    """Run one cell in its own process; a timeout, a crash or an out-of-memory kill becomes
-    that cell's record. The process caps its own address space (matrix_cell.child_main)."""
-    import tempfile
-
-    from frontend_mess.matrix.cell import child_main
-
-    context = _fork_server()
-    receive, send = context.Pipe(duplex=False)
-    with tempfile.NamedTemporaryFile(prefix="frontend-mess-cell-", suffix=".log") as log:
-        process = context.Process(
-            target=child_main,
-            args=(cell, memory_gb, log.name, send, store_root, fresh),
-            daemon=True,
-        )
-        process.start()
-        send.close()
-        try:
-            if not receive.poll(timeout_s):
-                process.kill()
-                process.join()
-                return failed(cell, "timeout", f"over {timeout_s} s", "timeout")
-            return receive.recv()
-        except EOFError:  # the process ended without a record
-            return _died(cell, process, Path(log.name))
-        finally:
-            process.join(timeout=30)
-            receive.close()
+    """Run one cell in a process of its own (a Worker that runs only it); a timeout, a crash
+    or an out-of-memory kill becomes that cell's record."""
+    worker = Worker(memory_gb, store_root, fresh)
+    try:
+        return worker.run(cell, timeout_s)
+    finally:
+        worker.close()
 
 
 def _died(cell: dict, process, log: Path) -> dict:
