@@ -504,6 +504,12 @@ def _add_verify(sub) -> None:
         help="absolute tolerance (default: %(default)g)",
     )
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device")
+    p.add_argument(
+        "--localize",
+        action="store_true",
+        help="compare every intermediate value (each ONNX node's or ATen op's) and name the "
+        "first op past tolerance (exit 1 if one is)",
+    )
     _add_target_options(p)
     _add_params_options(p, file_option=False)
     _add_source_options(p)
@@ -1240,6 +1246,17 @@ def _run_verify(args) -> int:
     _check_diagnostics_dir(args)
     progress = _progress(args)
     memo = _memo(args, progress)
+    if args.localize:
+        from frontend_mess.localize import localize
+
+        spec = _preset(args, memo, progress)
+        loaded = memo.loaded()
+        result = localize(
+            loaded, spec, via=args.via, seed=args.input_seed, rtol=args.rtol, atol=args.atol,
+            progress=progress,
+        )
+        args.out.write(result.text())
+        return 0 if result.ok else EXIT_MISMATCH
     report = memo.verify(
         _preset(args, memo, progress),
         args.via,
