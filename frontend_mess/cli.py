@@ -44,6 +44,7 @@ from frontend_mess.defaults import (
     MAX_SEQ_LEN,
     ONNX_EXPORTERS,
     ONNX_IMPORTERS,
+    ONNX_VIAS,
     OUTPUT_KINDS,
     PARAMS_AUTO_BYTES,
     PARAMS_MODES,
@@ -125,6 +126,11 @@ examples:
   frontend-mess tune mobilenet_v3_small             # every candidate of the flag space
   frontend-mess tune resnet18 --candidates default,vector-256,no-im2col
   frontend-mess compile mobilenet_v3_small --preset tuned   # the stored winner""",
+    "reduce": """
+examples:
+  frontend-mess reduce model.onnx -o repro/                 # via onnx, on llvm-cpu
+  frontend-mess reduce model.onnx --via onnx-iree -o repro/
+  frontend-mess reduce --cell reports/matrix-onnx-models.jsonl:21 -o repro/""",
     "bench": """
 examples:
   frontend-mess bench resnet18                      # iree, eager, inductor, onnxruntime
@@ -868,6 +874,82 @@ def _run_store(args) -> int:
     return code
 
 
+def _add_reduce(sub) -> None:
+    p = _subparser(
+        sub,
+        "reduce",
+        "shrink a failing ONNX graph to the few nodes that fail the same way",
+        "Run the source (or a matrix cell) once to learn how it fails (status, stage, error "
+        "class), then search the graph's windows for the smallest that fails the same way, "
+        "each candidate run as a matrix cell. A mismatch starts from the first diverging "
+        "node (verify --localize). Writes DIR/model.onnx, DIR/repro.json and DIR/ISSUE.md.",
+    )
+    p.add_argument("source", nargs="?", help="an .onnx file")
+    p.add_argument(
+        "--cell",
+        metavar="RECORD",
+        help="a matrix record: its JSON line, or REPORT.jsonl:LINE (instead of SOURCE)",
+    )
+    p.add_argument(
+        "--via",
+        choices=list(ONNX_VIAS),
+        default=next(v for v, i in ONNX_VIAS.items() if i == DEFAULT_ONNX_IMPORTER),
+        help="the ONNX importer's path (default: %(default)s)",
+    )
+    p.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=DEFAULT_TARGET,
+        help="IREE target (default: %(default)s)",
+    )
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="the repro directory")
+    p.add_argument(
+        "--timeout",
+        type=_positive_int,
+        default=MATRIX_TIMEOUT_S,
+        help="seconds per candidate (default: %(default)s)",
+    )
+    p.add_argument(
+        "--memory-gb",
+        type=_positive_float,
+        default=MATRIX_MEMORY_GB,
+        help="address-space limit per candidate (default: %(default)s)",
+    )
+    _add_quiet(p)
+
+
+def _run_reduce(args) -> None:
+    from frontend_mess.matrix.runner import context
+    from frontend_mess.reduce.repro import write_repro
+    from frontend_mess.reduce.run import cell_of_record, reduce
+    from frontend_mess.support.paths import input_file
+
+    if (args.source is None) == (args.cell is None):
+        raise FrontendError("reduce takes an .onnx SOURCE or --cell RECORD (one of the two)")
+    if args.cell is not None:
+        cell = cell_of_record(args.cell)
+    else:
+        input_file(args.source, "ONNX model")
+        cell = {
+            "suite": "file",
+            "source": os.path.abspath(args.source),
+            "path": args.via,
+            "target": args.target,
+        }
+    output = Path(args.output)
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise FrontendError(f"{output} exists and is not an empty directory: name a new one")
+    progress = _progress(args)
+    reduced = reduce(cell, timeout_s=args.timeout, memory_gb=args.memory_gb, progress=progress)
+    write_repro(output, reduced, context(cell))
+    print(
+        f"{cell['source']}: {reduced.original_ops} -> {reduced.ops} nodes, failing as it did "
+        f"({reduced.failure.record['status']} at {reduced.failure.record['stage']}: "
+        f"{reduced.failure.record['error_class']}); {reduced.candidates} candidates in "
+        f"{reduced.seconds:.0f} s; repro in {output}/"
+    )
+
+
 def _add_models(sub) -> None:
     sub.add_parser("models", help="list the named model sources and their default inputs")
 
@@ -885,6 +967,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analyze(sub)
     _add_bench(sub)
     _add_tune(sub)
+    _add_reduce(sub)
     _add_matrix(sub)
     _add_models(sub)
     _add_store(sub)
@@ -1252,7 +1335,12 @@ def _run_verify(args) -> int:
         spec = _preset(args, memo, progress)
         loaded = memo.loaded()
         result = localize(
-            loaded, spec, via=args.via, seed=args.input_seed, rtol=args.rtol, atol=args.atol,
+            loaded,
+            spec,
+            via=args.via,
+            seed=args.input_seed,
+            rtol=args.rtol,
+            atol=args.atol,
             progress=progress,
         )
         args.out.write(result.text())
@@ -1316,6 +1404,7 @@ COMMANDS = {
     "analyze": _run_analyze,
     "bench": _run_bench,
     "tune": _run_tune,
+    "reduce": _run_reduce,
     "matrix": _run_matrix,
     "store": _run_store,
     "models": _run_models,

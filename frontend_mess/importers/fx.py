@@ -301,9 +301,10 @@ def to_mlir(
             torch_d.register_dialect(context)
             importer = FxImporter(context=context, hooks=torch_mlir_hooks())
             for func_name, program in programs.items():
-                importer.import_frozen_program(
-                    program if prepared else prepare(program), func_name=func_name
-                )
+                program = program if prepared else prepare(program)
+                if kind == "stablehlo":
+                    program = explicit_ceil_mode_padding(program)
+                importer.import_frozen_program(program, func_name=func_name)
             return fx._module_lowering(False, False, output_type, importer.module)
         except TorchMlirCompilerError as exc:
             raise LoweringError(
@@ -316,6 +317,64 @@ def to_mlir(
                 f"torch-mlir could not import {name}: {type(cause).__name__}: "
                 f"{first_lines(cause, 1)}"
             ) from cause
+
+
+def _ceil_extra(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    """How many more rows a ceil-mode pool reads past the end of a dim than a floor-mode one
+    (PyTorch's output size rule: a last window must start inside the input or its padding)."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + pad:
+        out -= 1
+    return max(0, (out - 1) * stride + dilation * (kernel - 1) + 1 - (size + 2 * pad))
+
+
+def explicit_ceil_mode_padding(program):
+    """The program with each ceil-mode max pool (whose indices are unused) made a floor-mode
+    pool over an input padded with -inf at its end, or the program itself where it has none.
+
+    torch-mlir's StableHLO lowering of `max_pool2d_with_indices` with `ceil_mode=True` gets the
+    output's shape right (torch-mlir #4167) but pads the window symmetrically, while PyTorch
+    pads only at the end (as tt-mlir #3521 says of the same lowering): squeezenet1_0's pool at
+    `features.6` (54 -> 27) is off by up to 5.7 (`verify --localize` named it). The padding
+    made explicit is what PyTorch computes. Test:
+    tests/unit/test_torch_importer.py::test_ceil_mode_max_pool_verifies_on_stablehlo."""
+    import copy
+    import operator
+
+    import torch
+
+    aten = torch.ops.aten
+
+    def rewritable(node) -> bool:
+        if node.target != aten.max_pool2d_with_indices.default or len(node.args) < 6:
+            return False
+        if not node.args[5]:
+            return False
+        users = list(node.users)
+        return all(u.target is operator.getitem and u.args[1] == 0 for u in users)
+
+    if not any(rewritable(n) for n in program.graph.nodes):
+        return program
+    program = copy.deepcopy(program)
+    graph = program.graph_module.graph
+    for node in [n for n in graph.nodes if rewritable(n)]:
+        source, kernel, stride, padding, dilation = node.args[:5]
+        stride = stride or kernel
+        shape = node.args[0].meta["val"].shape
+        extra = [
+            _ceil_extra(int(shape[-2 + i]), kernel[i], stride[i], padding[i], dilation[i])
+            for i in range(2)
+        ]
+        arguments = (source, [0, extra[1], 0, extra[0]], float("-inf"))
+        with graph.inserting_before(node):
+            padded = graph.call_function(aten.constant_pad_nd.default, arguments)
+        value = source.meta["val"]
+        with value.fake_mode:  # the importer reads each node's type from its fake value
+            padded.meta["val"] = aten.constant_pad_nd.default(value, *arguments[1:])
+        node.args = (padded, kernel, stride, padding, dilation, False)
+    program.graph_module.recompile()
+    return program
 
 
 def _masked_cause(exc: BaseException) -> BaseException:

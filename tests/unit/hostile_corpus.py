@@ -1299,7 +1299,7 @@ def cases() -> list[Case]:
             says=("outdir",),
         )
     )
-    return c + more_cases() + even_more_cases() + store_cases() + bench_cases()
+    return c + more_cases() + even_more_cases() + store_cases() + bench_cases() + reduce_cases()
 
 
 def more_cases() -> list[Case]:
@@ -1724,5 +1724,62 @@ def bench_cases() -> list[Case]:
             ["compile", "m.py", "--preset", "tuned", "-o", "m.vmfb"],
             tiny,
             says=("tune",),
+        ),
+    ]
+
+
+def _full_directory(d: Path, f: Path) -> None:
+    (d / "full").mkdir()
+    (d / "full" / "keep.txt").write_text("mine")
+
+
+def reduce_cases() -> list[Case]:
+    """`reduce` and `verify --localize` (issue 14): what they cannot take, said before work."""
+    tiny = _model_file(TINY_PY)
+    return [
+        Case("reduce-nothing", ["reduce", "-o", "r"], says=("SOURCE", "--cell")),
+        Case(
+            "reduce-both",
+            ["reduce", "tiny.onnx", "--cell", "x.jsonl:1", "-o", "r"],
+            _copy("tiny.onnx"),
+            says=("one of the two",),
+        ),
+        Case("reduce-missing", ["reduce", "nope.onnx", "-o", "r"], says=("nope.onnx",)),
+        Case(
+            "reduce-cell-not-json",
+            ["reduce", "--cell", "{oops", "-o", "r"],
+            says=("not a JSON matrix record",),
+        ),
+        Case(
+            "reduce-cell-line-past-end",
+            ["reduce", "--cell", "r.jsonl:9", "-o", "out"],
+            _write("r.jsonl", "{}\n"),
+            says=("r.jsonl", "line 9"),
+        ),
+        Case(
+            "reduce-into-a-full-directory",
+            ["reduce", "tiny.onnx", "-o", "full"],
+            _copy("tiny.onnx", then=_full_directory),
+            says=("full", "empty directory"),
+        ),
+        Case(
+            "reduce-a-torch-cell",
+            [
+                "reduce",
+                "--cell",
+                json.dumps(
+                    {"suite": "file", "source": "m.py", "path": "fx-linalg", "target": "llvm-cpu"}
+                ),
+                "-o",
+                "r",
+            ],
+            tiny,
+            says=("reduce takes ONNX graphs",),
+        ),
+        Case(
+            "verify-localize-mlir",
+            ["verify", "tiny.mlir", "--localize"],
+            _copy("tiny.mlir"),
+            says=("tiny.mlir", "MLIR"),
         ),
     ]

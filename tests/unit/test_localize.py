@@ -139,6 +139,8 @@ def test_mlir_has_no_graph_to_localize(tmp_path):
     from frontend_mess.support.errors import FrontendError
 
     path = tmp_path / "m.mlir"
-    path.write_text("func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> { return %a : tensor<2xf32> }")
+    path.write_text(
+        "func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> { return %a : tensor<2xf32> }"
+    )
     with pytest.raises(FrontendError, match="is MLIR: there is no framework graph"):
         _localize(pipeline.load(str(path)))

@@ -99,3 +99,27 @@ def test_torch_mlir_repro_report_hides_the_real_error():
     from frontend_mess.importers.fx import _masked_cause
 
     assert isinstance(_masked_cause(caught.value), MemoryError)
+
+
+def test_ceil_mode_max_pool_verifies_on_stablehlo(monkeypatch):
+    """torch-mlir's StableHLO lowering pads a ceil-mode max pool's window symmetrically
+    (squeezenet1_0's `features.6`, 54 -> 27); frontend-mess pads the input at its end
+    first (fx.explicit_ceil_mode_padding). Without that, the same pool mismatches: when this
+    test's second half starts failing, torch-mlir is fixed and the workaround can go."""
+    import torch
+
+    from frontend_mess import pipeline
+    from frontend_mess.backend.targets import target_spec
+    from frontend_mess.importers import fx
+    from frontend_mess.verify import verify
+
+    def check():
+        model = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.MaxPool2d(3, 2, ceil_mode=True))
+        loaded = pipeline.load(model, example_args=(torch.randn(1, 2, 54, 54),))
+        return verify(loaded, target_spec("llvm-cpu"), via="fx-stablehlo")
+
+    fixed = check()
+    assert fixed.ok and fixed.checks[0].shape == (1, 2, 27, 27), fixed.text()
+    monkeypatch.setattr(fx, "explicit_ceil_mode_padding", lambda program: program)
+    upstream = check()
+    assert not upstream.ok, "torch-mlir's StableHLO ceil-mode pool matches now: drop the rewrite"

@@ -1,0 +1,118 @@
+"""A repro directory: the reduced model, the one command that shows the failure, the tool
+versions and flags, the first error, and the text of an upstream issue, ready to paste.
+
+    DIR/model.onnx     the reduced graph (its weights inline: a few nodes' worth)
+    DIR/repro.json     what failed, how, the counts, versions, flags and the command
+    DIR/ISSUE.md       the upstream issue's text (title, steps, expected, actual, versions)
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from frontend_mess.support.atomic import write_atomically
+
+#: who owns a failure, by the stage it is in and the path's importer
+_UPSTREAM = {
+    ("import", "onnx"): "torch-mlir (its ONNX importer, torch_mlir.extras.onnx_importer)",
+    ("import", "onnx-iree"): "IREE (iree-import-onnx)",
+    ("lower", "onnx"): "torch-mlir (torch-onnx-to-torch-backend-pipeline)",
+    ("lower", "onnx-iree"): "torch-mlir (the ONNX to torch lowering IREE runs)",
+}
+
+
+def upstream_of(stage: str, path: str, error: str = "") -> str:
+    if "at input conversion" in error:  # torch-mlir's torch-to-linalg, run by iree-compile
+        return "torch-mlir (the torch dialect's conversion to linalg, run inside iree-compile)"
+    if stage in ("compile", "run", "compare"):
+        return (
+            "IREE (iree-compile / the IREE runtime)"
+            if stage != "compare"
+            else ("IREE or torch-mlir (a numerical mismatch: compare the lowered IR)")
+        )
+    return _UPSTREAM.get((stage, path), "torch-mlir or IREE")
+
+
+def command(cell: dict) -> list[str]:
+    return [
+        "frontend-mess",
+        "verify",
+        "model.onnx",
+        "--via",
+        cell["path"],
+        "--target",
+        cell["target"],
+    ]
+
+
+def write_repro(directory: Path, reduced, context: dict) -> Path:
+    """Write the repro directory for a `run.Reduced` (each file atomically)."""
+    import onnx
+
+    directory.mkdir(parents=True, exist_ok=True)
+    cell, record = reduced.failure.cell, reduced.record
+    data = reduced.model.SerializeToString()
+    write_atomically(directory / "model.onnx", lambda handle: handle.write(data))
+    ops = [n.op_type for n in reduced.model.graph.node]
+    info = {
+        "original": {**cell, "ops": reduced.original_ops},
+        "failure": {
+            k: reduced.failure.record.get(k, "")
+            for k in ("status", "stage", "error_class", "error")
+        },
+        "reduced": {"ops": reduced.ops, "op_types": ops, "error": record.get("error", "")},
+        "command": shlex.join(command(cell)),
+        "candidates_run": reduced.candidates,
+        "seconds": reduced.seconds,
+        **context,
+    }
+    text = (json.dumps(info, indent=1) + "\n").encode()
+    write_atomically(directory / "repro.json", lambda handle: handle.write(text))
+    issue = _issue_text(reduced, info, onnx.printer.to_text(reduced.model.graph))
+    write_atomically(directory / "ISSUE.md", lambda handle: handle.write(issue.encode()))
+    return directory
+
+
+def _issue_text(reduced, info: dict, graph_text: str) -> str:
+    cell, failure = reduced.failure.cell, info["failure"]
+    versions = "\n".join(f"- {k} {v}" for k, v in info.get("versions", {}).items())
+    flags = " ".join(info.get("flags", []))
+    stage = failure["stage"] or "?"
+    title_ops = ", ".join(dict.fromkeys(info["reduced"]["op_types"]))
+    return f"""# {failure["status"]} at {stage}: {failure["error_class"]} ({title_ops})
+
+Upstream: {upstream_of(stage, cell["path"])}
+
+A {reduced.ops}-node ONNX graph (reduced from {cell["source"]}, {reduced.original_ops} nodes, by
+`frontend-mess reduce`) fails at the {stage} stage on {cell["target"]} via {cell["path"]}.
+
+## Reproduce
+
+```sh
+{info["command"]}
+```
+
+The graph (`model.onnx`, printed by `onnx.printer`):
+
+```
+{graph_text.strip()}
+```
+
+iree-compile flags: `{flags}` (host ISA {info.get("host_isa", "?")})
+
+## Expected
+
+The graph imports, compiles and runs, and its outputs match onnxruntime's.
+
+## Actual
+
+```
+{info["reduced"]["error"] or failure["error"]}
+```
+
+## Versions
+
+{versions}
+"""

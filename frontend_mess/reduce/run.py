@@ -1,0 +1,213 @@
+"""The driver of `frontend-mess reduce`: what fails (a source and path, or a matrix cell's
+record), how it fails (the cell's status, stage and error class, from one run of the whole
+model), and the search for the smallest ONNX graph that fails the same way. Every candidate
+runs as a matrix cell (matrix/cell.py: the same stages and verdicts as the matrix) in one
+worker process, so a candidate that crashes the compiler or hangs fails alone."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from frontend_mess.support.errors import FrontendError
+from frontend_mess.support.progress import QUIET, Progress
+
+#: what makes two failures the same: the status and stage of the record, and its error class
+SAME = ("status", "stage", "error_class")
+
+
+@dataclass
+class Failure:
+    cell: dict
+    record: dict
+
+    @property
+    def signature(self) -> tuple[str, ...]:
+        return tuple(self.record.get(k, "") for k in SAME)
+
+
+def cell_of_record(text: str) -> dict:
+    """A matrix record (a line of a report, or `REPORT.jsonl:LINE`) -> its cell."""
+    if not text.lstrip().startswith("{"):
+        path, _, line = text.rpartition(":")
+        if not path or not line.isdigit():
+            raise FrontendError(
+                f"--cell takes a matrix record (a JSON line) or REPORT.jsonl:LINE, got {text!r}"
+            )
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError as exc:
+            raise FrontendError(f"cannot read {path}: {exc.strerror}") from exc
+        if not 1 <= int(line) <= len(lines):
+            raise FrontendError(f"{path} has {len(lines)} lines, not line {line}")
+        text = lines[int(line) - 1]
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FrontendError(f"--cell: not a JSON matrix record ({exc.msg})") from exc
+    if not isinstance(record, dict) or not {"suite", "source", "path", "target"} <= set(record):
+        raise FrontendError("--cell: a matrix record names suite, source, path and target")
+    return {k: record[k] for k in ("suite", "source", "path", "target")}
+
+
+def onnx_model_of(cell: dict, progress: Progress):
+    """The ONNX graph a cell runs: an .onnx source as it is (a node case: its model)."""
+
+    from frontend_mess.matrix.runner import cell_source
+    from frontend_mess.sources import is_onnx
+
+    if cell["suite"] == "onnx-node":
+        from frontend_mess.matrix.onnx_node import load_case
+
+        return load_case(cell["source"]).model
+    source = cell_source(cell)
+    if not is_onnx(source):
+        raise FrontendError(
+            f"reduce takes ONNX graphs: {cell['source']} is a {cell['suite']} source; "
+            f"reducing FX graphs is not built yet (`verify --localize` names a mismatch's op)"
+        )
+    with progress.step(f"loading {source}"):
+        from frontend_mess.importers.onnx_graph import load
+
+        return load(source, progress=progress)
+
+
+class Oracle:
+    """Runs candidates as cells in one worker; says whether each fails like `failure`."""
+
+    def __init__(self, failure_cell: dict, scratch: Path, timeout_s: int, memory_gb: float):
+        from frontend_mess.matrix.runner import Worker
+
+        self.base = {
+            "suite": "reduce",
+            "path": failure_cell["path"],
+            "target": failure_cell["target"],
+        }
+        self.scratch, self.timeout_s = scratch, timeout_s
+        self.worker = Worker(memory_gb, None, False)
+        self.runs = 0
+
+    def record(self, model) -> dict:
+        import onnx
+
+        self.runs += 1
+        path = self.scratch / f"candidate-{self.runs}.onnx"
+        onnx.save(model, path)
+        cell = {**self.base, "source": str(path)}
+        record = self.worker.run(cell, self.timeout_s)
+        record["error_class"] = record.get("error_class", "").replace(str(path), "MODEL")
+        return record
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+@dataclass
+class Reduced:
+    failure: Failure
+    original_ops: int
+    model: object  # onnx.ModelProto
+    ops: int
+    record: dict
+    candidates: int
+    seconds: float
+
+
+def reduce(
+    cell: dict,
+    *,
+    timeout_s: int,
+    memory_gb: float,
+    progress: Progress = QUIET,
+) -> Reduced:
+    """Reduce the ONNX graph of `cell` to the smallest window that fails as it does."""
+    from frontend_mess.reduce.graph import OnnxGraph, reduce_windows
+
+    start = time.perf_counter()
+    model = onnx_model_of(cell, progress)
+    with tempfile.TemporaryDirectory(prefix="frontend-mess-reduce-") as scratch:
+        oracle = Oracle(cell, Path(scratch), timeout_s, memory_gb)
+        try:
+            with progress.step(f"running {cell['source']} via {cell['path']} once"):
+                failure = Failure(cell, oracle.record(model))
+            if failure.record["status"] == "pass":
+                raise FrontendError(
+                    f"{cell['source']} passes via {cell['path']} on {cell['target']}: "
+                    f"there is no failure to reduce"
+                )
+            if (
+                failure.record["status"] in ("timeout", "crash")
+                and failure.record.get("error_class") == "out of memory"
+            ):
+                progress.note("the failure is running out of memory: a smaller graph may not")
+            graph = OnnxGraph(model)
+            progress.note(
+                f"failure: {failure.record['status']} at {failure.record['stage'] or '?'}, "
+                f"{failure.record['error_class']!r}; {len(graph.nodes)} nodes"
+            )
+            start_hi = (
+                _first_diverging(model, cell, progress)
+                if failure.signature[0] == "mismatch"
+                else None
+            )
+            records: dict = {}
+
+            def fails(window) -> bool:
+                try:
+                    candidate = graph.extract(window)
+                except Exception:  # noqa: BLE001 - a window onnx cannot cut out is not a candidate
+                    return False
+                with progress.step(f"candidate of {len(window.nodes)} nodes"):
+                    record = oracle.record(candidate)
+                records[window] = record
+                return tuple(record.get(k, "") for k in SAME) == failure.signature
+
+            window = reduce_windows(graph, fails, start_hi=start_hi, on_step=progress.note)
+            candidates = oracle.runs - 1
+        finally:
+            oracle.close()
+    if window is None:
+        raise FrontendError(
+            f"no part of {cell['source']} fails the way the whole does "
+            f"({failure.record['error_class']!r}); the failure needs the whole graph"
+        )
+    return Reduced(
+        failure,
+        len(graph.nodes),
+        graph.extract(window),
+        len(window.nodes),
+        records[window],
+        candidates,
+        round(time.perf_counter() - start, 1),
+    )
+
+
+def _first_diverging(model, cell: dict, progress: Progress) -> int | None:
+    """The position of the first node whose value diverges (localize.py), where it finds one."""
+    from frontend_mess import pipeline
+    from frontend_mess.backend.targets import target_spec
+    from frontend_mess.defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
+    from frontend_mess.localize import localize
+
+    try:
+        loaded = pipeline.load(model, progress=progress)
+        result = localize(
+            loaded,
+            target_spec(cell["target"]),
+            via=cell["path"],
+            seed=VERIFY_SEED,
+            rtol=VERIFY_RTOL,
+            atol=VERIFY_ATOL,
+            progress=progress,
+        )
+    except FrontendError as exc:
+        progress.note(f"localize could not run ({exc}); searching from the outputs")
+        return None
+    if result.first is None:
+        progress.note("localize: no intermediate value diverges; searching from the outputs")
+        return None
+    progress.note(f"localize: the first diverging node is {result.first.node} ({result.first.op})")
+    return result.first.index

@@ -1,0 +1,142 @@
+"""`frontend-mess reduce` (frontend_mess/reduce/): the window search on a fake oracle, and
+a real 49-node graph with one failing op reduced to the few nodes that fail the same way,
+written as a repro that fails the same way again."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from frontend_mess.reduce.graph import OnnxGraph, reduce_windows
+from frontend_mess.reduce.run import cell_of_record
+from frontend_mess.support.errors import FrontendError
+
+
+def chain(length: int = 48, bad_at: int = 30) -> onnx.ModelProto:
+    """MatMul, Relu, Tanh, ... with, at `bad_at`, a ReduceL1 whose axes are a graph input
+    added back to the chain: torch-mlir's ONNX importer gives its open-shaped result a
+    scalar's type, and the conversion to linalg then fails on it (the compile stage)."""
+    rng = np.random.default_rng(0)
+    nodes, weights, value = [], [], "x"
+    for i in range(length):
+        out = f"v{i}"
+        if i == bad_at:
+            nodes.append(helper.make_node("ReduceL1", [value, "axes"], ["r"], name="reduce_l1"))
+            nodes.append(helper.make_node("Add", [value, "r"], [out], name="add"))
+        elif i % 3 == 0:
+            weight = rng.standard_normal((8, 8)).astype(np.float32)
+            weights.append(numpy_helper.from_array(weight, f"w{i}"))
+            nodes.append(helper.make_node("MatMul", [value, f"w{i}"], [out], name=f"mm{i}"))
+        else:
+            op = "Relu" if i % 3 == 1 else "Tanh"
+            nodes.append(helper.make_node(op, [value], [out], name=f"{op.lower()}{i}"))
+        value = out
+    graph = helper.make_graph(
+        nodes,
+        "chain",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8]),
+            helper.make_tensor_value_info("axes", TensorProto.INT64, [1]),
+        ],
+        [helper.make_tensor_value_info(value, TensorProto.FLOAT, [4, 8])],
+        weights,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def test_the_search_ends_on_the_window_the_oracle_needs():
+    graph = OnnxGraph(chain())
+    bad = next(i for i, n in enumerate(graph.nodes) if n.op_type == "ReduceL1")
+    asked = []
+
+    def fails(window) -> bool:  # fails while the ReduceL1 and the node after it are in
+        asked.append(window)
+        return {bad, bad + 1} <= window.nodes
+
+    best = reduce_windows(graph, fails)
+    assert best is not None and best.nodes == {bad, bad + 1}
+    assert set(best.inputs) == {"v29", "axes"} and best.outputs == ("v30",)
+    # bisection, not one candidate per node
+    assert len(asked) < 2 * len(graph.nodes) // 3
+    model = graph.extract(best)
+    onnx.checker.check_model(model, full_check=True)
+    assert [n.op_type for n in model.graph.node] == ["ReduceL1", "Add"]
+
+
+def test_no_window_fails_when_the_oracle_never_does():
+    assert reduce_windows(OnnxGraph(chain()), lambda window: False) is None
+
+
+def test_a_constant_node_is_never_cut_off():
+    model = chain(6, bad_at=99)
+    axis = helper.make_node("Constant", [], ["k"], value=numpy_helper.from_array(np.array([1])))
+    model.graph.node.insert(0, axis)
+    model.graph.node.append(helper.make_node("ReduceSum", ["v5", "k"], ["s"], name="sum"))
+    del model.graph.output[:]
+    model.graph.output.append(helper.make_tensor_value_info("s", TensorProto.FLOAT, [4, 1]))
+    graph = OnnxGraph(model)
+    last = len(graph.nodes) - 1
+    window = graph.window(last, last)
+    assert window.inputs == ("v5",) and window.nodes == {0, last}
+
+
+def test_a_cell_is_read_from_a_report_line(tmp_path):
+    record = {
+        "suite": "onnx-models",
+        "source": "a/model.onnx",
+        "path": "onnx",
+        "target": "llvm-cpu",
+    }
+    report = tmp_path / "r.jsonl"
+    report.write_text(json.dumps({**record, "status": "compile-fail"}) + "\n")
+    assert cell_of_record(f"{report}:1") == record
+    assert cell_of_record(json.dumps(record)) == record
+    with pytest.raises(FrontendError, match="has 1 lines, not line 2"):
+        cell_of_record(f"{report}:2")
+    with pytest.raises(FrontendError, match="names suite, source, path and target"):
+        cell_of_record('{"source": "x"}')
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "frontend_mess", *args], capture_output=True, text=True
+    )
+
+
+def test_reduce_refuses_a_source_that_passes_and_a_torch_cell(tmp_path):
+    model = chain(6, bad_at=99)
+    onnx.save(model, tmp_path / "fine.onnx")
+    done = _cli("reduce", str(tmp_path / "fine.onnx"), "-o", str(tmp_path / "r"), "-q")
+    assert done.returncode == 2 and "there is no failure to reduce" in done.stderr
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+    cell = (
+        '{"suite": "torchvision", "source": "resnet18", "path": "fx-linalg", "target": "llvm-cpu"}'
+    )
+    done = _cli("reduce", "--cell", cell, "-o", str(tmp_path / "t"), "-q")
+    assert done.returncode == 2 and "reduce takes ONNX graphs" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_compile_failure_of_a_49_node_graph_reduces_to_two_nodes(tmp_path):
+    onnx.save(chain(), tmp_path / "chain.onnx")
+    repro = tmp_path / "repro"
+    done = _cli("reduce", str(tmp_path / "chain.onnx"), "-o", str(repro), "-q")
+    assert done.returncode == 0, done.stderr
+    info = json.loads((repro / "repro.json").read_text())
+    assert info["original"]["ops"] == 49
+    assert info["reduced"]["op_types"] == ["ReduceL1", "Add"]
+    assert info["reduced"]["ops"] <= info["original"]["ops"] / 10
+    assert info["failure"]["error_class"] == "torch.aten.sum.dim_IntList"
+    issue = (repro / "ISSUE.md").read_text()
+    assert info["command"] in issue and "torch-mlir" in issue and "ReduceL1" in issue
+    # the repro fails the same way when run by its own command
+    again = _cli("verify", str(repro / "model.onnx"), "--via", "onnx", "-q")
+    assert again.returncode == 3, again.stderr
+    assert "torch.aten.sum.dim_IntList" in again.stderr
