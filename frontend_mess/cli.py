@@ -1132,8 +1132,8 @@ def _run_import(args) -> None:
 def _run_models(args) -> None:
     from frontend_mess.sources import known_models
 
-    for name, spec in known_models().items():
-        print(f"{name:<40} {spec}", file=args.out)
+    for name, specs in known_models().items():
+        print(f"{name:<40} {', '.join(map(str, specs))}", file=args.out)
 
 
 def _cpus() -> int:

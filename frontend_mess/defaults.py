@@ -105,7 +105,21 @@ DEVICES: tuple[str, ...] = ("local-task", "local-sync", "cuda")
 GROUP_KEYS: tuple[str, ...] = ("iterators", "maps", "body")
 
 # `frontend-mess matrix`: suites, per-cell limits and parallelism.
-SUITES: tuple[str, ...] = ("torchvision", "hf-tiny", "onnx-models", "onnx-node")
+#: torchvision's families beyond classification, a suite each (importers/torchvision_models.py)
+TORCHVISION_FAMILY_SUITES: dict[str, str] = {
+    "torchvision-segmentation": "segmentation",
+    "torchvision-video": "video",
+    "torchvision-optical-flow": "optical_flow",
+    "torchvision-detection": "detection",
+    "torchvision-quantization": "quantization",
+}
+SUITES: tuple[str, ...] = (
+    "torchvision",
+    *TORCHVISION_FAMILY_SUITES,
+    "hf-tiny",
+    "onnx-models",
+    "onnx-node",
+)
 MATRIX_TIMEOUT_S = 900
 MATRIX_MEMORY_GB = 16.0
 MATRIX_JOBS = 2

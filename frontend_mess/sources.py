@@ -132,11 +132,11 @@ def short_name(source: str) -> str:
     return Path(source.rstrip("/")).stem or "model"
 
 
-def known_models() -> dict[str, InputSpec]:
+def known_models() -> dict[str, list[InputSpec]]:
     """Named sources and the input each is imported with by default."""
     return {
-        f"{torchvision.PREFIX}{name}": torchvision.default_input_spec(name)
-        for name in torchvision.model_names()
+        f"{torchvision.PREFIX}{name}": torchvision.default_input_specs(name)
+        for name in torchvision.all_model_names()
     }
 
 
@@ -232,18 +232,21 @@ def resolve(source: str, options: SourceOptions | None = None) -> ModelSource:
     if torchvision.is_model_name(name):
         with seeded(options.seed):
             model = torchvision.build(name, options.weights)
-        default = random_inputs([torchvision.default_input_spec(name)])
+        default = random_inputs(torchvision.default_input_specs(name))
         args = _inputs(name, options.input_specs, default)
         if options.input_specs:
             check_arity(model, args, name)
         resolved = ModelSource.single(f"{torchvision.PREFIX}{name}", model, args)
         if options.weights is None:
             resolved.choices["weights"] = f"random, --seed {options.seed}"
+        fixed = torchvision.what_is_fixed(name)
+        if fixed:
+            resolved.choices["fixed"] = fixed
         return resolved
     if source.startswith(torchvision.PREFIX):
         torchvision.build(name)  # raises the unknown-name error with suggestions
     if Path(source).exists():
         raise FrontendError(f"{source} is not a model source frontend-mess can read: give {FORMS}")
-    close = difflib.get_close_matches(name, torchvision.model_names(), n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name, torchvision.all_model_names(), n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}?" if close else f"give {FORMS}"
     raise FrontendError(f"unknown model {source!r}: {hint}")

@@ -1,4 +1,6 @@
-"""torchvision classification models by name, with random weights unless a state dict is given.
+"""torchvision models by name, with random weights unless a state dict is given: the
+classification models, and the other families `torchvision.models.get_model` builds
+(segmentation, video, optical flow, detection, quantization), each with its own inputs.
 
 The default input size comes from the DEFAULT weights' evaluation transform (inception_v3: 299,
 efficientnet_b7: 600), which torchvision knows without downloading anything, except for ViTs:
@@ -51,16 +53,85 @@ def live_catalog() -> dict[str, int]:
     return {name: live_image_size(name) for name in sorted(models.list_models(module=models))}
 
 
+#: the families beyond classification: torchvision.models' submodule of each
+FAMILIES = ("segmentation", "video", "optical_flow", "detection", "quantization")
+#: a video clip's frames: what torchvision's video models are trained on (mvit's temporal
+#: position embedding takes exactly 16)
+VIDEO_FRAMES = 16
+#: optical flow: two images of RAFT's smallest size (its weights' `min_size`: 128x128)
+FLOW_SIZE = 128
+#: detection: one image of a fixed size (the models resize it themselves; 320 is what the
+#: smallest, ssdlite320 and fasterrcnn_mobilenet_v3_large_320_fpn, are made for)
+DETECTION_SIZE = 320
+
+
+@functools.cache
+def families() -> dict[str, dict[str, list[list[int]]]]:
+    """Family -> model name -> the shape of each input, from the static catalog where it was
+    made for the installed torchvision, else from torchvision itself."""
+    data = json.loads(CATALOG.read_text())
+    try:
+        installed = metadata.version("torchvision")
+    except metadata.PackageNotFoundError:
+        installed = None
+    if data["torchvision"] == installed and "families" in data:
+        return data["families"]
+    return live_families()
+
+
+def live_families() -> dict[str, dict[str, list[list[int]]]]:
+    """The families as torchvision reports them (imports torchvision)."""
+    from torchvision import models
+
+    found: dict[str, dict[str, list[list[int]]]] = {}
+    for family in FAMILIES:
+        module = getattr(models, family)
+        found[family] = {
+            name: _family_inputs(family, name) for name in sorted(models.list_models(module=module))
+        }
+    return found
+
+
+def _family_inputs(family: str, name: str) -> list[list[int]]:
+    from torchvision import models
+
+    transforms = models.get_model_weights(name).DEFAULT.transforms()
+    if family == "segmentation":  # SemanticSegmentation(resize_size=[520])
+        size = int(transforms.resize_size[0])
+        return [[1, 3, size, size]]
+    if family == "video":  # VideoClassification(crop_size=[112, 112])
+        size = int(transforms.crop_size[0])
+        return [[1, 3, VIDEO_FRAMES, size, size]]
+    if family == "optical_flow":
+        return [[1, 3, FLOW_SIZE, FLOW_SIZE]] * 2
+    if family == "detection":
+        return [[1, 3, DETECTION_SIZE, DETECTION_SIZE]]
+    size = int(transforms.crop_size[0])  # quantization: ImageClassification
+    return [[1, 3, size, size]]
+
+
+def family_of(name: str) -> str | None:
+    """`classification`, one of FAMILIES, or None for a name torchvision does not build."""
+    if name in catalog():
+        return "classification"
+    return next((f for f, names in families().items() if name in names), None)
+
+
 def model_names() -> list[str]:
+    """The classification models (the `torchvision` matrix suite)."""
     return sorted(catalog())
 
 
+def all_model_names() -> list[str]:
+    return sorted([*catalog(), *(n for names in families().values() for n in names)])
+
+
 def is_model_name(name: str) -> bool:
-    return name in catalog()
+    return family_of(name) is not None
 
 
 def suggest(name: str) -> list[str]:
-    return difflib.get_close_matches(name, model_names(), n=3, cutoff=0.5)
+    return difflib.get_close_matches(name, all_model_names(), n=3, cutoff=0.5)
 
 
 def default_image_size(name: str) -> int:
@@ -79,8 +150,71 @@ def live_image_size(name: str) -> int:
 
 
 def default_input_spec(name: str) -> InputSpec:
-    size = default_image_size(name)
-    return InputSpec(shape=(1, 3, size, size))
+    return default_input_specs(name)[0]
+
+
+def default_input_specs(name: str) -> list[InputSpec]:
+    """The inputs a model is imported with by default: an image batch for classification and
+    segmentation, N x C x T x H x W for video, two images for optical flow."""
+    family = family_of(name)
+    if family is None or family == "classification":
+        size = default_image_size(name)
+        return [InputSpec(shape=(1, 3, size, size))]
+    return [InputSpec(shape=tuple(shape)) for shape in families()[family][name]]
+
+
+def what_is_fixed(name: str) -> str | None:
+    """What a family's export fixes, said with the model's choices (None: nothing special)."""
+    family = family_of(name)
+    if family == "detection":
+        return (
+            f"the dense network: a {DETECTION_SIZE}x{DETECTION_SIZE} image, normalized, not "
+            f"resized; backbone and heads' raw outputs; box decoding and NMS left out "
+            f"(data-dependent)"
+        )
+    if family == "quantization":
+        return (
+            "quantize=False: the float model with quantization stubs (fbgemm kernels do not export)"
+        )
+    if family == "optical_flow":
+        return "two images in, every flow refinement out (12 by default)"
+    return None
+
+
+def detection_dense(model):
+    """The data-independent part of a detection model, as the field exports it: the image
+    normalized as the model's own transform does (not resized: the image size is fixed),
+    the backbone, and the heads' raw outputs, flattened with their names kept as the keys
+    (`cls_logits`, `bbox_regression`; a two-stage model's RPN `objectness.0`,
+    `bbox_deltas.0`, ...). Anchor decoding, top-k and NMS (whose sizes depend on the data)
+    are left out: torch.export cannot trace them with a fixed size (a data-dependent guard,
+    as `export` of the whole model says)."""
+    from collections import OrderedDict
+
+    import torch
+
+    class DetectionDense(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.model = inner
+            transform = inner.transform
+            self.register_buffer("mean", torch.tensor(transform.image_mean)[None, :, None, None])
+            self.register_buffer("std", torch.tensor(transform.image_std)[None, :, None, None])
+
+        def forward(self, images):
+            features = self.model.backbone((images - self.mean) / self.std)
+            if isinstance(features, torch.Tensor):
+                features = OrderedDict([("0", features)])
+            levels = list(features.values())
+            if hasattr(self.model, "rpn"):  # two-stage: the region proposals' head
+                objectness, deltas = self.model.rpn.head(levels)
+                return {
+                    **{f"objectness.{i}": o for i, o in enumerate(objectness)},
+                    **{f"bbox_deltas.{i}": d for i, d in enumerate(deltas)},
+                }
+            return dict(self.model.head(levels))
+
+    return DetectionDense(model)
 
 
 def build(name: str, weights: str | Path | None = None):
@@ -92,9 +226,12 @@ def build(name: str, weights: str | Path | None = None):
         close = suggest(name)
         hint = f"did you mean {', '.join(close)}?" if close else "run `frontend-mess models`"
         raise FrontendError(f"unknown torchvision model {name!r}: {hint}")
+    family = family_of(name)
+    extra = {"weights_backbone": None} if family in ("segmentation", "detection") else {}
     with warnings.catch_warnings():  # inception_v3/googlenet warn about a future init change
         warnings.simplefilter("ignore", FutureWarning)
-        model = models.get_model(name, weights=None)
+        warnings.simplefilter("ignore", UserWarning)
+        model = models.get_model(name, weights=None, **extra)
     if weights is not None:
         path = Path(weights)
         if not path.is_file():
@@ -114,4 +251,5 @@ def build(name: str, weights: str | Path | None = None):
             raise FrontendError(
                 f"weights file {path} does not fit {name}: {first_lines(exc, 2)}"
             ) from None
-    return model.eval()
+    model = model.eval()
+    return detection_dense(model).eval() if family == "detection" else model

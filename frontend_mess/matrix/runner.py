@@ -27,6 +27,7 @@ from frontend_mess.defaults import (
     MATRIX_TIMEOUT_S,
     ONNX_VIAS,
     SUITES,
+    TORCHVISION_FAMILY_SUITES,
     VIAS,
 )
 from frontend_mess.matrix.report import cell_key, json_safe
@@ -62,24 +63,26 @@ def cell_source(cell: dict) -> str:
     return source
 
 
-def torchvision_models(store=None) -> dict[str, int]:
-    """Every torchvision classification model and its parameter count. Listing them imports
+def torchvision_models(store=None, family: str = "classification") -> dict[str, int]:
+    """Every torchvision model of a family and its parameter count. Listing them imports
     torchvision (and torch: 3.5 s here), so with a store the list is kept there, keyed by the
     tool versions: a matrix rerun whose every cell is cached imports neither."""
     import json
 
     from frontend_mess.store.keys import key_of
 
-    key = key_of({"stage": "suite", "suite": "torchvision", "versions": _versions()})
+    suite = "torchvision" if family == "classification" else f"torchvision-{family}"
+    key = key_of({"stage": "suite", "suite": suite, "versions": _versions()})
     action = store.lookup("suite", key) if store is not None else None
     data = store.read(action.outputs["models.json"]) if action is not None else None
     if data is not None:
         return json.loads(data)
     from torchvision import models
 
+    module = models if family == "classification" else getattr(models, family)
     found = {
         n: int(models.get_model_weights(n).DEFAULT.meta["num_params"])
-        for n in sorted(models.list_models(module=models))
+        for n in sorted(models.list_models(module=module))
     }
     if store is not None:
         store.record("suite", key, {"models.json": json.dumps(found).encode()}, {})
@@ -89,8 +92,8 @@ def torchvision_models(store=None) -> dict[str, int]:
 def suite_sources(
     suite: str, max_params_m: float | None = None, progress: Progress = QUIET, store=None
 ) -> list[str]:
-    if suite == "torchvision":
-        counts = torchvision_models(store)
+    if suite == "torchvision" or suite in TORCHVISION_FAMILY_SUITES:
+        counts = torchvision_models(store, TORCHVISION_FAMILY_SUITES.get(suite, "classification"))
         if max_params_m is None:
             return sorted(counts)
         return sorted(n for n, count in counts.items() if count <= max_params_m * 1e6)

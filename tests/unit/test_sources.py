@@ -41,13 +41,38 @@ def test_static_catalog_is_torchvisions_own():
     data = json.loads(tv.CATALOG.read_text())
     assert data["torchvision"] == metadata.version("torchvision"), "rerun the catalog script"
     assert data["models"] == tv.live_catalog()
+    assert data["families"] == tv.live_families()
 
 
 def test_every_classification_model_is_listed():
     names = known_models()
-    assert len(names) == len(tv.model_names()) >= 80
-    assert "torchvision:resnet18" in names
-    assert not any("fasterrcnn" in n for n in names)  # detection models are not classifiers
+    assert len(tv.model_names()) >= 80 and "torchvision:resnet18" in names
+    assert not any("fasterrcnn" in n for n in tv.model_names())  # the classifiers only
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "shapes"),
+    [
+        ("fcn_resnet50", "segmentation", [(1, 3, 520, 520)]),
+        ("r3d_18", "video", [(1, 3, 16, 112, 112)]),
+        ("mvit_v2_s", "video", [(1, 3, 16, 224, 224)]),
+        ("raft_small", "optical_flow", [(1, 3, 128, 128), (1, 3, 128, 128)]),
+        ("ssdlite320_mobilenet_v3_large", "detection", [(1, 3, 320, 320)]),
+        ("quantized_resnet18", "quantization", [(1, 3, 224, 224)]),
+        ("resnet18", "classification", [(1, 3, 224, 224)]),
+    ],
+)
+def test_every_family_is_accepted_by_name_with_its_inputs(name, family, shapes):
+    assert tv.family_of(name) == family
+    assert [s.shape for s in tv.default_input_specs(name)] == shapes
+    assert f"torchvision:{name}" in known_models()
+
+
+def test_the_families_are_all_of_torchvisions_models():
+    families = tv.families()
+    assert set(families) == set(tv.FAMILIES)
+    assert len(families["segmentation"]) == 6 and len(families["video"]) == 9
+    assert len(families["detection"]) == 12 and len(families["optical_flow"]) == 2
 
 
 def test_input_shape_overrides_the_default():
