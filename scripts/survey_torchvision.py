@@ -2,6 +2,8 @@
 and write one JSON line per model: the evidence behind notes/torchvision.md.
 
     uv run python scripts/survey_torchvision.py --to linalg -o reports/torchvision-linalg.jsonl
+    uv run python scripts/survey_torchvision.py --families \
+        -o reports/torchvision-families-linalg.jsonl
 
 Models already in the output file are skipped, so a killed run resumes where it stopped.
 (The full matrix of paths and targets is `frontend-mess matrix`; this is the import-only view.)
@@ -16,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from frontend_mess.importers.torchvision_models import model_names
+from frontend_mess.importers.torchvision_models import families, family_of, model_names
 
 
 def survey(name: str, kind: str, timeout: int) -> dict:
@@ -32,6 +34,7 @@ def survey(name: str, kind: str, timeout: int) -> dict:
         torch_ops = sum(1 for line in done.stdout.splitlines() if " torch." in line)
         return {
             "model": name,
+            "family": family_of(name),
             "status": "pass" if not torch_ops else "torch-ops-left",
             "seconds": seconds,
             "ops": ops,
@@ -39,7 +42,13 @@ def survey(name: str, kind: str, timeout: int) -> dict:
         }
     lines = done.stderr.strip().splitlines()
     error = lines[-1] if lines else f"exit {done.returncode}"
-    return {"model": name, "status": "fail", "seconds": seconds, "error": error}
+    return {
+        "model": name,
+        "family": family_of(name),
+        "status": "fail",
+        "seconds": seconds,
+        "error": error[:400],
+    }
 
 
 def main() -> None:
@@ -47,12 +56,16 @@ def main() -> None:
     parser.add_argument("--to", default="linalg")
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--timeout", type=int, default=900)
+    parser.add_argument(
+        "--families", action="store_true", help="segmentation, video, ... instead of classification"
+    )
     parser.add_argument("models", nargs="*", help="default: every classification model")
     args = parser.parse_args()
     done = set()
     if args.output.exists():
         done = {json.loads(line)["model"] for line in args.output.read_text().splitlines()}
-    for name in args.models or model_names():
+    every = [n for names in families().values() for n in names] if args.families else model_names()
+    for name in args.models or every:
         if name in done:
             continue
         record = survey(name, args.to, args.timeout)

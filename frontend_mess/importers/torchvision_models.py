@@ -181,6 +181,57 @@ def what_is_fixed(name: str) -> str | None:
     return None
 
 
+def _pair_depthwise_conv3d(model):
+    """Each depthwise 3-D convolution (mvit's attention pooling: Conv3d with groups equal to
+    its channels) as a grouped one over channel pairs, with the weight spread over each
+    pair's two inputs and zeros elsewhere: the same sums. torch-mlir lowers grouped 3-D
+    convolutions (torch-mlir #4354) but not the depthwise special case it takes first
+    ("failed to legalize operation 'torch.aten.convolution'"; the 3-D depthwise item of
+    torch-mlir #3858, open). Only the models frontend-mess builds are changed. Test:
+    tests/unit/test_torch_importer.py::test_depthwise_conv3d_imports_as_channel_pairs."""
+    import torch
+
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            if (
+                type(child) is torch.nn.Conv3d
+                and child.groups > 1
+                and child.groups == child.in_channels == child.out_channels
+                and child.in_channels % 2 == 0
+            ):
+                setattr(parent, child_name, PairedDepthwiseConv3d(child))
+    return model
+
+
+def PairedDepthwiseConv3d(conv):  # noqa: N802 - a module class, made where torch is loaded
+    import torch
+
+    class Paired(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.weight, self.bias = inner.weight, inner.bias  # the same parameters
+            self.stride, self.padding, self.dilation = inner.stride, inner.padding, inner.dilation
+            channels = inner.in_channels
+            # output channel o reads input 2*(o//2) + (o%2) of its pair: position o % 2
+            mask = torch.zeros(channels, 2, 1, 1, 1)
+            mask[torch.arange(channels), torch.arange(channels) % 2] = 1.0
+            self.register_buffer("mask", mask)
+
+        def forward(self, x):
+            weight = self.weight.repeat(1, 2, 1, 1, 1) * self.mask
+            return torch.nn.functional.conv3d(
+                x,
+                weight,
+                self.bias,
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.weight.shape[0] // 2,
+            )
+
+    return Paired(conv)
+
+
 def detection_dense(model):
     """The data-independent part of a detection model, as the field exports it: the image
     normalized as the model's own transform does (not resized: the image size is fixed),
@@ -251,5 +302,5 @@ def build(name: str, weights: str | Path | None = None):
             raise FrontendError(
                 f"weights file {path} does not fit {name}: {first_lines(exc, 2)}"
             ) from None
-    model = model.eval()
+    model = _pair_depthwise_conv3d(model).eval()
     return detection_dense(model).eval() if family == "detection" else model

@@ -123,3 +123,23 @@ def test_ceil_mode_max_pool_verifies_on_stablehlo(monkeypatch):
     monkeypatch.setattr(fx, "explicit_ceil_mode_padding", lambda program: program)
     upstream = check()
     assert not upstream.ok, "torch-mlir's StableHLO ceil-mode pool matches now: drop the rewrite"
+
+
+def test_depthwise_conv3d_imports_as_channel_pairs():
+    """torch-mlir cannot lower a depthwise 3-D convolution to linalg (mvit's attention
+    pooling); frontend-mess runs it as a grouped convolution over channel pairs
+    (torchvision_models._pair_depthwise_conv3d), with the same result. When the first half
+    starts passing, torch-mlir lowers it and the rewrite can go."""
+    import torch
+
+    from frontend_mess.importers.torchvision_models import _pair_depthwise_conv3d
+
+    conv = torch.nn.Sequential(torch.nn.Conv3d(8, 8, 3, stride=(1, 2, 2), padding=1, groups=8))
+    x = torch.randn(1, 8, 4, 6, 6)
+    with pytest.raises(Exception, match="Linalg-on-Tensors Backend IR failed"):
+        fx.export_and_import(conv, x, output_type="linalg-on-tensors")
+    with torch.no_grad():
+        want = conv(x)
+        paired = _pair_depthwise_conv3d(conv)
+        torch.testing.assert_close(paired(x), want, rtol=1e-5, atol=1e-6)
+    fx.export_and_import(paired, x, output_type="linalg-on-tensors")
