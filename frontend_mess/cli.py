@@ -926,8 +926,9 @@ def _run_reduce(args) -> None:
 
     if (args.source is None) == (args.cell is None):
         raise FrontendError("reduce takes an .onnx SOURCE or --cell RECORD (one of the two)")
+    expected = None
     if args.cell is not None:
-        cell = cell_of_record(args.cell)
+        cell, expected = cell_of_record(args.cell)
     else:
         input_file(args.source, "ONNX model")
         cell = {
@@ -940,13 +941,20 @@ def _run_reduce(args) -> None:
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise FrontendError(f"{output} exists and is not an empty directory: name a new one")
     progress = _progress(args)
-    reduced = reduce(cell, timeout_s=args.timeout, memory_gb=args.memory_gb, progress=progress)
+    reduced = reduce(
+        cell,
+        timeout_s=args.timeout,
+        memory_gb=args.memory_gb,
+        expected=expected,
+        progress=progress,
+    )
     write_repro(output, reduced, context(cell))
     print(
         f"{cell['source']}: {reduced.original_ops} -> {reduced.ops} nodes, failing as it did "
         f"({reduced.failure.record['status']} at {reduced.failure.record['stage']}: "
         f"{reduced.failure.record['error_class']}); {reduced.candidates} candidates in "
-        f"{reduced.seconds:.0f} s; repro in {output}/"
+        f"{reduced.seconds:.0f} s; repro in {output}/",
+        file=args.out,
     )
 
 

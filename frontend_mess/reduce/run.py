@@ -29,8 +29,9 @@ class Failure:
         return tuple(self.record.get(k, "") for k in SAME)
 
 
-def cell_of_record(text: str) -> dict:
-    """A matrix record (a line of a report, or `REPORT.jsonl:LINE`) -> its cell."""
+def cell_of_record(text: str) -> tuple[dict, tuple[str, ...] | None]:
+    """A matrix record (a line of a report, or `REPORT.jsonl:LINE`) -> its cell, and the
+    failure's signature where the record has one."""
     if not text.lstrip().startswith("{"):
         path, _, line = text.rpartition(":")
         if not path or not line.isdigit():
@@ -50,7 +51,9 @@ def cell_of_record(text: str) -> dict:
         raise FrontendError(f"--cell: not a JSON matrix record ({exc.msg})") from exc
     if not isinstance(record, dict) or not {"suite", "source", "path", "target"} <= set(record):
         raise FrontendError("--cell: a matrix record names suite, source, path and target")
-    return {k: record[k] for k in ("suite", "source", "path", "target")}
+    cell = {k: record[k] for k in ("suite", "source", "path", "target")}
+    expected = tuple(record.get(k, "") for k in SAME) if "status" in record else None
+    return cell, expected
 
 
 def onnx_model_of(cell: dict, progress: Progress):
@@ -69,10 +72,17 @@ def onnx_model_of(cell: dict, progress: Progress):
             f"reduce takes ONNX graphs: {cell['source']} is a {cell['suite']} source; "
             f"reducing FX graphs is not built yet (`verify --localize` names a mismatch's op)"
         )
-    with progress.step(f"loading {source}"):
-        from frontend_mess.importers.onnx_graph import load
+    # the file's own graph, as the cell runs it (the cell's load checks and upgrades it): a
+    # window of the upgraded graph would be a different program
+    import onnx
 
-        return load(source, progress=progress)
+    from frontend_mess.support.paths import input_file
+
+    input_file(source, "ONNX model")
+    try:
+        return onnx.load(source)
+    except Exception as exc:  # noqa: BLE001 - a damaged file: the cell's run says how
+        raise FrontendError(f"cannot read {source} as an ONNX model: {exc}") from exc
 
 
 class Oracle:
@@ -121,9 +131,11 @@ def reduce(
     *,
     timeout_s: int,
     memory_gb: float,
+    expected: tuple[str, ...] | None = None,
     progress: Progress = QUIET,
 ) -> Reduced:
-    """Reduce the ONNX graph of `cell` to the smallest window that fails as it does."""
+    """Reduce the ONNX graph of `cell` to the smallest window that fails as it does
+    (`expected`: the signature a report gave the cell, which the first run must match)."""
     from frontend_mess.reduce.graph import OnnxGraph, reduce_windows
 
     start = time.perf_counter()
@@ -137,6 +149,11 @@ def reduce(
                 raise FrontendError(
                     f"{cell['source']} passes via {cell['path']} on {cell['target']}: "
                     f"there is no failure to reduce"
+                )
+            if expected is not None and failure.signature != expected:
+                raise FrontendError(
+                    f"{cell['source']} fails differently here ({' / '.join(failure.signature)}) "
+                    f"than in the report ({' / '.join(expected)}): rerun its matrix first"
                 )
             if (
                 failure.record["status"] in ("timeout", "crash")
@@ -169,10 +186,19 @@ def reduce(
             candidates = oracle.runs - 1
         finally:
             oracle.close()
-    if window is None:
-        raise FrontendError(
-            f"no part of {cell['source']} fails the way the whole does "
-            f"({failure.record['error_class']!r}); the failure needs the whole graph"
+    if window is None:  # the repro is the whole graph, as it failed
+        progress.note(
+            f"no smaller part of {cell['source']} fails the way the whole does "
+            f"({failure.record['error_class']!r}): the repro is the whole graph"
+        )
+        return Reduced(
+            failure,
+            len(graph.nodes),
+            model,
+            len(graph.nodes),
+            failure.record,
+            candidates,
+            round(time.perf_counter() - start, 1),
         )
     return Reduced(
         failure,

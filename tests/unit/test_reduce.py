@@ -95,8 +95,8 @@ def test_a_cell_is_read_from_a_report_line(tmp_path):
     }
     report = tmp_path / "r.jsonl"
     report.write_text(json.dumps({**record, "status": "compile-fail"}) + "\n")
-    assert cell_of_record(f"{report}:1") == record
-    assert cell_of_record(json.dumps(record)) == record
+    assert cell_of_record(f"{report}:1") == (record, ("compile-fail", "", ""))
+    assert cell_of_record(json.dumps(record)) == (record, None)
     with pytest.raises(FrontendError, match="has 1 lines, not line 2"):
         cell_of_record(f"{report}:2")
     with pytest.raises(FrontendError, match="names suite, source, path and target"):
