@@ -1,9 +1,13 @@
 """`frontend-mess bench` over issue 13's zoo, one fresh process per model, and the geomean
 ratios of frontend-mess's artifact over onnxruntime and PyTorch eager.
 
-    uv run python benchmarks/zoo.py [--runtimes iree,eager,onnxruntime] [--preset tuned]
+    uv run python benchmarks/zoo.py [--runtimes iree,eager,onnxruntime] [--tune]
         [--rounds 5]
         [--json reports/bench-zoo.json] [--only resnet18 ...]
+
+`--tune` first runs `frontend-mess tune` on each model (into a scratch store), then benches
+the tuned preset (`--preset tuned`) beside the same runtimes, and prints the speed-up `tune`
+measured over the defaults, side by side in its own run.
 
 Every model's runtimes are timed side by side in its own process (bench/timing.py); the
 ratios are within one process, so they compare across machines as ratios only.
@@ -33,16 +37,36 @@ ZOO: dict[str, list[str]] = {
 }
 
 
-def bench(argv: list[str]) -> dict:
+def run_json(command: str, argv: list[str], store: str | None = None) -> dict:
+    """`frontend-mess COMMAND ... --json` in a fresh process: its JSON, or its error line."""
+    import os
+
+    env = dict(os.environ)
+    if store is not None:
+        env["FRONTEND_MESS_STORE"] = store
     done = subprocess.run(
-        [sys.executable, "-m", "frontend_mess", "bench", *argv, "--json", "-q", "--no-store"],
+        [
+            sys.executable,
+            "-m",
+            "frontend_mess",
+            command,
+            *argv,
+            "--json",
+            "-q",
+            *(["--no-store"] if store is None else []),
+        ],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(done.stdout)
+
+
+def bench(argv: list[str], store: str | None = None) -> dict:
+    return run_json("bench", argv, store)
 
 
 def geomean(values: list[float]) -> float | None:
@@ -52,7 +76,9 @@ def geomean(values: list[float]) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runtimes", default="iree,eager,onnxruntime")
-    parser.add_argument("--preset", default="default")
+    parser.add_argument(
+        "--tune", action="store_true", help="tune each model, then bench the tuned preset"
+    )
     parser.add_argument("--rounds", default="5", help="rounds of blocks per model")
     parser.add_argument("--only", nargs="*", choices=list(ZOO))
     parser.add_argument("--json", type=Path, help="also write every model's report here")
@@ -64,8 +90,23 @@ def main() -> None:
         f"{'iree/eager':>11} {'cold-warm':>10}",
         flush=True,
     )
+    import tempfile
+
+    scratch = tempfile.TemporaryDirectory(prefix="zoo-store-") if args.tune else None
+    store = scratch.name if scratch else None
     for name in names:
-        extra = ["--preset", args.preset] if args.preset != "default" else []
+        extra = []
+        if args.tune:
+            tuned = run_json("tune", [*ZOO[name], "--rounds", args.rounds], store)
+            if "error" in tuned:
+                print(f"{name:<22} tune failed: {tuned['error']}", flush=True)
+                continue
+            print(
+                f"{name:<22} tune: {tuned['winner']} ({' '.join(tuned['flags']) or 'defaults'}),"
+                f" {tuned['speedup']:.2f}x the defaults",
+                flush=True,
+            )
+            extra = ["--preset", "tuned"]
         report = bench(
             [
                 *ZOO[name],
@@ -76,7 +117,8 @@ def main() -> None:
                 "--rounds",
                 args.rounds,
                 *extra,
-            ]
+            ],
+            store,
         )
         reports[name] = report
         if "error" in report:

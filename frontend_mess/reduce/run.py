@@ -108,7 +108,9 @@ class Oracle:
         onnx.save(model, path)
         cell = {**self.base, "source": str(path)}
         record = self.worker.run(cell, self.timeout_s)
+        # the candidate's scratch path is no one's: the repro's file is model.onnx
         record["error_class"] = record.get("error_class", "").replace(str(path), "MODEL")
+        record["error"] = record.get("error", "").replace(str(path), "model.onnx")
         return record
 
     def close(self) -> None:
@@ -170,6 +172,8 @@ def reduce(
                 if failure.signature[0] == "mismatch"
                 else None
             )
+            if start_hi is not None and start_hi >= len(graph.nodes):
+                start_hi = None  # localize numbered the upgraded graph's nodes, not these
             records: dict = {}
 
             def fails(window) -> bool:
