@@ -51,6 +51,7 @@ def _swap_in_prepared(monkeypatch, old, new) -> None:
     monkeypatch.setattr(fx_importer, "prepare", buggy)
 
 
+@pytest.mark.slow
 def test_a_correct_fx_program_has_no_diverging_op():
     loaded = pipeline.load(_Mlp(), example_args=(torch.randn(2, 8),))
     result = _localize(loaded, "fx-linalg")
@@ -112,6 +113,7 @@ def test_every_onnx_node_output_becomes_an_output():
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("via", ["onnx", "onnx-iree"])
 def test_an_injected_bug_is_named_as_the_first_diverging_onnx_node(monkeypatch, via):
     to_mlir = onnx_graph.to_mlir
