@@ -1340,6 +1340,15 @@ def _run_verify(args) -> int:
     if args.localize:
         from frontend_mess.localize import localize
 
+        for option, value in (
+            ("--device", args.device),
+            ("--keep-diagnostics", args.keep_diagnostics),
+        ):
+            if value is not None:
+                raise FrontendError(
+                    f"--localize runs on local-task and keeps nothing: drop {option}"
+                )
+
         spec = _preset(args, memo, progress)
         loaded = memo.loaded()
         result = localize(

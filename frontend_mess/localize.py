@@ -82,7 +82,7 @@ class Localization:
         first = self.first
         if first is None:
             return f"{head}\nno op diverges: every intermediate value is within tolerance\n"
-        before = [o for o in self.ops if o.index < first.index]
+        before = self.ops[: self.ops.index(first)]
         shown = [*before[-3:], first]
         lines = [head, *(o.line() for o in shown)]
         lines.append(
@@ -186,7 +186,12 @@ def _onnx_ops(loaded, spec, via: str, seed: int, progress: Progress):
 
     feeds = {}
     for graph_input in session.get_inputs():
-        dtype = np.dtype(_ORT_TYPES.get(graph_input.type, "float32"))
+        if graph_input.type not in _ORT_TYPES:
+            raise FrontendError(
+                f"{loaded.name}: input {graph_input.name} is {graph_input.type}, which localize "
+                f"cannot draw random values for"
+            )
+        dtype = np.dtype(_ORT_TYPES[graph_input.type])
         kind = TensorType(tuple(graph_input.shape), element_type_name(dtype))
         feeds[graph_input.name] = kind.random(rng)
     names = [o.name for o in session.get_outputs()]

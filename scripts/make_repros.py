@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from frontend_mess.support.atomic import write_atomically
+
 ROOT = Path(__file__).resolve().parents[1]
 REPROS = ROOT / "reports" / "repros"
 MAX_BYTES = 1_000_000
@@ -26,8 +28,8 @@ FAILED = ("import-fail", "lower-fail", "compile-fail", "run-fail", "mismatch")
 
 
 def slug(record: dict) -> str:
-    text = f"{record['path']}-{record['status']}-{record['error_class']}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:90].strip("_")
+    text = f"{record['path']}-{record['status']}-{record['stage']}-{record['error_class']}"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:120].strip("_")
 
 
 def main() -> None:
@@ -81,11 +83,13 @@ def main() -> None:
                 entry["repro"] = None
                 entry["why"] = f"the reduced model is over {MAX_BYTES:,} bytes"
             else:
+                shutil.rmtree(REPROS / name, ignore_errors=True)  # an interrupted run's
                 shutil.copytree(out, REPROS / name)
                 entry["repro"] = name
-                entry["summary"] = done.stdout.strip()
+                entry["summary"] = done.stdout.strip().replace(f"{out}/", name + "/")
         index[name] = entry
-        index_path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+        text = (json.dumps(index, indent=1, sort_keys=True) + "\n").encode()
+        write_atomically(index_path, lambda handle, text=text: handle.write(text))
         print(f"{name}: {entry.get('summary') or entry.get('why')}", flush=True)
 
 

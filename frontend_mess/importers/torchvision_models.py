@@ -198,6 +198,7 @@ def _pair_depthwise_conv3d(model):
                 and child.groups > 1
                 and child.groups == child.in_channels == child.out_channels
                 and child.in_channels % 2 == 0
+                and child.padding_mode == "zeros"
             ):
                 setattr(parent, child_name, PairedDepthwiseConv3d(child))
     return model

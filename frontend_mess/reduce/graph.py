@@ -2,8 +2,9 @@
 
 A window (lo, hi) is the program that computes node `hi`'s outputs from the nodes at
 positions lo..hi that it needs; a value made before `lo` (or by a dropped node) becomes a
-graph input of its own, with the type ONNX shape inference gives it. Constant nodes are never
-cut off: a shape or an axis that turned into an input would make a different program.
+graph input of its own, with the type ONNX shape inference gives it. Constant nodes, and values
+of integer or bool types (shapes, axes, indices), are never cut off: a shape or an axis that
+turned into a random input would make a different program.
 Subgraphs are cut out by onnx's own `onnx.utils.Extractor`.
 
 The search, each step verified by the oracle (a candidate either fails the same way or not):
@@ -19,6 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+#: ONNX's floating element types (TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16): the values a
+#: window may take as random inputs
+_FLOATING = (1, 10, 11, 16)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,12 @@ class OnnxGraph:
             value: index for index, node in enumerate(self.nodes) for value in node.output if value
         }
         self.constants = {i for i, n in enumerate(self.nodes) if n.op_type == "Constant"}
+        #: values of an integer or bool type: shapes, axes, indices. They are never cut off
+        #: (random values would make a different program, or one onnxruntime rejects)
+        typed = {v.name: v for v in (*graph.value_info, *graph.output)}
+        self.integral = {
+            name for name, info in typed.items() if info.type.tensor_type.elem_type not in _FLOATING
+        }
 
     def window(self, lo: int, hi: int, dropped: frozenset[int] = frozenset()) -> Window:
         outputs = tuple(v for v in self.nodes[hi].output if v)
@@ -62,7 +73,10 @@ class OnnxGraph:
             seen.add(value)
             index = self.producer.get(value)
             cut = index is None or (
-                (index < lo or index in dropped) and index not in self.constants and index != hi
+                (index < lo or index in dropped)
+                and index not in self.constants
+                and value not in self.integral
+                and index != hi
             )
             if cut:
                 inputs.append(value)

@@ -13,6 +13,7 @@ import shlex
 from pathlib import Path
 
 from frontend_mess.support.atomic import write_atomically
+from frontend_mess.support.errors import FrontendError
 
 #: who owns a failure, by the stage it is in and the path's importer
 _UPSTREAM = {
@@ -23,8 +24,13 @@ _UPSTREAM = {
 }
 
 
-def upstream_of(stage: str, path: str, error: str = "") -> str:
-    if "at input conversion" in error:  # torch-mlir's torch-to-linalg, run by iree-compile
+def upstream_of(stage: str, path: str, error: str = "", error_class: str = "") -> str:
+    if "ONNXRuntimeError" in error:  # the reference itself refused: not the compiler's bug
+        return "onnxruntime, the reference (it rejects the model; check the model first)"
+    # an ONNX or torch op left unconverted is torch-mlir's conversion, run inside iree-compile
+    if "at input conversion" in error or error_class.startswith(
+        ("onnx.", "torch.")
+    ):  # torch-mlir's torch-to-linalg, run by iree-compile
         return "torch-mlir (the torch dialect's conversion to linalg, run inside iree-compile)"
     if stage in ("compile", "run", "compare"):
         return (
@@ -51,27 +57,31 @@ def write_repro(directory: Path, reduced, context: dict) -> Path:
     """Write the repro directory for a `run.Reduced` (each file atomically)."""
     import onnx
 
-    directory.mkdir(parents=True, exist_ok=True)
     cell, record = reduced.failure.cell, reduced.record
     data = reduced.model.SerializeToString()
-    write_atomically(directory / "model.onnx", lambda handle: handle.write(data))
     ops = [n.op_type for n in reduced.model.graph.node]
+    failure = reduced.failure.record
     info = {
         "original": {**cell, "ops": reduced.original_ops},
-        "failure": {
-            k: reduced.failure.record.get(k, "")
-            for k in ("status", "stage", "error_class", "error")
-        },
+        "failure": {k: failure.get(k, "") for k in ("status", "stage", "error_class", "error")},
         "reduced": {"ops": reduced.ops, "op_types": ops, "error": record.get("error", "")},
         "command": shlex.join(command(cell)),
         "candidates_run": reduced.candidates,
         "seconds": reduced.seconds,
         **context,
     }
-    text = (json.dumps(info, indent=1) + "\n").encode()
-    write_atomically(directory / "repro.json", lambda handle: handle.write(text))
-    issue = _issue_text(reduced, info, onnx.printer.to_text(reduced.model.graph))
-    write_atomically(directory / "ISSUE.md", lambda handle: handle.write(issue.encode()))
+    # every file's content first, so that a failure leaves no partial directory behind
+    files = {
+        "model.onnx": data,
+        "repro.json": (json.dumps(info, indent=1) + "\n").encode(),
+        "ISSUE.md": _issue_text(reduced, info, onnx.printer.to_text(reduced.model.graph)).encode(),
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FrontendError(f"cannot make {directory}: {exc.strerror}") from exc
+    for name, content in files.items():
+        write_atomically(directory / name, lambda handle, content=content: handle.write(content))
     return directory
 
 
@@ -83,7 +93,7 @@ def _issue_text(reduced, info: dict, graph_text: str) -> str:
     title_ops = ", ".join(dict.fromkeys(info["reduced"]["op_types"]))
     return f"""# {failure["status"]} at {stage}: {failure["error_class"]} ({title_ops})
 
-Upstream: {upstream_of(stage, cell["path"])}
+Upstream: {upstream_of(stage, cell["path"], failure["error"], failure["error_class"])}
 
 A {reduced.ops}-node ONNX graph (reduced from {cell["source"]}, {reduced.original_ops} nodes, by
 `frontend-mess reduce`) fails at the {stage} stage on {cell["target"]} via {cell["path"]}.

@@ -63,9 +63,11 @@ def onnx_model_of(cell: dict, progress: Progress):
     from frontend_mess.sources import is_onnx
 
     if cell["suite"] == "onnx-node":
-        from frontend_mess.matrix.onnx_node import load_case
-
-        return load_case(cell["source"]).model
+        raise FrontendError(
+            f"{cell['source']} is an onnx-node case: one node already, judged by its own "
+            f"reference outputs; it is its own repro (`frontend-mess matrix --suite onnx-node "
+            f"--match {cell['source']}`)"
+        )
     source = cell_source(cell)
     if not is_onnx(source):
         raise FrontendError(
@@ -167,13 +169,11 @@ def reduce(
                 f"failure: {failure.record['status']} at {failure.record['stage'] or '?'}, "
                 f"{failure.record['error_class']!r}; {len(graph.nodes)} nodes"
             )
-            start_hi = (
-                _first_diverging(model, cell, progress)
-                if failure.signature[0] == "mismatch"
-                else None
-            )
-            if start_hi is not None and start_hi >= len(graph.nodes):
-                start_hi = None  # localize numbered the upgraded graph's nodes, not these
+            start_hi = None
+            if failure.signature[0] == "mismatch":
+                # localize ran on the upgraded graph: find its value in this one by name
+                diverging = _first_diverging(model, cell, progress)
+                start_hi = graph.producer.get(diverging) if diverging else None
             records: dict = {}
 
             def fails(window) -> bool:
@@ -215,8 +215,8 @@ def reduce(
     )
 
 
-def _first_diverging(model, cell: dict, progress: Progress) -> int | None:
-    """The position of the first node whose value diverges (localize.py), where it finds one."""
+def _first_diverging(model, cell: dict, progress: Progress) -> str | None:
+    """The value of the first node that diverges (localize.py), where it finds one."""
     from frontend_mess import pipeline
     from frontend_mess.backend.targets import target_spec
     from frontend_mess.defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
@@ -233,11 +233,11 @@ def _first_diverging(model, cell: dict, progress: Progress) -> int | None:
             atol=VERIFY_ATOL,
             progress=progress,
         )
-    except FrontendError as exc:
-        progress.note(f"localize could not run ({exc}); searching from the outputs")
+    except Exception as exc:  # noqa: BLE001 - localize is a hint: the search starts anyway
+        progress.note(f"localize could not run ({type(exc).__name__}); searching from the outputs")
         return None
     if result.first is None:
         progress.note("localize: no intermediate value diverges; searching from the outputs")
         return None
     progress.note(f"localize: the first diverging node is {result.first.node} ({result.first.op})")
-    return result.first.index
+    return result.first.where  # the ONNX value's name

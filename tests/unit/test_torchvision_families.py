@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
 
 
-def test_a_detection_model_verifies_as_its_dense_network():
+def test_a_detection_model_imports_as_its_dense_network():
     loaded = pipeline.load("ssdlite320_mobilenet_v3_large")
     assert "NMS left out" in loaded.choices["fixed"]
     function = loaded.torch.main
