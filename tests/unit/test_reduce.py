@@ -141,3 +141,23 @@ def test_a_compile_failure_of_a_49_node_graph_reduces_to_two_nodes(tmp_path):
     again = _cli("verify", str(repro / "model.onnx"), "--via", "onnx", "-q")
     assert again.returncode == 3, again.stderr
     assert "torch.aten.sum.dim_IntList" in again.stderr
+
+
+def test_an_integer_value_is_never_cut_off():
+    """A computed shape (Shape -> Reshape) stays computed: as a random input it would be a
+    different program (or one onnxruntime rejects)."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="relu"),
+        helper.make_node("Shape", ["a"], ["s"], name="shape"),
+        helper.make_node("Tanh", ["a"], ["b"], name="tanh"),
+        helper.make_node("Reshape", ["b", "s"], ["y"], name="reshape"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+    )
+    model = OnnxGraph(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]))
+    window = model.window(3, 3)
+    assert window.inputs == ("a", "b") and window.nodes == {1, 3}  # Shape kept, on input a
