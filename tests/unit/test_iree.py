@@ -67,19 +67,11 @@ def test_verify_onnx_against_onnxruntime(tmp_path):
     assert shipped.ok, shipped.text()
 
 
-def test_verify_can_fail(tmp_path):
+def test_verify_can_fail():
     """A model whose exported program is not its eager self (it asks torch whether it is
     being exported) must fail verify. (Tolerance 0 on a plain MLP did not: on an AVX-512 +
     AMX host IREE's sums matched eager's bit for bit.)"""
-    path = tmp_path / "liar.py"
-    path.write_text(
-        "import torch\n"
-        "class Liar(torch.nn.Module):\n"
-        "    def forward(self, x):\n"
-        "        return x * (2.0 if torch.compiler.is_exporting() else 1.0)\n"
-        "def example_inputs():\n"
-        "    return (torch.randn(3, 4),)\n"
-    )
+    path = INPUTS / "exporting_differs.py"
     report = verify(str(path), CPU, seed=3)
     assert not report.ok and "MISMATCH" in report.text()
 
