@@ -53,6 +53,10 @@ class OnnxGraph:
             value: index for index, node in enumerate(self.nodes) for value in node.output if value
         }
         self.constants = {i for i, n in enumerate(self.nodes) if n.op_type == "Constant"}
+        #: every value's position: the graph's inputs, then each node's outputs in order
+        values = [i.name for i in graph.input]
+        values += [v for node in self.nodes for v in node.output if v]
+        self.order = {v: i for i, v in enumerate(values)}
         #: values of an integer or bool type: shapes, axes, indices. They are never cut off
         #: (random values would make a different program, or one onnxruntime rejects)
         typed = {v.name: v for v in (*graph.value_info, *graph.output)}
@@ -83,16 +87,10 @@ class OnnxGraph:
                 continue
             included.add(index)
             stack.extend(self.nodes[index].input)
-        order = {v: i for i, v in enumerate(self._value_order())}
+        order = self.order
         return Window(
             tuple(sorted(inputs, key=lambda v: order.get(v, -1))), outputs, frozenset(included)
         )
-
-    def _value_order(self) -> list[str]:
-        values = [i.name for i in self.model.graph.input]
-        for node in self.nodes:
-            values.extend(v for v in node.output if v)
-        return values
 
     def extract(self, window: Window):
         """The window as a model of its own."""

@@ -19,6 +19,10 @@ from frontend_mess.support.progress import QUIET, Progress
 SAME = ("status", "stage", "error_class")
 
 
+def signature_of(record: dict) -> tuple[str, ...]:
+    return tuple(record.get(k, "") for k in SAME)
+
+
 @dataclass
 class Failure:
     cell: dict
@@ -26,7 +30,7 @@ class Failure:
 
     @property
     def signature(self) -> tuple[str, ...]:
-        return tuple(self.record.get(k, "") for k in SAME)
+        return signature_of(self.record)
 
 
 def cell_of_record(text: str) -> tuple[dict, tuple[str, ...] | None]:
@@ -52,7 +56,7 @@ def cell_of_record(text: str) -> tuple[dict, tuple[str, ...] | None]:
     if not isinstance(record, dict) or not {"suite", "source", "path", "target"} <= set(record):
         raise FrontendError("--cell: a matrix record names suite, source, path and target")
     cell = {k: record[k] for k in ("suite", "source", "path", "target")}
-    expected = tuple(record.get(k, "") for k in SAME) if "status" in record else None
+    expected = signature_of(record) if "status" in record else None
     return cell, expected
 
 
@@ -184,7 +188,7 @@ def reduce(
                 with progress.step(f"candidate of {len(window.nodes)} nodes"):
                     record = oracle.record(candidate)
                 records[window] = record
-                return tuple(record.get(k, "") for k in SAME) == failure.signature
+                return signature_of(record) == failure.signature
 
             window = reduce_windows(graph, fails, start_hi=start_hi, on_step=progress.note)
             candidates = oracle.runs - 1
