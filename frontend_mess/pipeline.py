@@ -455,13 +455,34 @@ def _single(loaded: Loaded, via: str) -> Function:
     return loaded.torch.main
 
 
+#: Python's `&`, `|`, `^` on tensors (`aten.__and__.Tensor`, ...): composite ops that torch's
+#: core decompositions turn into `bitwise_and` and friends, and that iree-turbine's own table
+#: leaves alone. IREE's torch input has no lowering for them, and the `torch.tensor(True)` they
+#: take, folded to `torch.vtensor.literal dense<true> : tensor<i1>`, is the op it then names
+#: ("failed to legalize 'torch.vtensor.literal'"; the failure class of torch-mlir #4625).
+#: transformers' masking_utils (`mask & torch.tensor(True)`) hit it in 16 of the 25 hf-tiny
+#: models. Test: tests/unit/test_pipeline.py::test_turbine_path_lowers_tensor_and.
+_TURBINE_EXTRA_DECOMPOSITIONS = ("__and__", "__or__", "__xor__")  # each one's `.Tensor` overload
+
+
+def _turbine_program(function: Function):
+    """torch.export (strict, as aot.export does it) with _TURBINE_EXTRA_DECOMPOSITIONS run."""
+    import torch
+    from torch._decomp import core_aten_decompositions
+
+    core = core_aten_decompositions()
+    ops = [getattr(torch.ops.aten, name).Tensor for name in _TURBINE_EXTRA_DECOMPOSITIONS]
+    program = torch.export.export(function.module, tuple(function.example_args), strict=True)
+    return program.run_decompositions({op: core[op] for op in ops})
+
+
 def _turbine(loaded: Loaded, progress: Progress) -> bytes:
     import iree.turbine.aot as aot
 
     function = _single(loaded, "turbine")
     with progress.step(f"iree-turbine aot.export {loaded.name}"):
         try:
-            exported = aot.export(function.module, args=function.example_args)
+            exported = aot.export(_turbine_program(function))
         except Exception as exc:
             raise ExportError(
                 f"iree-turbine could not export {loaded.name}: {type(exc).__name__}: "

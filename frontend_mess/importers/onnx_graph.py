@@ -10,7 +10,9 @@ Which is the default, and why, is in notes/onnx.md.
 
 Before import: the model is loaded with its external data (files beside it), upgraded to
 MIN_ONNX_OPSET if older (torch-mlir's OnnxToTorch patterns are written against recent opsets),
-given the fixed input shapes the user asked for, and shape-inferred.
+given the fixed input shapes the user asked for, shape-inferred, the function ops whose direct
+lowering is missing expanded into their ONNX bodies (onnx_functions.py), and constant-folded
+(onnxscript's optimizer), so that shape arithmetic reaches OnnxToTorch as constants.
 """
 
 from __future__ import annotations
@@ -70,9 +72,9 @@ def check(model, path: Path) -> None:
 def prepare(
     model, input_specs: list[InputSpec] | None = None, progress: Progress = QUIET, name: str = ""
 ):
-    """Upgrade an old opset, fix input shapes, infer shapes: what every ONNX model gets before
-    import, whether it came from a file or from memory (the conformance cases)."""
-    import onnx
+    """Upgrade an old opset, fix input shapes, infer shapes, expand the chosen function ops,
+    fold constants: what every ONNX model gets before import, whether it came from a file or
+    from memory (the conformance cases)."""
 
     name = name or model.graph.name
     label = Path(name).name  # the file's name, not its directory
@@ -90,11 +92,54 @@ def prepare(
                 )
     if input_specs:
         fix_input_shapes(model, input_specs, Path(name))
+    model = infer_shapes(model, progress)
+    model = expand_functions(model, progress, label)
+    return infer_shapes(fold_constants(model, progress, label), progress)
+
+
+def expand_functions(model, progress: Progress = QUIET, label: str = ""):
+    """ONNX_EXPAND_FUNCTIONS' ops replaced by their bodies (onnx_functions.py)."""
+    from frontend_mess.importers import onnx_functions
+
     try:
-        model = onnx.shape_inference.infer_shapes(model)
+        return onnx_functions.expand(model)
+    except Exception as exc:  # onnx's inliner or shape inference on an odd graph
+        progress.note(f"{label}: function expansion failed, importing as is: {first_lines(exc, 1)}")
+        return model
+
+
+def infer_shapes(model, progress: Progress = QUIET):
+    import onnx
+
+    try:
+        return onnx.shape_inference.infer_shapes(model)
     except Exception as exc:
         progress.note(f"ONNX shape inference failed, importing as is: {first_lines(exc, 1)}")
-    return model
+        return model
+
+
+def fold_constants(model, progress: Progress = QUIET, label: str = ""):
+    """onnxscript's optimizer (constant folding with shape knowledge, dead code removal).
+
+    Why: torch-mlir's OnnxToTorch patterns need some operands as constants (the `axes` of
+    ReduceMean/ReduceSum, the `shape` of Reshape), and exporters and ONNX's own function bodies
+    often compute them from `Shape` of a statically shaped value; folded, they are constants
+    (test: test_onnx_importer.py::test_folding_makes_computed_axes_constant). Models with more
+    than ONNX_FOLD_MAX_BYTES of weights are imported as they are: the optimizer holds a second
+    copy of every tensor."""
+    from frontend_mess.defaults import ONNX_FOLD_MAX_BYTES
+
+    weights = sum(t.ByteSize() for t in model.graph.initializer)
+    if weights > ONNX_FOLD_MAX_BYTES:
+        progress.note(f"{label}: {weights >> 20} MiB of weights, constant folding skipped")
+        return model
+    try:
+        import onnxscript.optimizer
+
+        return onnxscript.optimizer.optimize(model)
+    except Exception as exc:  # the optimizer's own bugs must not stop an import
+        progress.note(f"constant folding failed, importing unfolded: {first_lines(exc, 1)}")
+        return model
 
 
 def default_opset(model) -> int:

@@ -123,3 +123,82 @@ def test_external_data_beside_the_model(tmp_path):
     (target.parent / "net.weights").unlink()
     with pytest.raises(FrontendError, match="external data missing"):
         frontend_mess.import_model(str(target), to="linalg")
+
+
+def _rms_norm_model(opset: int = 23) -> onnx.ModelProto:
+    """RMSNormalization, one of ONNX_EXPAND_FUNCTIONS: its body computes `axes` with Shape,
+    Size and Range, which OnnxToTorch cannot lower unless they are folded to a constant."""
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("RMSNormalization", ["x", "scale"], ["y"], axis=-1, epsilon=1e-5)
+    graph = helper.make_graph(
+        [node],
+        "rms",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8]),
+            helper.make_tensor_value_info("scale", TensorProto.FLOAT, [8]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 8])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_function_ops_expand_into_their_onnx_bodies():
+    """Every chosen op has a function body in onnx's schemas (the list cannot rot silently),
+    and prepare() leaves none of them, nor any local function, in the model."""
+    from frontend_mess.defaults import ONNX_EXPAND_FUNCTIONS
+
+    for domain, ops in ONNX_EXPAND_FUNCTIONS.items():
+        for op in ops:
+            schema = onnx.defs.get_schema(op, domain=domain)
+            assert schema.has_function or schema.has_context_dependent_function, op
+    prepared = onnx_importer.prepare(_rms_norm_model())
+    ops = [n.op_type for n in prepared.graph.node]
+    assert "RMSNormalization" not in ops and "ReduceMean" in ops
+    assert not prepared.functions
+    assert {o.domain for o in prepared.opset_import} <= {"", "ai.onnx"}
+
+
+def test_ops_outside_the_list_keep_their_direct_lowering():
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("LayerNormalization", ["x", "scale"], ["y"], axis=-1)
+    graph = helper.make_graph(
+        [node],
+        "ln",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8]),
+            helper.make_tensor_value_info("scale", TensorProto.FLOAT, [8]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert [n.op_type for n in onnx_importer.prepare(model).graph.node] == ["LayerNormalization"]
+
+
+def test_folding_makes_computed_axes_constant():
+    """After prepare(), ReduceMean's `axes` is a constant, not a Range over Shape."""
+    prepared = onnx_importer.prepare(_rms_norm_model())
+    reduce = next(n for n in prepared.graph.node if n.op_type == "ReduceMean")
+    constants = {t.name for t in prepared.graph.initializer} | {
+        o for n in prepared.graph.node if n.op_type == "Constant" for o in n.output
+    }
+    assert len(reduce.input) < 2 or reduce.input[1] in constants
+    assert not {"Shape", "Size", "Range"} & {n.op_type for n in prepared.graph.node}
+
+
+def test_expanded_rms_normalization_runs_as_onnx_defines_it():
+    """Compiled by IREE after expansion and folding, RMSNormalization matches onnx's reference
+    evaluator on fresh random inputs (rtol 1e-5, atol 1e-6)."""
+    import numpy as np
+    from onnx.reference import ReferenceEvaluator
+
+    from frontend_mess.onnx_backend import IreeBackend
+
+    model = _rms_norm_model()
+    rng = np.random.default_rng()
+    x = rng.standard_normal((2, 3, 8)).astype(np.float32)
+    scale = rng.standard_normal(8).astype(np.float32)
+    (expected,) = ReferenceEvaluator(model).run(None, {"x": x, "scale": scale})
+    (got,) = IreeBackend.prepare(model).run([x, scale])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -37,6 +37,29 @@ class Doubles(torch.nn.Module):
         return x * 2.0 + 1
 
 
+class MasksWithTensorAnd(torch.nn.Module):
+    """transformers' masking_utils in small: `mask & torch.tensor(True)`."""
+
+    def forward(self, x):
+        return torch.where((x > 0) & torch.tensor(True), x, torch.zeros_like(x))
+
+
+def test_turbine_path_lowers_tensor_and():
+    """pipeline._TURBINE_EXTRA_DECOMPOSITIONS: verified against eager on random inputs."""
+    report = frontend_mess.verify(MasksWithTensorAnd(), (torch.randn(4, 8),), via="turbine")
+    assert report.ok, report.text()
+
+
+@pytest.mark.xfail(strict=True, reason="IREE's torch input cannot lower aten.__and__.Tensor")
+def test_turbine_alone_still_fails_on_tensor_and():
+    """The upstream gap behind _TURBINE_EXTRA_DECOMPOSITIONS; XPASSes once IREE lowers it."""
+    import iree.turbine.aot as aot
+    from iree.compiler.tools import compile_str
+
+    exported = aot.export(MasksWithTensorAnd(), args=(torch.randn(4, 8),))
+    compile_str(str(exported.mlir_module), input_type="torch", target_backends=["llvm-cpu"])
+
+
 def test_in_memory_module_imports_compiles_and_runs():
     model, x = torch.nn.Linear(4, 2).eval(), torch.randn(3, 4)
     artifact = frontend_mess.import_model(model, (x,)).compile()
