@@ -54,7 +54,11 @@ MLIR_SUFFIXES = (".mlir", ".mlirbc")
 # --via fx-KIND: torch-mlir's output of that kind, handed to IREE in generic op form.
 _TORCH_MLIR_VIAS = {"fx-linalg": "linalg", "fx-tosa": "tosa", "fx-stablehlo": "stablehlo"}
 # An imported module of this kind compiles with this IREE input type.
-_INPUT_TYPE_OF_KIND = {"linalg": "none", "tosa": "tosa", "stablehlo": "stablehlo"}
+#: torch-mlir's linalg-on-tensors output is linalg plus its own `tm_tensor` ops (a cumulative
+#: sum is `tm_tensor.scan`): IREE's `tm_tensor` input type converts those to LinalgExt and leaves
+#: plain linalg alone, where `none` rejects them ("failed to legalize 'tm_tensor.scan'": BLOOM,
+#: OPT, RoBERTa on fx-linalg). Test: test_pipeline.py::test_cumsum_verifies_on_fx_linalg.
+_INPUT_TYPE_OF_KIND = {"linalg": "tm_tensor", "tosa": "tosa", "stablehlo": "stablehlo"}
 
 
 def is_mlir_file(source: str) -> bool:
@@ -465,15 +469,27 @@ def _single(loaded: Loaded, via: str) -> Function:
 _TURBINE_EXTRA_DECOMPOSITIONS = ("__and__", "__or__", "__xor__")  # each one's `.Tensor` overload
 
 
-def _turbine_program(function: Function):
-    """torch.export (strict, as aot.export does it) with _TURBINE_EXTRA_DECOMPOSITIONS run."""
+def _turbine_decompositions():
+    """iree-turbine's own AOT decomposition table, extended with _TURBINE_EXTRA_DECOMPOSITIONS
+    (torch's core decompositions of them): one `run_decompositions`, as aot.export does it. A
+    second run before aot.export turns batch norm into `_native_batch_norm_legit_no_training`,
+    which IREE's torch input does not know (resnet, mobilevit failed so)."""
+    import contextlib
+
     import torch
+    from iree.turbine.aot.decompositions import extend_aot_decompositions
     from torch._decomp import core_aten_decompositions
 
-    core = core_aten_decompositions()
-    ops = [getattr(torch.ops.aten, name).Tensor for name in _TURBINE_EXTRA_DECOMPOSITIONS]
-    program = torch.export.export(function.module, tuple(function.example_args), strict=True)
-    return program.run_decompositions({op: core[op] for op in ops})
+    @contextlib.contextmanager
+    def extended():
+        core = core_aten_decompositions()
+        with extend_aot_decompositions() as table:
+            for name in _TURBINE_EXTRA_DECOMPOSITIONS:
+                op = getattr(torch.ops.aten, name).Tensor
+                table[op] = core[op]
+            yield
+
+    return extended()
 
 
 def _turbine(loaded: Loaded, progress: Progress) -> bytes:
@@ -482,7 +498,8 @@ def _turbine(loaded: Loaded, progress: Progress) -> bytes:
     function = _single(loaded, "turbine")
     with progress.step(f"iree-turbine aot.export {loaded.name}"):
         try:
-            exported = aot.export(_turbine_program(function))
+            with _turbine_decompositions():
+                exported = aot.export(function.module, args=function.example_args)
         except Exception as exc:
             raise ExportError(
                 f"iree-turbine could not export {loaded.name}: {type(exc).__name__}: "

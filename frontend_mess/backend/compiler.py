@@ -20,6 +20,7 @@ from frontend_mess.support.progress import QUIET, Progress
 _DIALECT_SIGNS = (
     ("onnx", re.compile(r'torch\.operator\s*"onnx\.|name = "onnx\.')),
     ("torch", re.compile(r"\btorch\.(aten|vtensor|prim|constant)\b")),
+    ("tm_tensor", re.compile(r"\btm_tensor\.")),
     ("stablehlo", re.compile(r"\bstablehlo\.")),
     ("tosa", re.compile(r"\btosa\.")),
 )

@@ -100,8 +100,9 @@ NEWER_THAN_IREE: dict[str, str] = {
 # tests/unit/test_onnx_node.py, tests/unit/test_pipeline.py.
 F64_CPU_FLAGS: tuple[str, ...] = ("--iree-input-demote-f64-to-f32=false",)
 
-# Input dialect -> `--iree-input-type`. `none` is plain linalg/tensor/arith input.
-INPUT_TYPES = ("torch", "onnx", "tosa", "stablehlo", "none")
+# Input dialect -> `--iree-input-type`. `none` is plain linalg/tensor/arith input; `tm_tensor`
+# is linalg with torch-mlir's TMTensor ops (pipeline._INPUT_TYPE_OF_KIND).
+INPUT_TYPES = ("torch", "onnx", "tosa", "stablehlo", "tm_tensor", "none")
 
 # Runtime drivers per target.
 DEFAULT_DEVICE = {"llvm-cpu": "local-task", "cuda": "cuda"}

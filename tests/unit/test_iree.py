@@ -159,6 +159,7 @@ def test_cuda_run_matches_pytorch():
         ("%0 = stablehlo.add %a, %b", "stablehlo"),
         ("%0 = tosa.add %a, %b", "tosa"),
         ("%0 = linalg.matmul ins(%a, %b)", "none"),
+        ("%0:2 = tm_tensor.scan dimension(1) inclusive(true)", "tm_tensor"),
         (
             '%0 = linalg.fill\n{-#\n dialect_resources: { builtin: { torch_tensor_1: "0x" } }',
             "none",

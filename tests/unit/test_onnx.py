@@ -202,3 +202,23 @@ def test_expanded_rms_normalization_runs_as_onnx_defines_it():
     (expected,) = ReferenceEvaluator(model).run(None, {"x": x, "scale": scale})
     (got,) = IreeBackend.prepare(model).run([x, scale])
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_castlike_saturate_survives_prepare():
+    """onnx_graph.fold_constants: the folder would turn this CastLike into a Cast without its
+    `saturate=0`; prepare() keeps the node and the attribute."""
+    from onnx import TensorProto, helper
+
+    like = helper.make_tensor("like", TensorProto.FLOAT8E4M3FN, [1], [0.0])
+    node = helper.make_node("CastLike", ["x", "like"], ["y"], saturate=0)
+    graph = helper.make_graph(
+        [node],
+        "castlike",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT8E4M3FN, [3])],
+        initializer=[like],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    (kept,) = onnx_importer.prepare(model).graph.node
+    assert kept.op_type == "CastLike"
+    assert [(a.name, a.i) for a in kept.attribute] == [("saturate", 0)]

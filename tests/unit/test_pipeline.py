@@ -60,6 +60,19 @@ def test_turbine_alone_still_fails_on_tensor_and():
     compile_str(str(exported.mlir_module), input_type="torch", target_backends=["llvm-cpu"])
 
 
+class CumulativeSum(torch.nn.Module):
+    """Position ids as BLOOM, OPT and RoBERTa make them."""
+
+    def forward(self, mask):
+        return torch.cumsum(mask, dim=1) * mask
+
+
+def test_cumsum_verifies_on_fx_linalg():
+    """torch-mlir lowers cumsum to `tm_tensor.scan` (pipeline._INPUT_TYPE_OF_KIND)."""
+    report = frontend_mess.verify(CumulativeSum(), (torch.randn(2, 16),), via="fx-linalg")
+    assert report.ok, report.text()
+
+
 def test_in_memory_module_imports_compiles_and_runs():
     model, x = torch.nn.Linear(4, 2).eval(), torch.randn(3, 4)
     artifact = frontend_mess.import_model(model, (x,)).compile()
