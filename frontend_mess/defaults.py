@@ -72,9 +72,10 @@ ONNX_EXPAND_FUNCTIONS: dict[str, frozenset[str]] = {
     )
 }
 # torch.onnx.export's exporters for the `onnx` paths: `dynamo` (torch.export + onnxscript, what
-# torch 2.14 recommends) or the older TorchScript tracer.
-ONNX_EXPORTERS: tuple[str, ...] = ("dynamo", "torchscript")
-DEFAULT_ONNX_EXPORTER = "dynamo"
+# torch 2.14 recommends), the older TorchScript tracer, or `auto`: dynamo, then TorchScript
+# where dynamo fails (importers/onnx_export.py).
+ONNX_EXPORTERS: tuple[str, ...] = ("auto", "dynamo", "torchscript")
+DEFAULT_ONNX_EXPORTER = "auto"
 
 # torch.export modes (importers/fx.py): `auto` is non-strict, retried strict where tracing
 # meets a data-dependent value (`int(tensor)`).

@@ -43,6 +43,7 @@ from frontend_mess.imported import ImportedModel
 from frontend_mess.importers import fx, onnx_graph
 from frontend_mess.shapes import random_inputs
 from frontend_mess.sources import Function, ModelSource, SourceOptions, is_onnx, resolve
+from frontend_mess.support.capture import upstream_output
 from frontend_mess.support.errors import ExportError, FrontendError, first_lines
 from frontend_mess.support.mlir_types import tensor_info, walk
 from frontend_mess.support.paths import input_file
@@ -450,15 +451,6 @@ def imported_for_iree(model: ImportedModel, progress: Progress = QUIET) -> IreeI
     return for_iree(loaded, "fx-torch", progress)
 
 
-def _single(loaded: Loaded, via: str) -> Function:
-    if len(loaded.torch.functions) != 1:
-        raise FrontendError(
-            f"--via {via} takes one function; {loaded.name} has "
-            f"{', '.join(loaded.torch.functions)}: use --via fx-torch"
-        )
-    return loaded.torch.main
-
-
 #: Python's `&`, `|`, `^` on tensors (`aten.__and__.Tensor`, ...): composite ops that torch's
 #: core decompositions turn into `bitwise_and` and friends, and that iree-turbine's own table
 #: leaves alone. IREE's torch input has no lowering for them, and the `torch.tensor(True)` they
@@ -495,11 +487,15 @@ def _turbine_decompositions():
 def _turbine(loaded: Loaded, progress: Progress) -> bytes:
     import iree.turbine.aot as aot
 
-    function = _single(loaded, "turbine")
-    with progress.step(f"iree-turbine aot.export {loaded.name}"):
+    functions = loaded.torch.functions
+    with progress.step(f"iree-turbine aot.export {loaded.name}"), upstream_output():
         try:
             with _turbine_decompositions():
-                exported = aot.export(function.module, args=function.example_args)
+                if len(functions) == 1:
+                    function = loaded.torch.main
+                    exported = aot.export(function.module, args=function.example_args)
+                else:
+                    exported = aot.export(_turbine_programs(functions))
         except Exception as exc:
             raise ExportError(
                 f"iree-turbine could not export {loaded.name}: {type(exc).__name__}: "
@@ -508,23 +504,49 @@ def _turbine(loaded: Loaded, progress: Progress) -> bytes:
     return module_bytecode(exported.mlir_module)
 
 
+def _turbine_programs(functions: dict[str, Function]):
+    """An encoder-decoder's functions as iree-turbine's `FxPrograms`, the named set of exported
+    programs that `aot.export` turns into one module of several functions: each traced as
+    `aot.export` traces one nn.Module (strict torch.export, then the current AOT decompositions).
+    Test: tests/unit/test_hf.py::test_encoder_decoder_verifies_on_single_function_paths."""
+    import torch
+    from iree.turbine.aot import FxPrograms
+    from iree.turbine.aot.compiled_module import ExportTargetDef
+    from iree.turbine.aot.decompositions import current_aot_decompositions
+
+    programs = FxPrograms()
+    for func_name, function in functions.items():
+        program = torch.export.export(function.module, tuple(function.example_args), strict=True)
+        programs.programs[func_name] = ExportTargetDef(
+            program.run_decompositions(current_aot_decompositions())
+        )
+    return programs
+
+
 def _through_onnx(loaded: Loaded, via: str, progress: Progress) -> IreeInput:
     from frontend_mess.importers.onnx_export import export_onnx
 
-    function = _single(loaded, via)
     exporter = loaded.options.onnx_exporter
     if exporter not in ONNX_EXPORTERS:
         raise FrontendError(
             f"unknown ONNX exporter {exporter!r}: use one of {', '.join(ONNX_EXPORTERS)}"
         )
+    functions = loaded.torch.functions
+    raws = {}
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "model.onnx"
-        export_onnx(function, path, exporter, loaded.options.dynamic_dims, loaded.name, progress)
-        model = onnx_graph.load(path, progress=progress)
-    raw = onnx_graph.to_mlir(
-        model, "raw", importer=ONNX_VIAS[via], name=loaded.name, progress=progress
-    )
-    return IreeInput(str(raw), "onnx", via)
+        # An ONNX graph is one function: an encoder-decoder's functions are exported one graph
+        # each, imported apart and merged into one module under their own names.
+        for func_name, function in functions.items():
+            name = loaded.name if len(functions) == 1 else f"{loaded.name} ({func_name})"
+            path = Path(scratch) / f"{func_name}.onnx"
+            export_onnx(function, path, exporter, loaded.options.dynamic_dims, name, progress)
+            model = onnx_graph.load(path, progress=progress)
+            raws[func_name] = onnx_graph.to_mlir(
+                model, "raw", importer=ONNX_VIAS[via], name=name, progress=progress
+            )
+    if len(raws) == 1:
+        return IreeInput(str(next(iter(raws.values()))), "onnx", via)
+    return IreeInput(str(onnx_graph.merge_functions(raws)), "onnx", via)
 
 
 def externalize_input(

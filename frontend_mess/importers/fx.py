@@ -299,13 +299,22 @@ def to_mlir(
         try:
             context = ir.Context()
             torch_d.register_dialect(context)
-            importer = FxImporter(context=context, hooks=torch_mlir_hooks())
-            for func_name, program in programs.items():
-                program = program if prepared else prepare(program)
-                if kind == "stablehlo":
-                    program = explicit_ceil_mode_padding(program)
-                importer.import_frozen_program(program, func_name=func_name)
-            return fx._module_lowering(False, False, output_type, importer.module)
+            # StableHLO's shape refinement takes a module of one function or a `main`
+            # ("must have no more than one function or a `main` function to clearly identify
+            # which function will be refined": BART and T5's encoder and decoder_step), so
+            # each function is lowered in a module of its own and the modules are merged.
+            # Test: test_torch_importer.py::test_encoder_decoder_lowers_to_stablehlo.
+            groups = [programs] if kind != "stablehlo" else [{n: p} for n, p in programs.items()]
+            modules = []
+            for group in groups:
+                importer = FxImporter(context=context, hooks=torch_mlir_hooks())
+                for func_name, program in group.items():
+                    program = program if prepared else prepare(program)
+                    if kind == "stablehlo":
+                        program = explicit_ceil_mode_padding(program)
+                    importer.import_frozen_program(program, func_name=func_name)
+                modules.append(fx._module_lowering(False, False, output_type, importer.module))
+            return _merged(modules)
         except TorchMlirCompilerError as exc:
             raise LoweringError(
                 f"torch-mlir could not lower {name} to {kind}: "
@@ -317,6 +326,16 @@ def to_mlir(
                 f"torch-mlir could not import {name}: {type(cause).__name__}: "
                 f"{first_lines(cause, 1)}"
             ) from cause
+
+
+def _merged(modules: list):
+    """Modules lowered apart, as one: the ops of the others moved into the first's body (their
+    function names are the distinct names they were imported under)."""
+    first = modules[0]
+    for other in modules[1:]:
+        for op in list(other.body.operations):
+            first.body.append(op)
+    return first
 
 
 def _ceil_extra(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:

@@ -5,8 +5,11 @@ which needs the `onnxscript` package, locked in pyproject.toml) or the older Tor
 `dynamic_shapes`, or `dynamic_axes` on TorchScript's.
 
 Known: torch 2.13+'s dynamo exporter fails on `scalar - integer tensor` (`1.0 - mask`, as in
-XLNet) in its type-promotion pass (pytorch #194381, open); TorchScript exports it. Pinned by
-tests/unit/test_pipeline.py::test_dynamo_onnx_exporter_scalar_minus_int_tensor (strict xfail).
+XLNet) in its type-promotion pass (pytorch #194381, open), and on Swin's window reshape ("Cannot
+view a tensor with shape ... and strides"); TorchScript exports both, so the default exporter,
+`auto`, falls back to it (as torch.onnx.export's own `fallback=True` once did). Pinned by
+tests/unit/test_pipeline.py::test_dynamo_onnx_exporter_scalar_minus_int_tensor (strict xfail)
+and test_auto_onnx_exporter_falls_back_to_torchscript.
 """
 
 from __future__ import annotations
@@ -36,7 +39,21 @@ def export_onnx(
     name: str = "model",
     progress: Progress = QUIET,
 ) -> Path:
-    """Write `function.module` traced on `function.example_args` to `path` as ONNX."""
+    """Write `function.module` traced on `function.example_args` to `path` as ONNX. `auto`
+    (the default) is `dynamo`, and TorchScript where dynamo fails: the choice is noted."""
+    if exporter == "auto":
+        try:
+            return export_onnx(function, path, "dynamo", dynamic, name, progress)
+        except ExportError as dynamo_error:
+            try:
+                export_onnx(function, path, "torchscript", dynamic, name, progress)
+            except ExportError as exc:
+                raise dynamo_error from exc
+            progress.note(
+                f"onnx exporter: torchscript, as dynamo failed on {name} "
+                f"({str(dynamo_error).partition(': ')[2]}); --onnx-exporter dynamo keeps to it"
+            )
+            return path
     import torch
 
     args = tuple(function.example_args)

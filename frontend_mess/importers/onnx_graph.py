@@ -17,12 +17,14 @@ lowering is missing expanded into their ONNX bodies (onnx_functions.py), and con
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from frontend_mess.defaults import DEFAULT_ONNX_IMPORTER, MIN_ONNX_OPSET, ONNX_IMPORTERS
 from frontend_mess.shapes import InputSpec, check_elements
 from frontend_mess.support.capture import upstream_output
 from frontend_mess.support.errors import FrontendError, ImporterError, LoweringError, first_lines
+from frontend_mess.support.mlir_types import inline_empty_resources
 from frontend_mess.support.paths import input_file
 from frontend_mess.support.progress import QUIET, Progress
 
@@ -143,9 +145,14 @@ def fold_constants(model, progress: Progress = QUIET, label: str = ""):
         progress.note(f"{label}: {weights >> 20} MiB of weights, constant folding skipped")
         return model
     try:
+        import numpy
         import onnxscript.optimizer
 
-        return onnxscript.optimizer.optimize(model)
+        # folding evaluates with onnx's reference ops in numpy: log(0) = -inf and a NaN cast
+        # are values the model asked for, not faults to print (T5's relative position buckets)
+        with warnings.catch_warnings(), numpy.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return onnxscript.optimizer.optimize(model)
     except Exception as exc:  # the optimizer's own bugs must not stop an import
         progress.note(f"constant folding failed, importing unfolded: {first_lines(exc, 1)}")
         return model
@@ -217,6 +224,29 @@ def _import_iree(model):
     return ir.Module.parse(text, context)
 
 
+def merge_functions(modules: dict):
+    """Raw modules of one ONNX graph each -> one module: each graph's function renamed to its
+    key (`encoder`, `decoder_step`), reparsed into the first module's context and moved into
+    its body (MLIR's parser renames a weight's resource where two graphs share its name)."""
+    from torch_mlir import ir
+
+    merged = None
+    for func_name, module in modules.items():
+        if merged is not None:
+            module = ir.Module.parse(str(module), merged.context)
+        functions = [op for op in module.body.operations if op.operation.name == "func.func"]
+        if len(functions) != 1:
+            raise ImporterError(f"an imported ONNX graph has {len(functions)} functions, not 1")
+        with module.context:
+            functions[0].attributes["sym_name"] = ir.StringAttr.get(func_name)
+        if merged is None:
+            merged = module
+        else:
+            for op in list(module.body.operations):
+                merged.body.append(op)
+    return merged
+
+
 def to_mlir(
     model,
     kind: str,
@@ -235,6 +265,9 @@ def to_mlir(
     with progress.step(f"importing {name} with the {importer} ONNX importer"), upstream_output():
         try:
             module = _import_iree(model) if importer == "iree" else _import_torch_mlir(model)
+            from torch_mlir import ir
+
+            inline_empty_resources(module, ir)
             module.operation.verify()
         except Exception as exc:
             raise ImporterError(

@@ -41,22 +41,31 @@ class Captured:
 
 @contextmanager
 def upstream_output() -> Iterator[Captured]:
-    """Send whatever runs inside to a temporary file instead of fds 1 and 2."""
+    """Send whatever runs inside to a temporary file instead of fds 1 and 2, and Python's
+    `sys.stdout` and `sys.stderr` with them: the CLI points `sys.stdout` at a stream of its own
+    (cli.py's result stream), which fd 1 alone would not catch (torch.onnx's dynamo banners;
+    test: test_cli.py::test_quiet_onnx_export_prints_nothing)."""
     if verbose():
         yield Captured()
         return
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
+    streams = sys.stdout, sys.stderr
     with tempfile.TemporaryFile() as sink:
+        text = open(sink.fileno(), "w", encoding="utf-8", errors="replace", closefd=False)
         try:
             os.dup2(sink.fileno(), 1)
             os.dup2(sink.fileno(), 2)
+            sys.stdout = sys.stderr = text
             yield Captured(sink)
         finally:
+            text.flush()
+            sys.stdout, sys.stderr = streams
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
+            text.close()

@@ -170,3 +170,17 @@ def test_compile_and_verify_take_every_source_option(capsys, command):
 def test_a_matrix_with_no_cells_says_so(capsys):
     code, _, err = run(capsys, "matrix", "--suite", "hf-tiny", "--match", "no-such-model", "-q")
     assert code == EXIT_USAGE and "no cells to run" in err
+
+
+@pytest.mark.slow
+def test_quiet_onnx_export_prints_nothing(capfd, inputs_dir, tmp_path):
+    """torch.onnx's dynamo exporter prints step banners through `sys.stdout`, which the CLI
+    points at a stream of its own: under --quiet none of it reaches the terminal."""
+    out_file = tmp_path / "mlp.vmfb"
+    code = main(
+        ["compile", str(inputs_dir / "mlp.py"), "--via", "onnx", "-q", "--no-store"]
+        + ["-o", str(out_file)]
+    )
+    out, err = capfd.readouterr()
+    assert code == 0 and out_file.stat().st_size > 0
+    assert "[torch.onnx]" not in out + err, out + err

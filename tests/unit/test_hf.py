@@ -164,3 +164,15 @@ def test_audio_models_are_refused_in_one_line():
     model = transformers.AutoModel.from_config(config)
     with pytest.raises(FrontendError, match="takes audio features"):
         hf.functions(model, "base")
+
+
+@pytest.mark.parametrize("via", ["fx-stablehlo", "onnx", "turbine"])
+def test_encoder_decoder_verifies_on_single_function_paths(via):
+    """StableHLO's shape refinement and an ONNX graph each take one function; T5's encoder and
+    decoder_step are lowered (or exported) apart and merged. iree-turbine takes both at once as
+    an `FxPrograms` (pipeline._turbine_programs). Through ONNX, T5 also needs the
+    TorchScript fallback (dynamo cannot view its attention reshape) and its empty initializer
+    inlined (test_onnx.py::test_empty_initializer_survives_bytecode)."""
+    report = frontend_mess.verify(f"hf-config:{TINY / 't5.json'}", via=via)
+    assert report.ok, report.text()
+    assert [c.function for c in report.checks] == ["encoder", "decoder_step"]

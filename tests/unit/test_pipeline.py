@@ -198,13 +198,33 @@ ONE_MINUS_MASK_ARGS = (torch.randn(2, 3), torch.ones(2, 3, dtype=torch.int64))
     reason="pytorch #194381: the dynamo ONNX exporter fails on scalar - int tensor (XLNet)",
 )
 def test_dynamo_onnx_exporter_scalar_minus_int_tensor():
-    frontend_mess.verify(OneMinusMask(), ONE_MINUS_MASK_ARGS, via="onnx")
+    frontend_mess.verify(OneMinusMask(), ONE_MINUS_MASK_ARGS, via="onnx", onnx_exporter="dynamo")
 
 
 def test_onnx_export_error_names_the_root_cause():
     with pytest.raises(FrontendError, match=r"\[export\].*RuntimeError: Cannot find a compatible"):
-        frontend_mess.compile(OneMinusMask(), ONE_MINUS_MASK_ARGS, via="onnx")
+        frontend_mess.compile(
+            OneMinusMask(), ONE_MINUS_MASK_ARGS, via="onnx", onnx_exporter="dynamo"
+        )
     report = frontend_mess.verify(
         OneMinusMask(), ONE_MINUS_MASK_ARGS, via="onnx", onnx_exporter="torchscript"
     )
     assert report.ok, report.text()
+
+
+def test_auto_onnx_exporter_falls_back_to_torchscript(capsys):
+    """The default exporter, `auto`, is dynamo, and TorchScript where dynamo fails; the
+    fallback is a note that names dynamo's error."""
+    from frontend_mess.support.progress import Progress
+
+    report = frontend_mess.verify(
+        OneMinusMask(), ONE_MINUS_MASK_ARGS, via="onnx", progress=Progress(quiet=False)
+    )
+    assert report.ok, report.text()
+    err = capsys.readouterr().err
+    assert "onnx exporter: torchscript, as dynamo failed" in err, err
+    assert "Cannot find a compatible" in err
+    linear = frontend_mess.verify(
+        torch.nn.Linear(4, 3), (torch.randn(2, 4),), via="onnx", progress=Progress(quiet=False)
+    )
+    assert linear.ok and "onnx exporter: torchscript" not in capsys.readouterr().err
