@@ -151,6 +151,9 @@ def encode(encoder: str | bytes, archives: list[Path], module_data: bytes) -> by
             flags=ENCODER_FLAGS,
             diagnostics=str(exc),
         ) from exc
+    from frontend_mess.backend.runtime import configure_runtime
+
+    configure_runtime()
     config = rt.Config("local-task")
     instance = config.vm_instance
     module = rt.VmModule.copy_buffer(instance, vmfb)

@@ -25,6 +25,22 @@ _NO_ARCHIVE = (
 )
 
 
+_configured = False
+
+
+def configure_runtime(*flags: str) -> None:
+    """IREE's runtime flags (targets.RUNTIME_FLAGS, then `flags`), set before the process's
+    first device: IREE reads them when it creates a driver's task pool, and only then."""
+    global _configured
+    import iree.runtime as rt
+
+    from frontend_mess.backend.targets import RUNTIME_FLAGS
+
+    if flags or not _configured:
+        rt.flags.parse_flags(*RUNTIME_FLAGS, *flags)
+    _configured = True
+
+
 class LoadedModule:
     """A vmfb loaded on one device, its functions callable with NumPy arrays."""
 
@@ -33,6 +49,7 @@ class LoadedModule:
 
         self._signatures: dict[str, Signature] = {}
         self._artifact = artifact
+        configure_runtime()
         try:
             self.config = rt.Config(device)
             self.device = device
@@ -141,8 +158,9 @@ ISOLATE = _Isolation()
 # What a signal that kills a call usually means, for the one error line.
 _SIGNAL_HINTS = {
     signal.SIGILL: "an instruction this CPU lacks: was it compiled for another CPU (--cpu)?",
-    signal.SIGSEGV: "a segmentation fault in the compiled code (an IREE bug; --cpu generic "
-    "avoids some, notes/matrix.md)",
+    signal.SIGSEGV: "a segmentation fault in the compiled code (an IREE bug, or a dispatch "
+    "whose stack outgrew the worker's: see targets.RUNTIME_FLAGS; --cpu generic avoids some, "
+    "notes/matrix.md)",
     signal.SIGBUS: "a bus error in the compiled code",
     signal.SIGFPE: "an arithmetic fault in the compiled code",
     signal.SIGABRT: "IREE's runtime aborted",

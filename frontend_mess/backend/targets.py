@@ -34,6 +34,13 @@ CPU_SPEED_FLAGS: tuple[str, ...] = (
 # 70 KiB in one attention dispatch. Its maintainers' workaround (iree #16421), which compiled
 # and ran vit_b_16 here; notes/iree.md.
 CPU_STACK_FLAGS: tuple[str, ...] = ("--iree-llvmcpu-fail-on-out-of-bounds-stack-allocation=false",)
+# ...and such a dispatch then needs that stack on the runtime's worker thread, whose default is
+# 128 KiB: with this host's AVX-512 the same vit_b_32 dispatch takes 143 KiB (146,688 bytes,
+# measured with the check on), overflows the worker's stack and crashes with SIGSEGV. The
+# runtime's workers get 2 MiB (backend/runtime.py::configure_runtime, and every IREE tool
+# frontend-mess runs). Test: tests/unit/test_iree.py::test_worker_stack_holds_large_dispatches.
+RUNTIME_WORKER_STACK_BYTES = 2 << 20
+RUNTIME_FLAGS: tuple[str, ...] = (f"--task_worker_stack_size={RUNTIME_WORKER_STACK_BYTES}",)
 # `generic` is an artifact that runs on any x86-64: no host-specific instructions.
 GENERIC_CPU = "generic"
 

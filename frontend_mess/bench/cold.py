@@ -35,12 +35,10 @@ def _reset_peak() -> None:
 
 
 def _iree(files: list[str], arrays: list, threads: int):
-    import iree.runtime as rt
-
     from frontend_mess.backend.artifact import Artifact
-    from frontend_mess.bench.runtimes import iree_thread_flags
+    from frontend_mess.bench.runtimes import set_iree_threads
 
-    rt.flags.parse_flags(*iree_thread_flags(threads))
+    set_iree_threads(threads)
     module = Artifact.load(files[0], tuple(files[1:])).module()
     return lambda: module.call(None, arrays)
 

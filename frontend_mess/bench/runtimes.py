@@ -42,9 +42,9 @@ def iree_thread_flags(threads: int) -> list[str]:
 
 def set_iree_threads(threads: int) -> None:
     """Before the first device is made: IREE reads these flags when it creates the pool."""
-    import iree.runtime as rt
+    from frontend_mess.backend.runtime import configure_runtime
 
-    rt.flags.parse_flags(*iree_thread_flags(threads))
+    configure_runtime(*iree_thread_flags(threads))
 
 
 def runtime_tool(name: str) -> str:
@@ -65,11 +65,13 @@ def benchmark_command(
 ) -> list[str]:
     """`iree-benchmark-module` on a `.vmfb` (then its `.irpa` archives) with the bench's
     inputs and threads; `extra` flags last."""
+    from frontend_mess.backend.targets import RUNTIME_FLAGS
     from frontend_mess.defaults import PARAMS_SCOPE
 
     return [
         runtime_tool("iree-benchmark-module"),
         "--device=local-task",
+        *RUNTIME_FLAGS,
         f"--module={files[0]}",
         *(f"--parameters={PARAMS_SCOPE}={p}" for p in files[1:]),
         f"--function={function}",
