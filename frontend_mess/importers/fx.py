@@ -311,7 +311,7 @@ def to_mlir(
                 for func_name, program in group.items():
                     program = program if prepared else prepare(program)
                     if kind == "stablehlo":
-                        program = explicit_ceil_mode_padding(program)
+                        program = wrap_negative_indices(explicit_ceil_mode_padding(program))
                     importer.import_frozen_program(program, func_name=func_name)
                 modules.append(fx._module_lowering(False, False, output_type, importer.module))
             return _merged(modules)
@@ -392,6 +392,62 @@ def explicit_ceil_mode_padding(program):
         with value.fake_mode:  # the importer reads each node's type from its fake value
             padded.meta["val"] = aten.constant_pad_nd.default(value, *arguments[1:])
         node.args = (padded, kernel, stride, padding, dilation, False)
+    program.graph_module.recompile()
+    return program
+
+
+def wrap_negative_indices(program):
+    """The program with each integer index of `aten.index.Tensor` wrapped into range
+    (`where(i < 0, i + size, i)`), or the program itself where it has none.
+
+    torch-mlir's StableHLO lowering passes the index to `stablehlo.gather` as it is, and a
+    gather clamps an out-of-range start index: `x[..., [-2], :]` reads row 0 instead of the
+    second to last. Falcon's fused QKV split does exactly that (`verify --localize` named
+    `aten.index.Tensor` in `self_attention`, max error 0.62). The linalg lowering wraps negative
+    indices since torch-mlir PR #2233 (for the same Falcon pattern, iree #13951); the StableHLO
+    one does not.
+    Test: tests/unit/test_torch_importer.py::test_negative_index_verifies_on_stablehlo."""
+    import copy
+
+    import torch
+
+    aten = torch.ops.aten
+
+    def wrappable(node) -> list[int]:
+        if node.target != aten.index.Tensor:
+            return []
+        shape = node.args[0].meta["val"].shape
+        return [
+            dim
+            for dim, index in enumerate(node.args[1])
+            if index is not None
+            and not index.meta["val"].dtype.is_floating_point
+            and index.meta["val"].dtype != torch.bool
+            and isinstance(shape[dim], int)
+        ]
+
+    if not any(wrappable(n) for n in program.graph.nodes):
+        return program
+    program = copy.deepcopy(program)
+    graph = program.graph_module.graph
+    for node in [n for n in graph.nodes if wrappable(n)]:
+        indices = list(node.args[1])
+        size = node.args[0].meta["val"].shape
+        for dim in wrappable(node):
+            index = indices[dim]
+            value = index.meta["val"]
+            with graph.inserting_before(node):
+                negative = graph.call_function(aten.lt.Scalar, (index, 0))
+                shifted = graph.call_function(aten.add.Scalar, (index, int(size[dim])))
+                wrapped = graph.call_function(aten.where.self, (negative, shifted, index))
+            with value.fake_mode:  # the importer reads each node's type from its fake value
+                negative.meta["val"] = aten.lt.Scalar(value, 0)
+                shifted.meta["val"] = aten.add.Scalar(value, int(size[dim]))
+                wrapped.meta["val"] = aten.where.self(
+                    negative.meta["val"], shifted.meta["val"], value
+                )
+            indices[dim] = wrapped
+        node.args = (node.args[0], indices, *node.args[2:])
     program.graph_module.recompile()
     return program
 

@@ -177,3 +177,29 @@ def test_encoder_decoder_lowers_to_stablehlo(capfd):
     names = [op.attributes["sym_name"].value for op in module.body.operations]
     assert names == ["encoder", "decoder_step"]
     assert "stablehlo.dot_general" in str(module) and "stablehlo.tanh" in str(module)
+
+
+def test_negative_index_verifies_on_stablehlo(monkeypatch):
+    """torch-mlir's StableHLO lowering gathers with a negative index unwrapped (the gather
+    clamps it to 0; Falcon's `fused_qkv[..., [-2], :]`); frontend-mess wraps integer indices
+    first (fx.wrap_negative_indices). Without it the same model mismatches: when the second
+    half starts passing, torch-mlir handles negative indices and the rewrite can go."""
+    from frontend_mess import pipeline
+    from frontend_mess.backend.targets import target_spec
+    from frontend_mess.importers import fx
+    from frontend_mess.verify import verify
+
+    class LastButOne(torch.nn.Module):
+        def forward(self, x):
+            return x[:, :, [-2], :] + x[:, [-1, 3], :, :].sum(1, keepdim=True)
+
+    def check():
+        args = (torch.randn(1, 8, 4, 32),)
+        loaded = pipeline.load(LastButOne(), example_args=args)
+        return verify(loaded, target_spec("llvm-cpu"), via="fx-stablehlo")
+
+    fixed = check()
+    assert fixed.ok and fixed.checks[0].shape == (1, 8, 4, 32), fixed.text()
+    monkeypatch.setattr(fx, "wrap_negative_indices", lambda program: program)
+    upstream = check()
+    assert not upstream.ok, "torch-mlir's StableHLO gather wraps negative indices now: drop it"
