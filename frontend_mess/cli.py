@@ -257,6 +257,7 @@ def _add_source_options(p) -> None:
         help="attention implementation (default: sdpa where supported, else eager)",
     )
     _add_store_options(p)
+    _add_env_option(p)
     ox = p.add_argument_group("ONNX (.onnx sources, and the onnx paths for torch sources)")
     ox.add_argument(
         "--onnx-importer",
@@ -287,6 +288,15 @@ def _add_params_options(p, *, file_option: bool = True) -> None:
             metavar="FILE.irpa",
             help="where the archive goes (default: the output's name with .irpa)",
         )
+
+
+def _add_env_option(p) -> None:
+    p.add_argument(
+        "--env",
+        metavar="NAME",
+        help="run in an environment variant, envs/NAME (torch-next, iree-prev; built with "
+        "`uv sync --project envs/NAME`) (default: this environment)",
+    )
 
 
 def _add_store_options(p) -> None:
@@ -699,6 +709,7 @@ def _add_matrix(sub) -> None:
     p.add_argument("--list", action="store_true", help="print the cells, run nothing")
     _add_params_options(p, file_option=False)
     _add_store_options(p)
+    _add_env_option(p)
     p.add_argument("--no-resume", action="store_true", help="start over")
     p.add_argument(
         "--rerun-failures", action="store_true", help="rerun the cells that did not pass"
@@ -741,7 +752,7 @@ def _run_matrix(args) -> int:
         old, new = (
             matrix.read_results(Path(p), must_exist=True, progress=progress) for p in args.compare
         )
-        args.out.write(matrix_report.compare_runs(old, new))
+        args.out.write(matrix_report.compare_runs(old, new, matrix_report.committed_repros()))
         return 0
     if args.render:
         records = [
@@ -979,7 +990,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_matrix(sub)
     _add_models(sub)
     _add_store(sub)
-    sub.add_parser("versions", help="print the versions of the upstream tools in use")
+    versions = sub.add_parser("versions", help="print the versions of the upstream tools in use")
+    _add_env_option(versions)
     return parser
 
 
@@ -1230,9 +1242,12 @@ def _run_tune(args) -> None:
 
 
 def _run_versions(args) -> None:
+    from frontend_mess.envs import DEFAULT_ENV, current
     from frontend_mess.support.versions import frontend_mess_version, tool_versions
 
     print(f"frontend-mess {frontend_mess_version()}", file=args.out)
+    if current() != DEFAULT_ENV:
+        print(f"environment variant {current()}", file=args.out)
     for name, version in tool_versions().items():
         print(f"{name} {version}", file=args.out)
 
@@ -1547,6 +1562,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "env", None):
+            from frontend_mess import envs
+
+            envs.reexec(args.env, list(sys.argv[1:] if argv is None else argv))
     except FrontendError as exc:
         _error(exc)
         return exc.exit_code

@@ -12,6 +12,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -35,11 +36,21 @@ def pass_rates(records: list[dict], field: str) -> dict[str, tuple[int, int]]:
     return {k: (c[PASS], sum(c.values())) for k, c in sorted(groups.items())}
 
 
+def env_of(record: dict) -> str:
+    """The environment variant a record was made in (envs.py); older records: the default."""
+    return record.get("env") or "default"
+
+
 def summary_markdown(records: list[dict], title: str = "Matrix summary") -> str:
     lines = [f"# {title}", "", f"{len(records)} cells."]
-    versions = next((r["versions"] for r in records if r.get("versions")), None)
-    if versions:
-        lines += ["", "Tools: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."]
+    envs = sorted({env_of(r) for r in records})
+    for env in envs:
+        versions = next(
+            (r["versions"] for r in records if r.get("versions") and env_of(r) == env), None
+        )
+        if versions:
+            label = "Tools" if len(envs) == 1 else f"Tools ({env})"
+            lines += ["", f"{label}: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."]
     lines += ["", "## Pass rate by suite and path", "", *_pivot_markdown(records), ""]
     for field in ("path", "suite"):
         lines += [
@@ -69,14 +80,20 @@ def summary_markdown(records: list[dict], title: str = "Matrix summary") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _row(record: dict, several_envs: bool) -> str:
+    return f"{record['suite']} ({env_of(record)})" if several_envs else record["suite"]
+
+
 def _pivot(records: list[dict]) -> tuple[list[str], list[str], dict]:
-    """(suites, paths, (suite, path) -> (passed, cells))."""
+    """(rows, paths, (row, path) -> (passed, cells)): a row is a suite, or a suite in one
+    environment variant where the records come from several (suite x path x variant)."""
+    several = len({env_of(r) for r in records}) > 1
     counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for r in records:
-        entry = counts[r["suite"], r["path"]]
+        entry = counts[_row(r, several), r["path"]]
         entry[0] += r["status"] == PASS
         entry[1] += 1
-    suites = sorted({r["suite"] for r in records})
+    suites = sorted({_row(r, several) for r in records})
     paths = sorted({r["path"] for r in records})
     return suites, paths, {k: tuple(v) for k, v in counts.items()}
 
@@ -93,35 +110,100 @@ def _pivot_markdown(records: list[dict]) -> list[str]:
     return lines
 
 
-def compare_runs(old: list[dict], new: list[dict]) -> str:
-    """Cells whose pass/fail changed between two runs (e.g. before and after a version bump),
-    and cells only one run has."""
-    before = {cell_key(r): r["status"] for r in old}
-    after = {cell_key(r): r["status"] for r in new}
-    fixed = sorted(k for k in after if after[k] == PASS and before.get(k, PASS) != PASS)
-    broke = sorted(k for k in after if after[k] != PASS and before.get(k) == PASS)
+def compare_runs(old: list[dict], new: list[dict], repros: dict | None = None) -> str:
+    """What changed between two runs (the default pins and a variant, or before and after a
+    bump): the tool versions that differ, then the cells a run fixed and broke, grouped by
+    the failing side's error class (cells, models, its first error, its repro where
+    `repros`, reports/repros/index.json, has one), then cells failing differently and
+    cells only one run has."""
+    before = {cell_key(r): r for r in old}
+    after = {cell_key(r): r for r in new}
+    status_before = {k: r["status"] for k, r in before.items()}
+    status_after = {k: r["status"] for k, r in after.items()}
+    fixed = sorted(
+        k for k in after if status_after[k] == PASS and status_before.get(k, PASS) != PASS
+    )
+    broke = sorted(k for k in after if status_after[k] != PASS and status_before.get(k) == PASS)
     changed = sorted(
         k
         for k in after
-        if k in before and PASS not in (after[k], before[k]) and after[k] != before[k]
+        if k in before
+        and PASS not in (status_after[k], status_before[k])
+        and (status_after[k], after[k].get("error_class"))
+        != (status_before[k], before[k].get("error_class"))
     )
-    lines = [
-        f"newly passing: {len(fixed)}",
-        *(f"  + {' '.join(k)} (was {before.get(k, 'absent')})" for k in fixed),
-        f"newly failing: {len(broke)}",
-        *(f"  - {' '.join(k)} ({after[k]})" for k in broke),
+    lines = [*_version_changes(old, new)]
+    lines += [f"newly passing: {len(fixed)}"]
+    lines += _by_class(fixed, before, repros or {}, "+", "was")
+    lines += [f"newly failing: {len(broke)}"]
+    lines += _by_class(broke, after, repros or {}, "-", "now")
+    lines += [
         f"failing differently: {len(changed)}",
-        *(f"  ~ {' '.join(k)} ({before[k]} -> {after[k]})" for k in changed),
+        *(
+            f"  ~ {' '.join(k)} ({status_before[k]} `{before[k].get('error_class')}` -> "
+            f"{status_after[k]} `{after[k].get('error_class')}`)"
+            for k in changed
+        ),
         f"only in the old run: {len(set(before) - set(after))}",
         f"only in the new run: {len(set(after) - set(before))}",
     ]
     return "\n".join(lines) + "\n"
 
 
+def _version_changes(old: list[dict], new: list[dict]) -> list[str]:
+    def versions(records: list[dict]) -> dict:
+        return next((r["versions"] for r in records if r.get("versions")), {})
+
+    envs = [", ".join(sorted({env_of(r) for r in records})) for records in (old, new)]
+    first, second = versions(old), versions(new)
+    moved = [
+        f"  {name}: {first.get(name, '-')} -> {second.get(name, '-')}"
+        for name in sorted(set(first) | set(second))
+        if first.get(name) != second.get(name)
+    ]
+    return [f"environments: {envs[0]} -> {envs[1]}", f"versions changed: {len(moved)}", *moved]
+
+
+def _by_class(keys: list[tuple], failing: dict, repros: dict, mark: str, word: str) -> list:
+    """`keys` grouped by the error class of their failing record in `failing` (the old run's
+    for a fix, the new run's for a break), largest group first."""
+    groups: dict[str, list[tuple]] = defaultdict(list)
+    for key in keys:
+        record = failing.get(key)
+        groups[(record or {}).get("error_class") or "absent"].append(key)
+    repro_of = {entry.get("error_class"): name for name, entry in repros.items()}
+    lines = []
+    for error_class, members in sorted(groups.items(), key=lambda item: -len(item[1])):
+        models = {k[1] for k in members}
+        first = (failing.get(members[0]) or {}).get("error") or ""
+        repro = f"; repro reports/repros/{repro_of[error_class]}" if error_class in repro_of else ""
+        lines.append(
+            f"  `{error_class}` ({word}): {len(members)} cells, {len(models)} models; first "
+            f"error: {first_line(first)}{repro}"
+        )
+        lines += [f"    {mark} {' '.join(k)}" for k in members]
+    return lines
+
+
+def committed_repros() -> dict:
+    """reports/repros/index.json of this checkout (error class -> repro directory), or {}."""
+    index = Path(__file__).resolve().parents[2] / "reports" / "repros" / "index.json"
+    try:
+        return json.loads(index.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def first_line(text: str, width: int = 160) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
 #: the stages a cell times (its record's `seconds`), in order (matrix/cell.py).
 TIMED_STAGES = ("load", "export", "import", "compile", "run")
 # The columns of the cell table: record key (or stage in `seconds`), header text.
 CELL_COLUMNS = (
+    ("env", "env"),
     ("suite", "suite"),
     ("source", "source"),
     ("path", "path"),
@@ -132,7 +214,7 @@ CELL_COLUMNS = (
     ("max_rel_error", "max rel err"),
     *((stage, f"{stage} s") for stage in TIMED_STAGES),
 )
-FILTERS = ("suite", "path", "target", "status")
+FILTERS = ("env", "suite", "path", "target", "status")
 
 
 def json_safe(value: Any) -> Any:
@@ -191,6 +273,7 @@ def _rate_rows(records: list[dict]) -> tuple[list[str], list[tuple[str, list[str
 def html_page(records: list[dict], title: str = "frontend-mess compatibility matrix") -> str:
     """A self-contained page (inline CSS and script, no network) to sort and filter every cell,
     share a filtered view by its URL hash (`#status=fail&q=Resize`) and read each failure."""
+    records = [{**r, "env": env_of(r)} for r in records]
     paths, rate_rows = _rate_rows(records)
     return (
         template_environment(__package__)

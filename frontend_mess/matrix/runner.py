@@ -316,9 +316,13 @@ def _versions() -> dict[str, str]:
 
 
 def context(cell: dict) -> dict:
-    """What a record needs to be read later on its own: the tool versions, the flags, and the
-    host's vector extension (`--iree-llvmcpu-target-cpu=host` compiles for it)."""
+    """What a record needs to be read later on its own: the environment variant (envs.py) and
+    its tool versions, the flags, and the host's vector extension
+    (`--iree-llvmcpu-target-cpu=host` compiles for it)."""
+    from frontend_mess.envs import current
+
     return {
+        "env": current(),
         "versions": _versions(),
         "flags": list(target_spec(cell["target"]).flags),
         "host_isa": _host_isa(),

@@ -14,7 +14,6 @@ from frontend_mess.backend.signature import ELEMENT_TYPES, Signature, annotate
 from frontend_mess.backend.targets import (
     CPU_SPEED_FLAGS,
     gpu_present,
-    host_isa,
     resolve_cuda_arch,
     target_spec,
 )

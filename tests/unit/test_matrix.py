@@ -58,11 +58,54 @@ def test_timeout_and_crash_fail_only_their_cell(tmp_path):
 
 
 def test_compare():
-    old = [{**cell("a"), "status": "pass"}, {**cell("b"), "status": "compile-fail"}]
-    new = [{**cell("a"), "status": "run-fail"}, {**cell("b"), "status": "pass"}]
-    text = compare_runs(old, new)
-    assert "newly passing: 1" in text and "+ test b" in text
-    assert "newly failing: 1" in text and "(run-fail)" in text
+    """The drift view: versions that moved, fixes and breaks grouped by the failing side's
+    error class (cells, models, first error, repro), and cells failing differently."""
+    v1 = {"torch": "2.14.1", "iree-base-compiler": "3.13.0"}
+    v2 = {"torch": "2.15.0", "iree-base-compiler": "3.13.0"}
+
+    def record(source, status, error_class=None, error="", versions=v1, env="default"):
+        return {
+            **cell(source),
+            "status": status,
+            "error_class": error_class,
+            "error": error,
+            "versions": versions,
+            "env": env,
+        }
+
+    old = [
+        record("a", "pass"),
+        record("b", "compile-fail", "onnx.Cast", "failed to legalize onnx.Cast"),
+        record("c", "compile-fail", "onnx.Cast", "failed to legalize onnx.Cast"),
+        record("d", "import-fail", "OnnxImportError", "x"),
+    ]
+    new = [
+        record("a", "run-fail", "signal 11", "killed by signal 11", v2, "torch-next"),
+        record("b", "pass", versions=v2, env="torch-next"),
+        record("c", "pass", versions=v2, env="torch-next"),
+        record("d", "compile-fail", "torch.aten.sum", "y", v2, "torch-next"),
+    ]
+    repros = {"cast-repro": {"error_class": "onnx.Cast"}}
+    text = compare_runs(old, new, repros)
+    assert "environments: default -> torch-next" in text
+    assert "versions changed: 1" in text and "torch: 2.14.1 -> 2.15.0" in text
+    assert "newly passing: 2" in text
+    assert "`onnx.Cast` (was): 2 cells, 2 models; first error: failed to legalize" in text
+    assert "repro reports/repros/cast-repro" in text and "+ test b" in text
+    assert "newly failing: 1" in text and "`signal 11` (now): 1 cells" in text
+    assert "failing differently: 1" in text and "`OnnxImportError` -> compile-fail" in text
+    assert "iree-base-compiler" not in text
+
+
+def test_summary_pivots_suite_by_environment():
+    records = [
+        {**cell("a"), "status": "pass", "env": "default"},
+        {**cell("a"), "status": "compile-fail", "env": "torch-next", "error_class": "x"},
+    ]
+    summary = summary_markdown(records)
+    assert "| test (default) | 1/1 (100%) |" in summary
+    assert "| test (torch-next) | 0/1 (0%) |" in summary
+    assert "| test | 1/1" in summary_markdown(records[:1])
 
 
 @pytest.mark.slow
@@ -169,7 +212,9 @@ def test_html_page_embeds_every_record_and_escapes_errors():
     page = html_page(_records())
     assert page.count("<script") == 2 and page.count("</script>") == 2  # the error text is inert
     embedded = page.split('id="cells">', 1)[1].split("</script>", 1)[0]
-    assert json.loads(embedded.replace("<\\/", "</")) == _records()
+    # each record as given, with the environment variant it was made in (older: the default)
+    expected = [{**r, "env": "default"} for r in _records()]
+    assert json.loads(embedded.replace("<\\/", "</")) == expected
     assert "http://" not in page and "https://" not in page  # opens with no network
     assert "1/2 (50%)" in page  # onnx-node × onnx pass rate
 
