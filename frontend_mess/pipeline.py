@@ -45,7 +45,7 @@ from frontend_mess.shapes import random_inputs
 from frontend_mess.sources import Function, ModelSource, SourceOptions, is_onnx, resolve
 from frontend_mess.support.capture import upstream_output
 from frontend_mess.support.errors import ExportError, FrontendError, first_lines
-from frontend_mess.support.mlir_types import tensor_info, walk
+from frontend_mess.support.mlir_types import walk
 from frontend_mess.support.paths import input_file
 from frontend_mess.support.progress import QUIET, Progress
 
@@ -194,8 +194,6 @@ def to_kind(loaded: Loaded, kind: str, progress: Progress = QUIET) -> ImportedMo
         module = fx.to_mlir(
             loaded.prepared(progress), kind, name=loaded.name, prepared=True, progress=progress
         )
-    if kind == "tosa" and module is not None:
-        _warn_tosa_f64(module, progress)
     return ImportedModel(
         source=loaded.name,
         kind=kind,
@@ -205,31 +203,6 @@ def to_kind(loaded: Loaded, kind: str, progress: Progress = QUIET) -> ImportedMo
         choices=loaded.choices,
         loaded=loaded,
     )
-
-
-def _f64_tosa_ops(module) -> list[str]:
-    """TOSA ops with an f64 operand or result (torch-mlir casts through f64 for some
-    constants and scalar arithmetic); TOSA's profiles have no f64."""
-    from torch_mlir import ir
-
-    found: list[str] = []
-    with module.context:
-        for op in walk(module.operation):
-            if op.name.startswith("tosa.") and op.name not in found:
-                infos = (tensor_info(v.type, ir) for v in [*op.operands, *op.results])
-                if any(i is not None and i.element == "f64" for i in infos):
-                    found.append(op.name)
-    return found
-
-
-def _warn_tosa_f64(module, progress: Progress) -> None:
-    ops = _f64_tosa_ops(module)
-    if ops:
-        progress.note(
-            f"warning: the TOSA module has f64 in {', '.join(ops)}; TOSA's profiles have no "
-            f"f64, and IREE's TOSA input rejects it ('tosa.cast' op is not profile-aligned): "
-            f"compile through --via fx-linalg or fx-torch instead (notes/iree.md)"
-        )
 
 
 @dataclass

@@ -141,3 +141,57 @@ def inline_empty_resources(module, ir) -> int:
                     op.attributes[named.name] = ir.Attribute.parse(f"dense<> : {attr.type}")
                     replaced += 1
     return replaced
+
+
+def demote_f64_tensors(module, ir) -> int:
+    """Rewrite every f64 tensor in `module` to f32: op results and block arguments, and the
+    f64 dense constants (`tosa.const`); a cast left from f32 to f32 is removed. Returns how
+    many values changed. For a module whose functions take and return no f64 (the caller
+    checks): inside, torch-mlir widens to f64 where PyTorch computes in f32 (its variance
+    decomposition, a comparison with a Python float), and TOSA's profiles have no f64.
+    Test: tests/unit/test_iree.py::test_fx_tosa_demotes_f64."""
+    import numpy as np
+
+    def demoted(value_type):
+        if not isinstance(value_type, ir.RankedTensorType):
+            return None
+        if not isinstance(value_type.element_type, ir.F64Type):
+            return None
+        return ir.RankedTensorType.get(list(value_type.shape), ir.F32Type.get())
+
+    changed = 0
+    with module.context, ir.Location.unknown():
+        for op in list(walk(module.operation)):
+            for region in op.regions:
+                for block in region.blocks:
+                    for argument in block.arguments:
+                        new = demoted(argument.type)
+                        if new is not None:
+                            argument.set_type(new)
+                            changed += 1
+            for result in op.results:
+                new = demoted(result.type)
+                if new is not None:
+                    result.set_type(new)
+                    changed += 1
+            attributes = op.attributes
+            for named in [attributes[i] for i in range(len(attributes))]:
+                try:
+                    dense = ir.DenseFPElementsAttr(named.attr)
+                except ValueError:
+                    continue
+                new = demoted(dense.type)
+                if new is None:
+                    continue
+                if dense.is_splat:
+                    value = ir.FloatAttr.get(ir.F32Type.get(), dense.get_splat_value().value)
+                    attr = ir.DenseElementsAttr.get_splat(new, value)
+                else:
+                    array = np.asarray(np.array(dense), dtype=np.float32)
+                    attr = ir.DenseElementsAttr.get(array, type=new)
+                op.attributes[named.name] = attr
+        for op in list(walk(module.operation)):
+            if op.name == "tosa.cast" and op.operands[0].type == op.results[0].type:
+                op.results[0].replace_all_uses_with(op.operands[0])
+                op.erase()
+    return changed
