@@ -106,23 +106,33 @@ def test_ceil_mode_max_pool_verifies_on_stablehlo(monkeypatch):
     (squeezenet1_0's `features.6`, 54 -> 27); frontend-mess pads the input at its end
     first (fx.explicit_ceil_mode_padding). Without that, the same pool mismatches: when this
     test's second half starts failing, torch-mlir is fixed and the workaround can go."""
-    import torch
+    model = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.MaxPool2d(3, 2, ceil_mode=True))
+    _stablehlo_rewrite_is_needed(
+        monkeypatch,
+        model,
+        (torch.randn(1, 2, 54, 54),),
+        "explicit_ceil_mode_padding",
+        (1, 2, 27, 27),
+        "torch-mlir's StableHLO ceil-mode pool matches now: drop the rewrite",
+    )
 
+
+def _stablehlo_rewrite_is_needed(monkeypatch, model, args, rewrite, shape, fixed_message):
+    """`model` verifies on fx-stablehlo with its output of `shape`, and mismatches once the FX
+    rewrite `fx.<rewrite>` is turned off (when it stops mismatching, upstream is fixed)."""
     from frontend_mess import pipeline
     from frontend_mess.backend.targets import target_spec
     from frontend_mess.importers import fx
     from frontend_mess.verify import verify
 
     def check():
-        model = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.MaxPool2d(3, 2, ceil_mode=True))
-        loaded = pipeline.load(model, example_args=(torch.randn(1, 2, 54, 54),))
+        loaded = pipeline.load(model, example_args=args)
         return verify(loaded, target_spec("llvm-cpu"), via="fx-stablehlo")
 
     fixed = check()
-    assert fixed.ok and fixed.checks[0].shape == (1, 2, 27, 27), fixed.text()
-    monkeypatch.setattr(fx, "explicit_ceil_mode_padding", lambda program: program)
-    upstream = check()
-    assert not upstream.ok, "torch-mlir's StableHLO ceil-mode pool matches now: drop the rewrite"
+    assert fixed.ok and fixed.checks[0].shape == shape, fixed.text()
+    monkeypatch.setattr(fx, rewrite, lambda program: program)
+    assert not check().ok, fixed_message
 
 
 def test_depthwise_conv3d_imports_as_channel_pairs():
@@ -184,22 +194,16 @@ def test_negative_index_verifies_on_stablehlo(monkeypatch):
     clamps it to 0; Falcon's `fused_qkv[..., [-2], :]`); frontend-mess wraps integer indices
     first (fx.wrap_negative_indices). Without it the same model mismatches: when the second
     half starts passing, torch-mlir handles negative indices and the rewrite can go."""
-    from frontend_mess import pipeline
-    from frontend_mess.backend.targets import target_spec
-    from frontend_mess.importers import fx
-    from frontend_mess.verify import verify
 
     class LastButOne(torch.nn.Module):
         def forward(self, x):
             return x[:, :, [-2], :] + x[:, [-1, 3], :, :].sum(1, keepdim=True)
 
-    def check():
-        args = (torch.randn(1, 8, 4, 32),)
-        loaded = pipeline.load(LastButOne(), example_args=args)
-        return verify(loaded, target_spec("llvm-cpu"), via="fx-stablehlo")
-
-    fixed = check()
-    assert fixed.ok and fixed.checks[0].shape == (1, 8, 4, 32), fixed.text()
-    monkeypatch.setattr(fx, "wrap_negative_indices", lambda program: program)
-    upstream = check()
-    assert not upstream.ok, "torch-mlir's StableHLO gather wraps negative indices now: drop it"
+    _stablehlo_rewrite_is_needed(
+        monkeypatch,
+        LastButOne(),
+        (torch.randn(1, 8, 4, 32),),
+        "wrap_negative_indices",
+        (1, 8, 4, 32),
+        "torch-mlir's StableHLO gather wraps negative indices now: drop it",
+    )
