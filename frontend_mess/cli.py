@@ -801,7 +801,8 @@ def _run_matrix(args) -> int:
     if args.markdown:
         write_atomically(args.markdown, lambda handle: handle.write(summary.encode()))
     if args.html:
-        page = matrix_report.html_page(records).encode()
+        links = matrix_report.repro_links(Path(args.html).resolve())
+        page = matrix_report.html_page(records, repro_links=links).encode()
         write_atomically(args.html, lambda handle: handle.write(page))
     args.out.write(summary)
     return 0

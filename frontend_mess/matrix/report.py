@@ -185,13 +185,38 @@ def _by_class(keys: list[tuple], failing: dict, repros: dict, mark: str, word: s
     return lines
 
 
+REPROS_DIR = Path(__file__).resolve().parents[2] / "reports" / "repros"
+
+
 def committed_repros() -> dict:
-    """reports/repros/index.json of this checkout (error class -> repro directory), or {}."""
-    index = Path(__file__).resolve().parents[2] / "reports" / "repros" / "index.json"
+    """reports/repros/index.json of this checkout (repro directory -> its entry), or {}."""
     try:
-        return json.loads(index.read_text())
+        return json.loads((REPROS_DIR / "index.json").read_text())
     except (OSError, ValueError):
         return {}
+
+
+def repro_links(page: Path) -> dict[tuple[str, str], str]:
+    """(path, error class) -> the link, relative to a page written at `page`, to that repro's
+    issue text (reports/repros/NAME/ISSUE.md)."""
+    import os
+
+    return {
+        (entry.get("cell", {}).get("path", ""), entry["error_class"]): os.path.relpath(
+            REPROS_DIR / name / "ISSUE.md", page.parent
+        )
+        for name, entry in committed_repros().items()
+        if entry.get("error_class")
+    }
+
+
+def _repro_of(record: dict, links: dict[tuple[str, str], str]) -> str | None:
+    """The repro of a failing record's error class: one made on its path, else any."""
+    error_class = record.get("error_class")
+    if record["status"] == PASS or not error_class:
+        return None
+    same = links.get((record["path"], error_class))
+    return same or next((link for (_, c), link in links.items() if c == error_class), None)
 
 
 def first_line(text: str, width: int = 160) -> str:
@@ -203,11 +228,11 @@ def first_line(text: str, width: int = 160) -> str:
 TIMED_STAGES = ("load", "export", "import", "compile", "run")
 # The columns of the cell table: record key (or stage in `seconds`), header text.
 CELL_COLUMNS = (
-    ("env", "env"),
     ("suite", "suite"),
     ("source", "source"),
     ("path", "path"),
     ("target", "target"),
+    ("env", "env"),
     ("status", "status"),
     ("stage", "stage"),
     ("error_class", "error class"),
@@ -270,10 +295,20 @@ def _rate_rows(records: list[dict]) -> tuple[list[str], list[tuple[str, list[str
     return paths, rows
 
 
-def html_page(records: list[dict], title: str = "frontend-mess compatibility matrix") -> str:
+def html_page(
+    records: list[dict],
+    title: str = "frontend-mess compatibility matrix",
+    repro_links: dict[tuple[str, str], str] | None = None,
+) -> str:
     """A self-contained page (inline CSS and script, no network) to sort and filter every cell,
-    share a filtered view by its URL hash (`#status=fail&q=Resize`) and read each failure."""
+    share a filtered view by its URL hash (`#status=fail&q=Resize`) and read each failure; a
+    failing cell whose error class has a repro (`repro_links`, from `repro_links()`) links it."""
+    links = repro_links or {}
     records = [{**r, "env": env_of(r)} for r in records]
+    for r in records:
+        repro = _repro_of(r, links)
+        if repro:
+            r["repro"] = repro
     paths, rate_rows = _rate_rows(records)
     return (
         template_environment(__package__)

@@ -217,10 +217,51 @@ def test_matrix_page_click_shows_a_failing_cells_error(browser, matrix_html, rec
     row.click()
     shown = browser.find_elements("css selector", "#cells-table tbody tr.error")
     assert len(shown) == 1
-    assert shown[0].get_attribute("textContent") == record["error"]
+    # the error, then (where the cell has them) its store run and its repro
+    assert shown[0].get_attribute("textContent").startswith(record["error"])
     assert shown[0].is_displayed()
     row.click()  # a second click folds it away
     assert browser.find_elements("css selector", "#cells-table tbody tr.error") == []
+    _assert_no_js_errors(browser)
+
+
+def test_matrix_page_links_repros_and_filters_by_environment(browser, tmp_path):
+    """A failing cell whose error class has a committed repro links its ISSUE.md; the env
+    filter (suite x path x variant) keeps one environment's cells."""
+    from frontend_mess.matrix.report import committed_repros, repro_links
+
+    name, entry = next(iter(committed_repros().items()))
+    base = {"suite": "s", "path": entry["cell"]["path"], "target": "llvm-cpu", "seconds": {}}
+    records = [
+        {
+            **base,
+            "source": "a",
+            "status": "compile-fail",
+            "error": "boom",
+            "error_class": entry["error_class"],
+            "env": "default",
+        },
+        {
+            **base,
+            "source": "a",
+            "status": "pass",
+            "error": "",
+            "error_class": "",
+            "env": "torch-next",
+        },
+    ]
+    page = tmp_path / "reports" / "matrix.html"
+    page.parent.mkdir()
+    page.write_text(matrix_page(records, repro_links=repro_links(page)), encoding="utf-8")
+    _open(browser, page, "status=fail")
+    row = browser.find_element("css selector", "#cells-table tbody tr.failing")
+    row.click()
+    link = browser.find_element("css selector", "#cells-table tbody tr.error a")
+    href = link.get_attribute("href")  # resolved by the browser against the page's address
+    assert link.text.startswith("repro: ") and name in href
+    assert Path(href.removeprefix("file://")).is_file(), href
+    _open(browser, page, "env=torch-next")
+    assert len(_rows(browser)) == 1
     _assert_no_js_errors(browser)
 
 

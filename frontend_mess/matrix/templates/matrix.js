@@ -7,7 +7,7 @@ const columns = headers.map(th => th.dataset.key);
 const stages = headers.filter(th => 'seconds' in th.dataset).map(th => th.dataset.key);
 const value = (c, k) => stages.includes(k) ? (c.seconds || {})[k] : c[k];
 let sortKey = null, ascending = true;
-const controls = ['suite', 'path', 'target', 'status', 'q'].map(id => document.getElementById(id));
+const controls = ['env', 'suite', 'path', 'target', 'status', 'q'].map(id => document.getElementById(id));
 
 function readHash() {
   const params = new URLSearchParams(location.hash.slice(1));
@@ -43,6 +43,11 @@ function row(c) {
       if (next && next.classList.contains('error')) { next.remove(); return; }
       const shown = document.createElement('tr'), td = document.createElement('td');
       shown.className = 'error'; td.colSpan = columns.length; td.textContent = c.error;
+      if (c.repro) {  // its error class's reduced repro (reports/repros/, `reduce`)
+        const link = document.createElement('a');
+        link.href = c.repro; link.textContent = 'repro: ' + c.repro;
+        td.append(document.createElement('br'), link);
+      }
       if (c.run) {  // the cell's stages in the store: its IR and .vmfb, one command away
         const how = document.createElement('code');
         how.textContent = 'frontend-mess store export ' + c.run + ' ./' + c.run;
@@ -55,9 +60,10 @@ function row(c) {
 }
 
 function show() {
-  const [suite, path, target, status, q] = controls.map(el => el.value);
+  const [env, suite, path, target, status, q] = controls.map(el => el.value);
   const needle = q.toLowerCase();
-  const rows = cells.filter(c => (!suite || c.suite === suite) && (!path || c.path === path)
+  const rows = cells.filter(c => (!env || c.env === env)
+    && (!suite || c.suite === suite) && (!path || c.path === path)
     && (!target || c.target === target)
     && (!status || (status === 'fail' ? c.status !== 'pass' : c.status === status))
     && (!needle || (c.source + ' ' + c.error + ' ' + c.error_class).toLowerCase()
