@@ -134,9 +134,9 @@ def compare_runs(old: list[dict], new: list[dict], repros: dict | None = None) -
     )
     lines = [*_version_changes(old, new)]
     lines += [f"newly passing: {len(fixed)}"]
-    lines += _by_class(fixed, before, repros or {}, "+", "was")
+    lines += _by_class(fixed, before, after, repros or {}, "+", "was")
     lines += [f"newly failing: {len(broke)}"]
-    lines += _by_class(broke, after, repros or {}, "-", "now")
+    lines += _by_class(broke, after, before, repros or {}, "-", "now")
     lines += [
         f"failing differently: {len(changed)}",
         *(
@@ -164,9 +164,13 @@ def _version_changes(old: list[dict], new: list[dict]) -> list[str]:
     return [f"environments: {envs[0]} -> {envs[1]}", f"versions changed: {len(moved)}", *moved]
 
 
-def _by_class(keys: list[tuple], failing: dict, repros: dict, mark: str, word: str) -> list:
+def _by_class(
+    keys: list[tuple], failing: dict, passing: dict, repros: dict, mark: str, word: str
+) -> list:
     """`keys` grouped by the error class of their failing record in `failing` (the old run's
-    for a fix, the new run's for a break), largest group first."""
+    for a fix, the new run's for a break), largest group first. A cell whose two records
+    come from different kinds of host says so: with `--cpu host` the verdict can be the
+    host's, not the versions' (squeezenet on fx-tosa fails codegen on AVX2, passes on AVX-512)."""
     groups: dict[str, list[tuple]] = defaultdict(list)
     for key in keys:
         record = failing.get(key)
@@ -181,8 +185,15 @@ def _by_class(keys: list[tuple], failing: dict, repros: dict, mark: str, word: s
             f"  `{error_class}` ({word}): {len(members)} cells, {len(models)} models; first "
             f"error: {first_line(first)}{repro}"
         )
-        lines += [f"    {mark} {' '.join(k)}" for k in members]
+        lines += [f"    {mark} {' '.join(k)}{_host_change(failing, passing, k)}" for k in members]
     return lines
+
+
+def _host_change(one: dict, other: dict, key: tuple) -> str:
+    hosts = [(records.get(key) or {}).get("host_isa") for records in (one, other)]
+    if None in hosts or hosts[0] == hosts[1]:
+        return ""
+    return f" (hosts differ: {hosts[1]} and {hosts[0]}, the failing run's last)"
 
 
 REPROS_DIR = Path(__file__).resolve().parents[2] / "reports" / "repros"

@@ -2,6 +2,7 @@
 holds it, the one-line errors, and a command run again inside a built variant."""
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -71,3 +72,57 @@ def test_a_matrix_cell_in_a_variant_records_it(tmp_path):
     assert records and all(r["env"] == "iree-prev" for r in records)
     assert {r["versions"]["iree-base-compiler"] for r in records} == {"3.12.0"}
     assert any(r["status"] == "pass" for r in records), records
+
+
+def _committed_variant_slice(name: str, count: int = 3) -> list[dict]:
+    """Every k-th quick cell of a variant's committed drift run (reports/drift/NAME/), made
+    on this kind of host (`--cpu host` verdicts depend on it)."""
+    from frontend_mess.backend.targets import host_isa
+    from frontend_mess.matrix.report import cell_key
+    from frontend_mess.matrix.runner import read_results
+
+    paths = sorted((ROOT / "reports" / "drift" / name).glob("matrix-*.jsonl"))
+    records = sorted((r for p in paths for r in read_results(p)), key=cell_key)
+    quick = [
+        r
+        for r in records
+        if r["status"] not in ("timeout", "crash")
+        and sum(r["seconds"].values()) <= 40
+        and r.get("host_isa") in (None, host_isa())
+    ]
+    return quick[:: max(1, len(quick) // count)][:count]
+
+
+@pytest.mark.slow
+@needs_iree_prev
+def test_a_slice_of_the_committed_variant_run_ends_the_same(tmp_path):
+    """Rerunning a variant's slice gives the committed statuses and error classes."""
+    chosen = _committed_variant_slice("iree-prev")
+    assert chosen, "no committed iree-prev drift records"
+    fields = ("suite", "source", "path", "target", "compile_only")
+    (tmp_path / "cells.json").write_text(json.dumps([{k: r[k] for k in fields} for r in chosen]))
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from frontend_mess.matrix.runner import run_matrix\n"
+        "cells = json.loads(Path(sys.argv[1]).read_text())\n"
+        "run_matrix(cells, Path(sys.argv[2]), jobs=2, timeout_s=600)\n"
+    )
+    python = str(envs.variant("iree-prev").python)
+    environment = {**os.environ, envs.ENV_VAR: "iree-prev"}
+    output = tmp_path / "rerun.jsonl"
+    subprocess.run(
+        [python, "-c", code, str(tmp_path / "cells.json"), str(output)],
+        check=True,
+        timeout=1200,
+        env=environment,
+        capture_output=True,
+    )
+    rerun = {r["source"] + r["path"]: r for r in map(json.loads, output.read_text().splitlines())}
+    for committed in chosen:
+        got = rerun[committed["source"] + committed["path"]]
+        assert got["env"] == "iree-prev"
+        assert (got["status"], got["error_class"]) == (
+            committed["status"],
+            committed["error_class"],
+        ), committed["source"]

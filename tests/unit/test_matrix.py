@@ -95,6 +95,8 @@ def test_compare():
     assert "newly failing: 1" in text and "`signal 11` (now): 1 cells" in text
     assert "failing differently: 1" in text and "`OnnxImportError` -> compile-fail" in text
     assert "iree-base-compiler" not in text
+    old[0]["host_isa"], new[0]["host_isa"] = "avx512f", "avx2"
+    assert "- test a fx-torch llvm-cpu (hosts differ: avx512f and avx2" in compare_runs(old, new)
 
 
 def test_summary_pivots_suite_by_environment():
