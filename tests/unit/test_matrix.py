@@ -183,6 +183,9 @@ def test_unreadable_result_file_is_one_error(tmp_path):
 
 
 def test_error_class():
+    wrong = "main takes 157 input(s) (24xf32, 24xf32, i64, 24xf32), got 1"
+    assert error_class(wrong) == error_class(wrong.replace("157", "103").replace("24x", "16x"))
+    assert error_class(wrong) == "the function's inputs are not the model's"
     assert error_class("error: failed to legalize operation 'tosa.gather' that") == "tosa.gather"
     assert error_class("unexpected KeyError: 'x'") == "KeyError"
     illegal = (
