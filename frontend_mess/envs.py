@@ -43,16 +43,27 @@ class Variant:
 
 
 def current() -> str:
-    """The variant this process runs in."""
-    return os.environ.get(ENV_VAR, "").strip() or DEFAULT_ENV
+    """The variant this process runs in: the one ENV_VAR names, where this interpreter is
+    that variant's (a variable left exported in a shell does not relabel the default)."""
+    name = os.environ.get(ENV_VAR, "").strip()
+    if not name or name == DEFAULT_ENV:
+        return DEFAULT_ENV
+    try:
+        ours = Path(sys.prefix).resolve() == (ENVS_DIR / name / ".venv").resolve()
+    except OSError:
+        ours = False
+    return name if ours else DEFAULT_ENV
 
 
 def variants(root: Path = ENVS_DIR) -> dict[str, Variant]:
     """Every variant defined under `root`, by name."""
     found = {}
     for manifest in sorted(root.glob("*/pyproject.toml")):
-        with manifest.open("rb") as handle:
-            data = tomllib.load(handle)
+        try:
+            with manifest.open("rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise FrontendError(f"{manifest} is not a readable variant manifest: {exc}") from exc
         found[manifest.parent.name] = Variant(
             name=manifest.parent.name,
             description=data.get("project", {}).get("description", ""),
@@ -80,7 +91,7 @@ def variant(name: str, root: Path = ENVS_DIR) -> Variant:
 def reexec(name: str, argv: list[str]) -> None:
     """Run `frontend-mess argv` again under variant `name` in place of this process (the
     default variant, or the one already running, returns at once)."""
-    if name in (None, current()) or (name == DEFAULT_ENV and current() == DEFAULT_ENV):
+    if name in (None, current()):
         return
     if name == DEFAULT_ENV:
         raise FrontendError(
@@ -93,4 +104,7 @@ def reexec(name: str, argv: list[str]) -> None:
     environment = {**os.environ, ENV_VAR: name}
     environment.pop("VIRTUAL_ENV", None)
     command = [str(chosen.python), "-m", "frontend_mess", *argv]
-    os.execve(command[0], command, environment)
+    try:
+        os.execve(command[0], command, environment)
+    except OSError as exc:
+        raise FrontendError(f"could not start variant {name!r} ({command[0]}): {exc}") from exc

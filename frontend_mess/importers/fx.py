@@ -332,6 +332,24 @@ def to_mlir(
     return module
 
 
+def _unmovable_f64(module, ir) -> bool:
+    """An f64 value demote_f64_tensors cannot rewrite: a `dense_resource` constant (torch-mlir
+    stores larger constants so) or a scalar f64 attribute."""
+    with module.context:
+        for op in walk(module.operation):
+            attributes = op.attributes
+            for attr in [attributes[i].attr for i in range(len(attributes))]:
+                if isinstance(attr, ir.FloatAttr) and isinstance(attr.type, ir.F64Type):
+                    return True
+                try:
+                    resource = ir.DenseResourceElementsAttr(attr)
+                except ValueError:
+                    continue
+                if isinstance(ir.ShapedType(resource.type).element_type, ir.F64Type):
+                    return True
+    return False
+
+
 def f64_tosa_ops(module) -> list[str]:
     """TOSA ops with an f64 operand or result (torch-mlir casts through f64 for some
     constants and scalar arithmetic); TOSA's profiles have no f64."""
@@ -363,9 +381,15 @@ def tosa_without_f64(module, progress: Progress) -> None:
         signature_f64 = any(
             "f64" in str(ir.TypeAttr(f.attributes["function_type"]).value) for f in functions
         )
-    if not signature_f64:
-        count = demote_f64_tensors(module, ir)
-        module.operation.verify()
+    if not signature_f64 and not _unmovable_f64(module, ir):
+        try:
+            count = demote_f64_tensors(module, ir)
+            module.operation.verify()
+        except Exception as exc:  # noqa: BLE001  (one line, not an internal error)
+            raise LoweringError(
+                f"frontend-mess could not demote the f64 in the TOSA module to f32 "
+                f"({first_lines(exc, 1)}): compile through --via fx-linalg or fx-torch"
+            ) from exc
         progress.note(f"tosa: {count} f64 values inside the model demoted to f32 ({ops[0]}, ...)")
         return
     progress.note(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from frontend_mess.shapes import DynamicDim
 from frontend_mess.support.capture import upstream_output
-from frontend_mess.support.errors import ExportError, first_lines
+from frontend_mess.support.errors import ExportError, FrontendError, first_lines
 from frontend_mess.support.progress import QUIET, Progress
 
 
@@ -45,6 +45,8 @@ def export_onnx(
         try:
             return export_onnx(function, path, "dynamo", dynamic, name, progress)
         except ExportError as dynamo_error:
+            if isinstance(dynamo_error.__cause__, FrontendError):
+                raise dynamo_error.__cause__ from None  # the user's options, not the exporter
             try:
                 export_onnx(function, path, "torchscript", dynamic, name, progress)
             except ExportError as exc:

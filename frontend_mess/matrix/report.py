@@ -175,7 +175,9 @@ def _by_class(
     for key in keys:
         record = failing.get(key)
         groups[(record or {}).get("error_class") or "absent"].append(key)
-    repro_of = {entry.get("error_class"): name for name, entry in repros.items()}
+    repro_of = {
+        entry.get("error_class"): entry["repro"] for entry in repros.values() if entry.get("repro")
+    }
     lines = []
     for error_class, members in sorted(groups.items(), key=lambda item: -len(item[1])):
         models = {k[1] for k in members}
@@ -211,23 +213,26 @@ def repro_links(page: Path) -> dict[tuple[str, str], str]:
     """(path, error class) -> the link, relative to a page written at `page`, to that repro's
     issue text (reports/repros/NAME/ISSUE.md)."""
     import os
+    from urllib.parse import quote
 
     return {
-        (entry.get("cell", {}).get("path", ""), entry["error_class"]): os.path.relpath(
-            REPROS_DIR / name / "ISSUE.md", page.parent
+        (entry.get("cell", {}).get("path", ""), entry["error_class"]): quote(
+            os.path.relpath(REPROS_DIR / entry["repro"] / "ISSUE.md", page.parent)
         )
-        for name, entry in committed_repros().items()
+        for entry in committed_repros().values()
         if entry.get("error_class")
+        and entry.get("repro")
+        and (REPROS_DIR / entry["repro"] / "ISSUE.md").is_file()
     }
 
 
 def _repro_of(record: dict, links: dict[tuple[str, str], str]) -> str | None:
-    """The repro of a failing record's error class: one made on its path, else any."""
+    """The repro of a failing record's error class made on its own path (a class such as
+    `mismatch` names different bugs on different paths)."""
     error_class = record.get("error_class")
     if record["status"] == PASS or not error_class:
         return None
-    same = links.get((record["path"], error_class))
-    return same or next((link for (_, c), link in links.items() if c == error_class), None)
+    return links.get((record["path"], error_class))
 
 
 def first_line(text: str, width: int = 160) -> str:

@@ -334,6 +334,21 @@ def _host_isa() -> str:
     return host_isa()
 
 
+def _check_same_env(output: Path, previous: list[dict]) -> None:
+    """A result file holds one environment variant's run: resuming another's would count its
+    cells as done (cell keys carry no variant) and compare nothing."""
+    from frontend_mess.envs import current
+    from frontend_mess.matrix.report import env_of
+
+    others = sorted({env_of(r) for r in previous} - {current()})
+    if others:
+        raise FrontendError(
+            f"{output} holds records made in environment {', '.join(others)}, not "
+            f"{current()}: give this run its own file (-o reports/drift/{current()}/...) "
+            f"or --no-resume to start it over"
+        )
+
+
 #: what a line must hold to be a record: its cell's key (report.cell_key) and its status.
 RECORD_KEYS = ("suite", "source", "path", "target", "status")
 
@@ -401,6 +416,7 @@ def run_matrix(
     and then its record. Timeouts and crashes are not stored (they depend on the machine's
     load and limits): they run again."""
     previous = read_results(output, progress=progress) if resume else []
+    _check_same_env(output, previous)
     if not resume and output.exists():
         output.unlink()
     wanted = {cell_key(c) for c in todo}

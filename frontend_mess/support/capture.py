@@ -60,12 +60,22 @@ def upstream_output() -> Iterator[Captured]:
             sys.stdout = sys.stderr = text
             yield Captured(sink)
         finally:
-            text.flush()
+            # the streams and fds first, whatever the flushes do (a full disk, a model that
+            # closed sys.stdout): the error line after a failure must reach the terminal
             sys.stdout, sys.stderr = streams
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
+            try:
+                text.flush()
+            except (OSError, ValueError):
+                pass
+            for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+                os.dup2(saved[fd - 1], fd)
             for fd in saved:
                 os.close(fd)
-            text.close()
+            try:
+                text.close()
+            except (OSError, ValueError):
+                pass

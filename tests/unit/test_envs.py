@@ -126,3 +126,18 @@ def test_a_slice_of_the_committed_variant_run_ends_the_same(tmp_path):
             committed["status"],
             committed["error_class"],
         ), committed["source"]
+
+
+def test_a_variant_name_left_in_the_shell_does_not_relabel_the_default(monkeypatch):
+    monkeypatch.setenv(envs.ENV_VAR, "torch-next")
+    assert envs.current() == "default"  # this interpreter is not envs/torch-next/.venv's
+
+
+def test_a_result_file_of_another_variant_is_not_resumed(tmp_path):
+    from frontend_mess.matrix.runner import run_matrix
+
+    output = tmp_path / "m.jsonl"
+    record = {"suite": "s", "source": "a", "path": "fx-torch", "target": "llvm-cpu"}
+    output.write_text(json.dumps({**record, "status": "pass", "env": "torch-next"}) + "\n")
+    with pytest.raises(FrontendError, match="holds records made in environment torch-next"):
+        run_matrix([dict(record)], output)

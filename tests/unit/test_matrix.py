@@ -85,7 +85,7 @@ def test_compare():
         record("c", "pass", versions=v2, env="torch-next"),
         record("d", "compile-fail", "torch.aten.sum", "y", v2, "torch-next"),
     ]
-    repros = {"cast-repro": {"error_class": "onnx.Cast"}}
+    repros = {"cast-repro": {"error_class": "onnx.Cast", "repro": "cast-repro"}}
     text = compare_runs(old, new, repros)
     assert "environments: default -> torch-next" in text
     assert "versions changed: 1" in text and "torch: 2.14.1 -> 2.15.0" in text
