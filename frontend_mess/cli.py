@@ -36,6 +36,7 @@ from frontend_mess.defaults import (
     DEVICES,
     EXPORT_MODES,
     GROUP_KEYS,
+    MATRIX_CUDA_ARCHS,
     MATRIX_JOBS,
     MATRIX_MEMORY_GB,
     MATRIX_OUTPUT,
@@ -663,6 +664,19 @@ def _add_matrix(sub) -> None:
     p.add_argument("--suite", action="append", choices=SUITES, help="default: all")
     p.add_argument("--path", action="append", choices=VIAS, help="default: all")
     p.add_argument("--target", action="append", choices=TARGETS, help="default: llvm-cpu")
+    p.add_argument(
+        "--cuda-arch",
+        action="append",
+        metavar="ARCH",
+        help=f"cuda cells: one per architecture (default: {', '.join(MATRIX_CUDA_ARCHS)}; "
+        "sm_90 compiles sm_89 PTX and assembles it for sm_90)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("cuda",),
+        help="cuda cells: run and verify them on this machine's GPU (default: compile and "
+        "assemble with ptxas only)",
+    )
     p.add_argument("--limit", type=_positive_int, help="at most this many sources per suite")
     p.add_argument(
         "--match",
@@ -739,6 +753,24 @@ def _open_store(args, progress: Progress, *, create: bool = True):
     return open_store(args.store, disabled=disabled, create=create, progress=progress)
 
 
+def _matrix_cuda_archs(args) -> tuple[str, ...]:
+    """`--cuda-arch` (checked), else MATRIX_CUDA_ARCHS; `--device cuda` needs a GPU here."""
+    from frontend_mess.backend.targets import device_arch, gpu_present
+
+    if args.device == "cuda":
+        if "cuda" not in (args.target or []):
+            raise FrontendError("--device cuda runs cuda cells: add --target cuda")
+        if not gpu_present():
+            raise FrontendError(
+                "--device cuda: this machine has no NVIDIA GPU (no /dev/nvidia*); without "
+                "--device, cuda cells compile and assemble their PTX with ptxas"
+            )
+    archs = args.cuda_arch or list(MATRIX_CUDA_ARCHS)
+    for arch in archs:
+        device_arch(arch)  # an unknown name fails here, in one line
+    return tuple(dict.fromkeys(archs))
+
+
 def _run_matrix(args) -> int:
     from pathlib import Path
 
@@ -769,6 +801,8 @@ def _run_matrix(args) -> int:
             limit=args.limit,
             max_params_m=args.max_params,
             match=args.match,
+            cuda_archs=_matrix_cuda_archs(args),
+            on_gpu=args.device == "cuda",
             store=store,
             progress=progress,
         )
@@ -779,7 +813,8 @@ def _run_matrix(args) -> int:
             )
         if args.list:
             for cell in todo:
-                print(cell["suite"], cell["source"], cell["path"], cell["target"], file=args.out)
+                target = matrix_report.target_label(cell)
+                print(cell["suite"], cell["source"], cell["path"], target, file=args.out)
             return 0
         _check_outputs(args, "--output", make_parents=True)
         output = Path(args.output)
@@ -1295,6 +1330,8 @@ def _run_compile(args) -> None:
     memo = _memo(args, progress)
     spec = _preset(args, memo, progress)
     artifact = memo.artifact(spec, args.via, keep_diagnostics=args.keep_diagnostics)
+    if spec.target == "cuda":  # before anything is written: PTX ptxas rejects is no module
+        _assemble(artifact, spec, progress)
     params = ""
     if artifact.parameters:
         from frontend_mess.support.atomic import write_atomically
@@ -1308,6 +1345,21 @@ def _run_compile(args) -> None:
         f"input {artifact.input_type}{params})",
         file=args.out,
     )
+
+
+def _assemble(artifact, spec, progress: Progress) -> None:
+    """cuda: ptxas on the module's PTX for the real GPU (pipeline.assemble), said in a note;
+    where no ptxas is installed, a note says the PTX was not checked."""
+    from frontend_mess import pipeline
+    from frontend_mess.backend.ptx import PTXAS_ENV, find_ptxas
+
+    if find_ptxas() is None:
+        progress.note(
+            f"PTX not assembled: no ptxas (triton's or nvidia-cuda-nvcc's wheel, or "
+            f"${PTXAS_ENV}); the driver checks it when the module loads"
+        )
+        return
+    progress.note(pipeline.assemble(artifact, spec, progress=progress).line())
 
 
 def _run_run(args) -> None:

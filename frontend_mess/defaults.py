@@ -102,6 +102,9 @@ TARGETS: tuple[str, ...] = ("llvm-cpu", "cuda")
 DEFAULT_TARGET = "llvm-cpu"
 DEFAULT_CPU = "host"
 DEFAULT_CUDA_ARCH = "sm_80"
+#: what `matrix --target cuda` compiles each cell for: Ampere, and Hopper (sm_89 PTX
+#: assembled for sm_90: backend/targets.py NEWER_THAN_IREE)
+MATRIX_CUDA_ARCHS: tuple[str, ...] = ("sm_80", "sm_90")
 
 # Weights in the IR or beside it (`--params`, backend/params.py). `external` moves every
 # constant of at least PARAMS_MIN_BYTES into an IREE parameter archive (.irpa) that the IR

@@ -1,6 +1,6 @@
 """The one pipeline behind every command, the Python API, the matrix and the ONNX Backend:
 
-    load -> export -> import -> lower -> compile -> run -> compare
+    load -> export -> import -> lower -> compile -> assemble (cuda) -> run -> compare
 
 - `load(source, options)` -> `Loaded`: torch functions to trace (a torchvision name, a model
   file, `hf:`/`hf-config:`, or an `nn.Module`), a prepared ONNX model (a file or a
@@ -9,6 +9,8 @@
 - `to_kind(loaded, kind)` -> `ImportedModel`: MLIR of one output kind (`import`, `analyze`).
 - `for_iree(loaded, via)` -> `IreeInput`: what iree-compile takes, by one of the `--via` paths.
 - `compile_input(iree_input, spec)` -> `Artifact`.
+- `assemble(artifact, spec)` -> `Assembly`: cuda only, ptxas on the module's PTX for the real
+  GPU, the check that the driver would load it (backend/ptx.py).
 - `verify_artifact(loaded, artifact)` -> `VerifyReport`: run both sides and compare
   (verify.py).
 
@@ -575,6 +577,19 @@ def compile_input(
     )
     artifact.via = iree_input.via
     return artifact
+
+
+def assemble(
+    artifact: Artifact, spec: TargetSpec, *, name: str = "model", progress: Progress = QUIET
+):
+    """The assemble stage of a cuda artifact: its PTX through ptxas for `spec.device_arch`
+    (sm_90 for the Hopper route's sm_89 PTX). Returns the `ptx.Assembly`; raises AssembleError
+    where ptxas rejects the PTX."""
+    from frontend_mess.backend.ptx import assemble as ptxas_assemble
+
+    data = artifact.data if artifact.data is not None else Path(artifact.path).read_bytes()
+    with progress.step(f"assembling {name}'s PTX for {spec.device_arch} (ptxas)"):
+        return ptxas_assemble(data, spec.device_arch, name=name)
 
 
 def compile_loaded(

@@ -17,9 +17,12 @@ import time
 
 STATUSES = (
     "pass",
+    # cuda without a GPU: compiled, and its PTX assembled for the real GPU by ptxas (not run)
+    "assembled",
     "import-fail",
     "lower-fail",
     "compile-fail",
+    "assemble-fail",
     "run-fail",
     "mismatch",
     "timeout",
@@ -79,6 +82,7 @@ _STATUS_OF_STAGE = {
     "import": "import-fail",
     "lower": "lower-fail",
     "compile": "compile-fail",
+    "assemble": "assemble-fail",
     "run": "run-fail",
 }
 
@@ -172,7 +176,6 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
     """A model source (torchvision, hf-config:, .py, .onnx) through the pipeline, verified
     against its framework on fresh random inputs (PyTorch eager, or onnxruntime)."""
     from frontend_mess import pipeline
-    from frontend_mess.backend.targets import target_spec
     from frontend_mess.defaults import DEFAULT_PARAMS, VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
     from frontend_mess.matrix.runner import cell_source
     from frontend_mess.sources import SourceOptions
@@ -186,11 +189,12 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
         loaded = stages.run("load", memo.loaded)
         if loaded.kind == "torch":
             stages.run("export", lambda: pipeline.export(loaded))
-    spec = target_spec(cell["target"])
+    spec = cell_spec(cell)
     stages.run("import", lambda: memo.iree_input(cell["path"]))
-    stages.run("compile", lambda: memo.artifact(spec, cell["path"], name=source))
+    artifact = stages.run("compile", lambda: memo.artifact(spec, cell["path"], name=source))
+    assembled = _assembled(stages, artifact, spec, cell["source"])
     if cell.get("compile_only"):
-        return {}
+        return assembled
     report = stages.run(
         "run",
         lambda: memo.verify(
@@ -200,6 +204,8 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
     )
     checks = report.checks
     result = {
+        **assembled,
+        "status": "pass",
         "max_rel_error": max((c.scaled_error for c in checks), default=None),
         "weak_check": any(c.insensitive for c in checks),
     }
@@ -207,6 +213,25 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
         failing = next(c.line() for c in checks if not c.ok)
         result.update(status="mismatch", stage="compare", error_class="mismatch", error=failing)
     return result
+
+
+def cell_spec(cell: dict):
+    """The TargetSpec a cell compiles with: its target, and a cuda cell's architecture."""
+    from frontend_mess.backend.targets import target_spec
+    from frontend_mess.defaults import DEFAULT_CUDA_ARCH
+
+    return target_spec(cell["target"], cuda_arch=cell.get("cuda_arch") or DEFAULT_CUDA_ARCH)
+
+
+def _assembled(stages: _Stages, artifact, spec, name: str) -> dict:
+    """A cuda cell's assemble stage (ptxas for the real GPU): the record's `assembled` and the
+    status `assembled`, which a run on a GPU turns into pass or a failure; {} on the CPU."""
+    if spec.target != "cuda":
+        return {}
+    from frontend_mess import pipeline
+
+    assembly = stages.run("assemble", lambda: pipeline.assemble(artifact, spec, name=name))
+    return {"status": "assembled", "assembled": assembly.to_json()}
 
 
 def _node_cell(
@@ -221,7 +246,6 @@ def _node_cell(
     from onnx.backend.test.runner import Runner
 
     from frontend_mess import pipeline
-    from frontend_mess.backend.targets import target_spec
     from frontend_mess.matrix.onnx_node import load_case
     from frontend_mess.onnx_backend import IreeBackendRep
     from frontend_mess.verify import compare
@@ -232,7 +256,7 @@ def _node_cell(
 
     case, loaded = stages.run("load", load)
     iree_input = stages.run("import", lambda: pipeline.for_iree(loaded, cell["path"]))
-    spec = target_spec(cell["target"])
+    spec = cell_spec(cell)
     if store_root is None:
         artifact = stages.run(
             "compile", lambda: pipeline.compile_input(iree_input, spec, name=case.name)
@@ -249,8 +273,9 @@ def _node_cell(
         )
         if shared:  # its seconds are a lookup's: the record says so
             stages.shared.append("compile")
+    assembled = _assembled(stages, artifact, spec, case.name)
     if cell.get("compile_only"):
-        return {}
+        return assembled
     device = "CUDA" if cell["target"] == "cuda" else "CPU"
 
     def run_all():
@@ -267,7 +292,7 @@ def _node_cell(
         and np.asarray(w).dtype.kind in "fiub"
         and np.asarray(w).size
     ]
-    result = {"max_rel_error": max(numeric, default=0.0)}
+    result = {**assembled, "status": "pass", "max_rel_error": max(numeric, default=0.0)}
     try:
         for got, want in results:
             Runner.assert_similar_outputs(want, got, case.rtol, case.atol)

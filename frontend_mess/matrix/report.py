@@ -18,10 +18,28 @@ from typing import Any
 import jinja2
 
 PASS = "pass"
+#: the statuses that count as passing: `assembled` is all a cuda cell can do without a GPU
+#: (compiled, and ptxas accepted its PTX for the real GPU; matrix/cell.py)
+PASSING = (PASS, "assembled")
+
+
+def passed(record: dict) -> bool:
+    return record["status"] in PASSING
 
 
 def cell_key(record: dict) -> tuple:
-    return (record["suite"], record["source"], record["path"], record["target"])
+    """A cell's identity: a cuda cell's architecture is part of it (sm_80 and sm_90 cells of
+    one source are two cells)."""
+    key = (record["suite"], record["source"], record["path"], record["target"])
+    return (*key, record["cuda_arch"]) if record.get("cuda_arch") else key
+
+
+def target_label(record: dict) -> str:
+    """`llvm-cpu`, `cuda sm_80`; a cuda cell run on a GPU says so (`cuda sm_80 run`)."""
+    if record["target"] != "cuda":
+        return record["target"]
+    arch = record.get("cuda_arch") or "sm_80"
+    return f"cuda {arch}" + ("" if record.get("compile_only", True) else " run")
 
 
 def _rate(passed: int, total: int) -> str:
@@ -32,8 +50,8 @@ def pass_rates(records: list[dict], field: str) -> dict[str, tuple[int, int]]:
     """field value -> (cells passed, cells)."""
     groups: dict[str, Counter] = defaultdict(Counter)
     for r in records:
-        groups[r[field]][r["status"]] += 1
-    return {k: (c[PASS], sum(c.values())) for k, c in sorted(groups.items())}
+        groups[r[field]][passed(r)] += 1
+    return {k: (c[True], sum(c.values())) for k, c in sorted(groups.items())}
 
 
 def env_of(record: dict) -> str:
@@ -52,6 +70,7 @@ def summary_markdown(records: list[dict], title: str = "Matrix summary") -> str:
             label = "Tools" if len(envs) == 1 else f"Tools ({env})"
             lines += ["", f"{label}: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."]
     lines += ["", "## Pass rate by suite and path", "", *_pivot_markdown(records), ""]
+    lines += _compile_rates_markdown(records)
     for field in ("path", "suite"):
         lines += [
             f"## Pass rate by {field}",
@@ -59,13 +78,13 @@ def summary_markdown(records: list[dict], title: str = "Matrix summary") -> str:
             f"| {field} | pass | cells | rate |",
             "| --- | --- | --- | --- |",
         ]
-        for key, (passed, total) in pass_rates(records, field).items():
-            lines.append(f"| {key} | {passed} | {total} | {_rate(passed, total)} |")
+        for key, (ok, total) in pass_rates(records, field).items():
+            lines.append(f"| {key} | {ok} | {total} | {_rate(ok, total)} |")
         lines.append("")
     statuses = Counter(r["status"] for r in records)
     lines += ["## Cells by status", "", "| status | cells |", "| --- | --- |"]
     lines += [f"| {k} | {n} |" for k, n in statuses.most_common()]
-    weak = sorted(r["source"] for r in records if r["status"] == PASS and r.get("weak_check"))
+    weak = sorted(r["source"] for r in records if passed(r) and r.get("weak_check"))
     if weak:
         lines += [
             "",
@@ -74,28 +93,80 @@ def summary_markdown(records: list[dict], title: str = "Matrix summary") -> str:
             + (", ..." if len(set(weak)) > 12 else "")
             + ".",
         ]
-    classes = Counter(r["error_class"] for r in records if r["status"] != PASS)
+    classes = Counter(r["error_class"] for r in records if not passed(r))
     lines += ["", "## Top error classes", "", "| error class | cells |", "| --- | --- |"]
     lines += [f"| `{k}` | {n} |" for k, n in classes.most_common(20)]
     return "\n".join(lines) + "\n"
 
 
-def _row(record: dict, several_envs: bool) -> str:
-    return f"{record['suite']} ({env_of(record)})" if several_envs else record["suite"]
+def _row(record: dict, several_envs: bool, with_target: bool) -> str:
+    row = f"{record['suite']} · {target_label(record)}" if with_target else record["suite"]
+    return f"{row} ({env_of(record)})" if several_envs else row
 
 
 def _pivot(records: list[dict]) -> tuple[list[str], list[str], dict]:
     """(rows, paths, (row, path) -> (passed, cells)): a row is a suite, or a suite in one
-    environment variant where the records come from several (suite x path x variant)."""
+    environment variant where the records come from several (suite x path x variant), and
+    names its target where any record is not for the CPU (`hf-tiny · cuda sm_90`)."""
     several = len({env_of(r) for r in records}) > 1
+    with_target = any(r["target"] != "llvm-cpu" for r in records)
     counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for r in records:
-        entry = counts[_row(r, several), r["path"]]
-        entry[0] += r["status"] == PASS
+        entry = counts[_row(r, several, with_target), r["path"]]
+        entry[0] += passed(r)
         entry[1] += 1
-    suites = sorted({_row(r, several) for r in records})
+    suites = sorted({_row(r, several, with_target) for r in records})
     paths = sorted({r["path"] for r in records})
     return suites, paths, {k: tuple(v) for k, v in counts.items()}
+
+
+#: a cell that got past compiling (on cuda: past assembling too)
+COMPILED = ("pass", "assembled", "mismatch", "run-fail")
+
+
+def compile_rates(records: list[dict]) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
+    """(suite, path) -> target label -> (cells compiled, cells), over the sources that every
+    target of that suite and path has a record for: CPU and CUDA compared on the same cells."""
+    by_cell: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    for r in records:
+        by_cell[r["suite"], r["path"], r["source"]][target_label(r)] = r
+    labels: dict[tuple, set] = defaultdict(set)
+    for (suite, path, _), targets in by_cell.items():
+        labels[suite, path] |= set(targets)
+    rates: dict[tuple, dict] = {}
+    for key, wanted in sorted(labels.items()):
+        if len(wanted) < 2:
+            continue
+        shared = [t for (s, p, _), t in by_cell.items() if (s, p) == key and set(t) == wanted]
+        rates[key] = {
+            label: (sum(t[label]["status"] in COMPILED for t in shared), len(shared))
+            for label in sorted(wanted)
+        }
+    return rates
+
+
+def _compile_rates_markdown(records: list[dict]) -> list[str]:
+    rates = compile_rates(records)
+    if not rates:
+        return []
+    labels = sorted({label for by_target in rates.values() for label in by_target})
+    lines = [
+        "## Compile rate by target, on the same cells",
+        "",
+        "Compiled: past iree-compile (cuda: and its PTX assembled by ptxas for the GPU).",
+        "",
+        "| suite | path | " + " | ".join(labels) + " |",
+        "| --- | --- |" + " --- |" * len(labels),
+    ]
+    for (suite, path), by_target in rates.items():
+        texts = [
+            f"{by_target[label][0]}/{by_target[label][1]} ({_rate(*by_target[label])})"
+            if label in by_target
+            else ""
+            for label in labels
+        ]
+        lines.append(f"| {suite} | {path} | " + " | ".join(texts) + " |")
+    return [*lines, ""]
 
 
 def _pivot_markdown(records: list[dict]) -> list[str]:
@@ -104,8 +175,8 @@ def _pivot_markdown(records: list[dict]) -> list[str]:
     for suite in suites:
         cells = []
         for path in paths:
-            passed, total = counts.get((suite, path), (0, 0))
-            cells.append(f"{passed}/{total} ({_rate(passed, total)})" if total else "")
+            ok, total = counts.get((suite, path), (0, 0))
+            cells.append(f"{ok}/{total} ({_rate(ok, total)})" if total else "")
         lines.append(f"| {suite} | " + " | ".join(cells) + " |")
     return lines
 
@@ -121,14 +192,16 @@ def compare_runs(old: list[dict], new: list[dict], repros: dict | None = None) -
     status_before = {k: r["status"] for k, r in before.items()}
     status_after = {k: r["status"] for k, r in after.items()}
     fixed = sorted(
-        k for k in after if status_after[k] == PASS and status_before.get(k, PASS) != PASS
+        k for k in after if status_after[k] in PASSING and status_before.get(k, PASS) not in PASSING
     )
-    broke = sorted(k for k in after if status_after[k] != PASS and status_before.get(k) == PASS)
+    broke = sorted(
+        k for k in after if status_after[k] not in PASSING and status_before.get(k) in PASSING
+    )
     changed = sorted(
         k
         for k in after
         if k in before
-        and PASS not in (status_after[k], status_before[k])
+        and not {status_after[k], status_before[k]} & set(PASSING)
         and (status_after[k], after[k].get("error_class"))
         != (status_before[k], before[k].get("error_class"))
     )
@@ -230,7 +303,7 @@ def _repro_of(record: dict, links: dict[tuple[str, str], str]) -> str | None:
     """The repro of a failing record's error class made on its own path (a class such as
     `mismatch` names different bugs on different paths)."""
     error_class = record.get("error_class")
-    if record["status"] == PASS or not error_class:
+    if passed(record) or not error_class:
         return None
     return links.get((record["path"], error_class))
 
@@ -241,7 +314,7 @@ def first_line(text: str, width: int = 160) -> str:
 
 
 #: the stages a cell times (its record's `seconds`), in order (matrix/cell.py).
-TIMED_STAGES = ("load", "export", "import", "compile", "run")
+TIMED_STAGES = ("load", "export", "import", "compile", "assemble", "run")
 # The columns of the cell table: record key (or stage in `seconds`), header text.
 CELL_COLUMNS = (
     ("suite", "suite"),
@@ -305,8 +378,8 @@ def _rate_rows(records: list[dict]) -> tuple[list[str], list[tuple[str, list[str
     for suite in suites:
         texts = []
         for path in paths:
-            passed, total = counts.get((suite, path), (0, 0))
-            texts.append(f"{passed}/{total} ({_rate(passed, total)})" if total else "")
+            ok, total = counts.get((suite, path), (0, 0))
+            texts.append(f"{ok}/{total} ({_rate(ok, total)})" if total else "")
         rows.append((suite, texts))
     return paths, rows
 
@@ -320,7 +393,7 @@ def html_page(
     share a filtered view by its URL hash (`#status=fail&q=Resize`) and read each failure; a
     failing cell whose error class has a repro (`repro_links`, from `repro_links()`) links it."""
     links = repro_links or {}
-    records = [{**r, "env": env_of(r)} for r in records]
+    records = [{**r, "env": env_of(r), "target": target_label(r)} for r in records]
     for r in records:
         repro = _repro_of(r, links)
         if repro:
@@ -332,13 +405,11 @@ def html_page(
         .render(
             title=title,
             records=records,
-            passed=sum(r["status"] == PASS for r in records),
+            passed=sum(passed(r) for r in records),
             versions=next((r["versions"] for r in records if r.get("versions")), {}),
             paths=paths,
             rate_rows=rate_rows,
-            top_classes=Counter(
-                r["error_class"] for r in records if r["status"] != PASS
-            ).most_common(15),
+            top_classes=Counter(r["error_class"] for r in records if not passed(r)).most_common(15),
             filters={field: sorted({r[field] for r in records}) for field in FILTERS},
             columns=CELL_COLUMNS,
             timed=TIMED_STAGES,

@@ -19,9 +19,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from frontend_mess.backend.targets import host_isa, target_spec
+from frontend_mess.backend.targets import host_isa
 from frontend_mess.defaults import (
     DEFAULT_PARAMS,
+    MATRIX_CUDA_ARCHS,
     MATRIX_JOBS,
     MATRIX_MEMORY_GB,
     MATRIX_TIMEOUT_S,
@@ -30,7 +31,8 @@ from frontend_mess.defaults import (
     TORCHVISION_FAMILY_SUITES,
     VIAS,
 )
-from frontend_mess.matrix.report import cell_key, json_safe
+from frontend_mess.matrix.cell import cell_spec
+from frontend_mess.matrix.report import cell_key, json_safe, passed
 from frontend_mess.support.atomic import write_atomically
 from frontend_mess.support.errors import FrontendError
 from frontend_mess.support.progress import QUIET, Progress
@@ -121,11 +123,15 @@ def cells(
     limit: int | None = None,
     max_params_m: float | None = None,
     match: list[str] | None = None,
+    cuda_archs: tuple[str, ...] = MATRIX_CUDA_ARCHS,
+    on_gpu: bool = False,
     store=None,
     progress: Progress = QUIET,
 ) -> list[dict]:
-    """Every (suite, source, path, target) cell. ONNX suites take the ONNX paths among
-    `paths` (both importers when none is named); other suites take the paths as given."""
+    """Every (suite, source, path, target) cell, a cuda one per architecture in `cuda_archs`.
+    ONNX suites take the ONNX paths among `paths` (both importers when none is named); other
+    suites take the paths as given. Cuda cells compile and assemble only, unless `on_gpu`:
+    then they run and verify on this machine's GPU."""
     out = []
     for suite in suites:
         sources = suite_sources(suite, max_params_m, progress, store)
@@ -138,15 +144,12 @@ def cells(
         for source in sources:
             for path in suite_paths:
                 for target in targets:
-                    out.append(
-                        {
-                            "suite": suite,
-                            "source": source,
-                            "path": path,
-                            "target": target,
-                            "compile_only": target == "cuda",
-                        }
-                    )
+                    cell = {"suite": suite, "source": source, "path": path, "target": target}
+                    if target != "cuda":
+                        out.append({**cell, "compile_only": False})
+                        continue
+                    for arch in cuda_archs:
+                        out.append({**cell, "cuda_arch": arch, "compile_only": not on_gpu})
     return out
 
 
@@ -300,7 +303,7 @@ def cell_parts(cell: dict) -> dict:
 
     source = cell_source(cell)
     identity = None if cell["suite"] == "onnx-node" else source_identity(source)
-    flags = list(target_spec(cell["target"]).flags)
+    flags = list(cell_spec(cell).flags)
     return {"cell": dict(cell), "source": identity, "flags": flags, "host": host_key_for(flags)}
 
 
@@ -324,7 +327,7 @@ def context(cell: dict) -> dict:
     return {
         "env": current(),
         "versions": _versions(),
-        "flags": list(target_spec(cell["target"]).flags),
+        "flags": list(cell_spec(cell).flags),
         "host_isa": _host_isa(),
     }
 
@@ -423,7 +426,7 @@ def run_matrix(
     keep = {
         cell_key(r): r
         for r in previous
-        if not (rerun_failures and r["status"] != "pass" and cell_key(r) in wanted)
+        if not (rerun_failures and not passed(r) and cell_key(r) in wanted)
     }
     if output.exists():  # drop failures to rerun and damaged lines before appending
         text = "".join(

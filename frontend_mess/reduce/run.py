@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from frontend_mess.matrix.report import passed
 from frontend_mess.support.errors import FrontendError
 from frontend_mess.support.progress import QUIET, Progress
 
@@ -153,7 +154,7 @@ def reduce(
         try:
             with progress.step(f"running {cell['source']} via {cell['path']} once"):
                 failure = Failure(cell, oracle.record(model))
-            if failure.record["status"] == "pass":
+            if passed(failure.record):
                 raise FrontendError(
                     f"{cell['source']} passes via {cell['path']} on {cell['target']}: "
                     f"there is no failure to reduce"

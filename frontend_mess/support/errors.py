@@ -22,7 +22,7 @@ EXIT_FAILED = 3
 EXIT_INTERNAL = 4
 
 #: the stages of the pipeline, in order (frontend_mess/pipeline.py).
-STAGES = ("load", "export", "import", "lower", "compile", "run", "compare")
+STAGES = ("load", "export", "import", "lower", "compile", "assemble", "run", "compare")
 
 
 class FrontendError(Exception):
@@ -76,6 +76,13 @@ class CompileError(StageError):
     ) -> None:
         super().__init__(message)
         self.phase, self.flags, self.diagnostics = phase, tuple(flags), diagnostics
+
+
+class AssembleError(CompileError):
+    """ptxas rejected the PTX of a CUDA module for its GPU (backend/ptx.py): the driver would
+    too, so the module does not run there though iree-compile made it."""
+
+    stage = "assemble"
 
 
 class RunError(StageError):
