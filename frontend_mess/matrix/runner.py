@@ -141,15 +141,17 @@ def cells(
         suite_paths = paths
         if suite in ONNX_SUITES:
             suite_paths = [p for p in paths if p in ONNX_VIAS] or list(ONNX_VIAS)
-        for source in sources:
-            for path in suite_paths:
-                for target in targets:
-                    cell = {"suite": suite, "source": source, "path": path, "target": target}
-                    if target != "cuda":
-                        out.append({**cell, "compile_only": False})
-                        continue
-                    for arch in cuda_archs:
-                        out.append({**cell, "cuda_arch": arch, "compile_only": not on_gpu})
+        # One architecture's cells after another's: the second finds each source's import
+        # in the store, where side by side the two would import it at once.
+        for arch in (None, *cuda_archs) if "cuda" in targets else (None,):
+            for source in sources:
+                for path in suite_paths:
+                    for target in targets:
+                        cell = {"suite": suite, "source": source, "path": path, "target": target}
+                        if target != "cuda" and arch is None:
+                            out.append({**cell, "compile_only": False})
+                        elif target == "cuda" and arch is not None:
+                            out.append({**cell, "cuda_arch": arch, "compile_only": not on_gpu})
     return out
 
 

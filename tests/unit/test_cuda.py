@@ -98,10 +98,18 @@ def test_mobilenet_v3_small_compiles_and_assembles_for_cuda(tmp_path):
 
 
 def test_matrix_has_a_cuda_cell_per_architecture():
-    todo = cells(["torchvision"], ["fx-torch"], ["cuda", "llvm-cpu"], limit=1)
-    labels = [target_label(c) for c in todo]
-    assert labels == ["cuda sm_80", "cuda sm_90", "llvm-cpu"]
-    assert len({cell_key(c) for c in todo}) == 3
+    todo = cells(["torchvision"], ["fx-torch"], ["cuda", "llvm-cpu"], limit=2)
+    labels = [(c["source"], target_label(c)) for c in todo]
+    first, second = sorted({c["source"] for c in todo})  # one architecture after the other
+    assert labels == [
+        (first, "llvm-cpu"),
+        (second, "llvm-cpu"),
+        (first, "cuda sm_80"),
+        (second, "cuda sm_80"),
+        (first, "cuda sm_90"),
+        (second, "cuda sm_90"),
+    ]
+    assert len({cell_key(c) for c in todo}) == 6
     assert all(c["compile_only"] for c in todo if c["target"] == "cuda")
     on_gpu = cells(["torchvision"], ["fx-torch"], ["cuda"], limit=1, on_gpu=True)
     assert [target_label(c) for c in on_gpu] == ["cuda sm_80 run", "cuda sm_90 run"]
@@ -153,4 +161,3 @@ def test_cuda_cell_runs_and_verifies_on_the_gpu():
     record = run_cell(cell)
     assert record["status"] == "pass", json.dumps(record)
     assert record["max_rel_error"] is not None
-
