@@ -145,6 +145,10 @@ def compile_rates(records: list[dict]) -> dict[tuple[str, str], dict[str, tuple[
     return rates
 
 
+def _rate_text(counts: tuple[int, int] | None) -> str:
+    return f"{counts[0]}/{counts[1]} ({_rate(*counts)})" if counts else ""
+
+
 def _compile_rates_markdown(records: list[dict]) -> list[str]:
     rates = compile_rates(records)
     if not rates:
@@ -393,12 +397,20 @@ def html_page(
     share a filtered view by its URL hash (`#status=fail&q=Resize`) and read each failure; a
     failing cell whose error class has a repro (`repro_links`, from `repro_links()`) links it."""
     links = repro_links or {}
-    records = [{**r, "env": env_of(r), "target": target_label(r)} for r in records]
+    records = [
+        {**r, "env": env_of(r), "target": target_label(r), "passing": passed(r)} for r in records
+    ]
     for r in records:
         repro = _repro_of(r, links)
         if repro:
             r["repro"] = repro
     paths, rate_rows = _rate_rows(records)
+    rates = compile_rates(records)
+    compile_labels = sorted({label for by_target in rates.values() for label in by_target})
+    compile_rows = [
+        (suite, path, [_rate_text(by_target.get(label)) for label in compile_labels])
+        for (suite, path), by_target in rates.items()
+    ]
     return (
         template_environment(__package__)
         .get_template("matrix.html")
@@ -409,6 +421,8 @@ def html_page(
             versions=next((r["versions"] for r in records if r.get("versions")), {}),
             paths=paths,
             rate_rows=rate_rows,
+            compile_labels=compile_labels,
+            compile_rows=compile_rows,
             top_classes=Counter(r["error_class"] for r in records if not passed(r)).most_common(15),
             filters={field: sorted({r[field] for r in records}) for field in FILTERS},
             columns=CELL_COLUMNS,

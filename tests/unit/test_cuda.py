@@ -161,3 +161,31 @@ def test_cuda_cell_runs_and_verifies_on_the_gpu():
     record = run_cell(cell)
     assert record["status"] == "pass", json.dumps(record)
     assert record["max_rel_error"] is not None
+
+
+def _record(target: str, status: str, arch: str | None = None, source: str = "m") -> dict:
+    record = {"suite": "s", "source": source, "path": "fx-torch", "target": target}
+    record.update(status=status, error="", error_class="" if status in ("pass", "assembled")
+                  else "x", stage="", seconds={}, compile_only=target == "cuda")  # fmt: skip
+    return {**record, "cuda_arch": arch} if arch else record
+
+
+def test_compile_rates_compare_targets_on_the_same_cells():
+    from frontend_mess.matrix.report import compile_rates, html_page
+
+    records = [
+        _record("llvm-cpu", "mismatch"),  # compiled, and ran wrong: it counts as compiled
+        _record("cuda", "assembled", "sm_80"),
+        _record("cuda", "assemble-fail", "sm_90"),
+        _record("llvm-cpu", "pass", source="only-cpu"),  # no cuda cell: not compared
+    ]
+    rates = compile_rates(records)
+    assert rates == {
+        ("s", "fx-torch"): {"cuda sm_80": (1, 1), "cuda sm_90": (0, 1), "llvm-cpu": (1, 1)}
+    }
+    summary = summary_markdown(records)
+    assert "| s | fx-torch | 1/1 (100%) | 0/1 (0%) | 1/1 (100%) |" in summary
+    assert "| s · cuda sm_80 | 1/1 (100%) |" in summary  # assembled counts as passing
+    page = html_page(records)
+    assert 'id="compile-rates"' in page and "<th>cuda sm_90</th>" in page
+    assert '"passing": true' in page and '"passing": false' in page
