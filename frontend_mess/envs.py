@@ -38,6 +38,12 @@ class Variant:
         return self.root / ".venv" / "bin" / "python"
 
     @property
+    def script(self) -> Path:
+        """Its `frontend-mess` console script. Run by path, where `python -m frontend_mess`
+        would let a `frontend_mess` folder in the current directory shadow the package."""
+        return self.root / ".venv" / "bin" / "frontend-mess"
+
+    @property
     def built(self) -> bool:
         return self.python.is_file()
 
@@ -103,7 +109,7 @@ def reexec(name: str, argv: list[str]) -> None:
     sys.stderr.flush()
     environment = {**os.environ, ENV_VAR: name}
     environment.pop("VIRTUAL_ENV", None)
-    command = [str(chosen.python), "-m", "frontend_mess", *argv]
+    command = [str(chosen.script), *argv]
     try:
         os.execve(command[0], command, environment)
     except OSError as exc:

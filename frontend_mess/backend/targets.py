@@ -293,6 +293,24 @@ def gpu_present() -> bool:
     return any(Path("/dev").glob("nvidia[0-9]*"))
 
 
+def gpu_description() -> str:
+    """`NVIDIA H100 80GB HBM3, driver 550.54.15` for this machine's first GPU, from
+    nvidia-smi; "" where there is none (what a matrix record run on a GPU names)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    name, _, driver = out.strip().splitlines()[0].partition(", ") if out.strip() else ("", "", "")
+    return f"{name}, driver {driver}" if name else ""
+
+
 def input_flags(input_type: str, target: str, f64_interface: bool = False) -> list[str]:
     """`--iree-input-type`, plus what that input needs on that target to compute correctly
     (`f64_interface`: a public function takes or returns f64 tensors)."""

@@ -326,12 +326,22 @@ def context(cell: dict) -> dict:
     (`--iree-llvmcpu-target-cpu=host` compiles for it)."""
     from frontend_mess.envs import current
 
-    return {
+    record = {
         "env": current(),
         "versions": _versions(),
         "flags": list(cell_spec(cell).flags),
         "host_isa": _host_isa(),
     }
+    if cell["target"] == "cuda" and not cell.get("compile_only", True):
+        record["gpu"] = _gpu()  # the GPU and driver it ran on
+    return record
+
+
+@functools.cache
+def _gpu() -> str:
+    from frontend_mess.backend.targets import gpu_description
+
+    return gpu_description()
 
 
 @functools.cache
