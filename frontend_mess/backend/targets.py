@@ -41,6 +41,14 @@ CPU_STACK_FLAGS: tuple[str, ...] = ("--iree-llvmcpu-fail-on-out-of-bounds-stack-
 # frontend-mess runs). Test: tests/unit/test_iree.py::test_worker_stack_holds_large_dispatches.
 RUNTIME_WORKER_STACK_BYTES = 2 << 20
 RUNTIME_FLAGS: tuple[str, ...] = (f"--task_worker_stack_size={RUNTIME_WORKER_STACK_BYTES}",)
+
+
+def runtime_thread_flags(threads: int) -> list[str]:
+    """IREE's task pool with `threads` workers (its topology counts physical cores): for the
+    Python runtime (runtime.configure_runtime) and IREE's tools alike (bench/runtimes.py)."""
+    return [f"--task_topology_max_group_count={threads}"]
+
+
 # `generic` is an artifact that runs on any x86-64: no host-specific instructions.
 GENERIC_CPU = "generic"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from frontend_mess.backend.targets import RUNTIME_FLAGS, runtime_thread_flags
 from frontend_mess.support.errors import FrontendError, first_lines
 from frontend_mess.support.progress import QUIET, Progress
 
@@ -35,16 +36,11 @@ class Prepared:
     flags: list[str] = field(default_factory=list)
 
 
-def iree_thread_flags(threads: int) -> list[str]:
-    """IREE's task pool with `threads` workers (its topology counts physical cores)."""
-    return [f"--task_topology_max_group_count={threads}"]
-
-
 def set_iree_threads(threads: int) -> None:
     """Before the first device is made: IREE reads these flags when it creates the pool."""
     from frontend_mess.backend.runtime import configure_runtime
 
-    configure_runtime(*iree_thread_flags(threads))
+    configure_runtime(*runtime_thread_flags(threads))
 
 
 def runtime_tool(name: str) -> str:
@@ -65,7 +61,6 @@ def benchmark_command(
 ) -> list[str]:
     """`iree-benchmark-module` on a `.vmfb` (then its `.irpa` archives) with the bench's
     inputs and threads; `extra` flags last."""
-    from frontend_mess.backend.targets import RUNTIME_FLAGS
     from frontend_mess.defaults import PARAMS_SCOPE
 
     return [
@@ -76,7 +71,7 @@ def benchmark_command(
         *(f"--parameters={PARAMS_SCOPE}={p}" for p in files[1:]),
         f"--function={function}",
         *(f"--input=@{p}" for p in inputs),
-        *iree_thread_flags(threads),
+        *runtime_thread_flags(threads),
         *extra,
     ]
 
