@@ -24,7 +24,12 @@ from frontend_mess.support.errors import (
     LoweringError,
     first_lines,
 )
-from frontend_mess.support.mlir_types import demote_f64_tensors, tensor_info, walk
+from frontend_mess.support.mlir_types import (
+    demote_f64_tensors,
+    tensor_info,
+    walk,
+    walk_attributes,
+)
 from frontend_mess.support.progress import QUIET, Progress
 
 __all__ = ["DynamicDim", "export", "output_roles", "to_iree_torch", "to_mlir"]
@@ -336,17 +341,16 @@ def _unmovable_f64(module, ir) -> bool:
     """An f64 value demote_f64_tensors cannot rewrite: a `dense_resource` constant (torch-mlir
     stores larger constants so) or a scalar f64 attribute."""
     with module.context:
-        for op in walk(module.operation):
-            attributes = op.attributes
-            for attr in [attributes[i].attr for i in range(len(attributes))]:
-                if isinstance(attr, ir.FloatAttr) and isinstance(attr.type, ir.F64Type):
-                    return True
-                try:
-                    resource = ir.DenseResourceElementsAttr(attr)
-                except ValueError:
-                    continue
-                if isinstance(ir.ShapedType(resource.type).element_type, ir.F64Type):
-                    return True
+        for _, named in walk_attributes(module.operation):
+            attr = named.attr
+            if isinstance(attr, ir.FloatAttr) and isinstance(attr.type, ir.F64Type):
+                return True
+            try:
+                resource = ir.DenseResourceElementsAttr(attr)
+            except ValueError:
+                continue
+            if isinstance(ir.ShapedType(resource.type).element_type, ir.F64Type):
+                return True
     return False
 
 

@@ -118,6 +118,20 @@ def walk(operation) -> Iterator:
         stack.extend(reversed(inner))
 
 
+def attributes_of(op) -> list:
+    """An operation's named attributes, listed up front so that the caller may replace them
+    (`op.attributes[name] = ...`) while it goes through them."""
+    attributes = op.attributes
+    return [attributes[i] for i in range(len(attributes))]
+
+
+def walk_attributes(operation) -> Iterator:
+    """(op, named attribute) for every attribute of every operation in `operation`."""
+    for op in walk(operation):
+        for named in attributes_of(op):
+            yield op, named
+
+
 def inline_empty_resources(module, ir) -> int:
     """Replace each zero-element `dense_resource` attribute with the same empty `dense<>`, and
     return how many. IREE's MLIR (3.13) writes an empty resource blob to bytecode that its own
@@ -128,18 +142,16 @@ def inline_empty_resources(module, ir) -> int:
     """
     replaced = 0
     with module.context:
-        for op in walk(module.operation):
-            attributes = op.attributes
-            for named in [attributes[i] for i in range(len(attributes))]:
-                attr = named.attr
-                try:
-                    ir.DenseResourceElementsAttr(attr)
-                except ValueError:
-                    continue
-                shaped = ir.ShapedType(attr.type)
-                if shaped.has_static_shape and 0 in shaped.shape:
-                    op.attributes[named.name] = ir.Attribute.parse(f"dense<> : {attr.type}")
-                    replaced += 1
+        for op, named in walk_attributes(module.operation):
+            attr = named.attr
+            try:
+                ir.DenseResourceElementsAttr(attr)
+            except ValueError:
+                continue
+            shaped = ir.ShapedType(attr.type)
+            if shaped.has_static_shape and 0 in shaped.shape:
+                op.attributes[named.name] = ir.Attribute.parse(f"dense<> : {attr.type}")
+                replaced += 1
     return replaced
 
 
@@ -174,8 +186,7 @@ def demote_f64_tensors(module, ir) -> int:
                 if new is not None:
                     result.set_type(new)
                     changed += 1
-            attributes = op.attributes
-            for named in [attributes[i] for i in range(len(attributes))]:
+            for named in attributes_of(op):
                 try:
                     dense = ir.DenseFPElementsAttr(named.attr)
                 except ValueError:
