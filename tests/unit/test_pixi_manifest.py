@@ -149,3 +149,16 @@ def test_readme_pixi_run_names_real_tasks():
     named = set(re.findall(r"pixi run ([\w-]+)", (ROOT / "README.md").read_text()))
     assert named, "README.md shows no `pixi run` command"
     assert named <= load_toml("pixi.toml")["tasks"].keys()
+
+
+def test_every_extra_is_a_pixi_feature_with_the_same_pins():
+    """pyproject's optional extras (`uv sync --extra ray`) are pixi features and environments
+    (`pixi shell -e ray`), pinned alike."""
+    extras = load_toml("pyproject.toml")["project"].get("optional-dependencies", {})
+    manifest = load_toml("pixi.toml")
+    features = manifest.get("feature", {})
+    for extra, requirements in extras.items():
+        pins = features[extra]["pypi-dependencies"]
+        for requirement in map(Requirement, requirements):
+            assert SpecifierSet(pins[requirement.name]) == requirement.specifier
+        assert manifest["environments"][extra] == [extra]
