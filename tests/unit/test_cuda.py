@@ -189,3 +189,29 @@ def test_compile_rates_compare_targets_on_the_same_cells():
     page = html_page(records)
     assert 'id="compile-rates"' in page and "<th>cuda sm_90</th>" in page
     assert '"passing": true' in page and '"passing": false' in page
+
+
+MASKED = str(ROOT / "tests" / "filecheck" / "Inputs" / "masked_attention.py")
+
+
+def test_bool_all_becomes_a_uint8_min():
+    """SDPA's fully-masked-row check (`all` over bool) is rewritten as a uint8 `amin`, which
+    IREE's CUDA codegen compiles (the i1 reduction it cannot: cuda-i1-reduction.mlir), and the
+    model still verifies against PyTorch on fresh inputs (verify's tolerance)."""
+    import torch
+
+    from frontend_mess.importers import fx
+    from frontend_mess.sources import SourceOptions
+    from frontend_mess.verify import verify
+
+    loaded = pipeline.load(MASKED, SourceOptions())
+    (program,) = pipeline.export(loaded).values()
+    prepared = fx.prepare(program)
+    targets = [n.target for n in prepared.graph.nodes if n.op == "call_function"]
+    assert torch.ops.aten.all.dim not in targets
+    assert torch.ops.aten.amin.default in targets
+    report = verify(MASKED, target_spec("llvm-cpu"))
+    assert report.ok, report.text()
+    assert pipeline.assemble(
+        frontend_mess.compile(MASKED, target="cuda"), target_spec("cuda")
+    ).kernels
