@@ -694,8 +694,20 @@ def _add_matrix(sub) -> None:
         "-j",
         "--jobs",
         type=_positive_int,
-        default=MATRIX_JOBS,
-        help="cells at once (default: %(default)s)",
+        help=f"cells at once (default: {MATRIX_JOBS}; with --executor ray, the cluster's CPUs)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where cells run: this machine's processes, or Ray tasks on a cluster "
+        "(`uv sync --extra ray`; README: The matrix on a Ray cluster) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="--executor ray: the cluster to join (`HOST:6379`, or `auto` inside `ray job "
+        "submit`); default: a Ray instance started for this run",
     )
     p.add_argument(
         "--timeout",
@@ -780,6 +792,8 @@ def _run_matrix(args) -> int:
 
     progress = Progress(quiet=True if args.quiet else None)
     _check_outputs(args, "--markdown", "--html")
+    if args.address and args.executor != "ray":
+        raise FrontendError("--address names a Ray cluster: add --executor ray")
     if args.compare:
         old, new = (
             matrix.read_results(Path(p), must_exist=True, progress=progress) for p in args.compare
@@ -823,6 +837,8 @@ def _run_matrix(args) -> int:
             todo,
             output,
             jobs=args.jobs,
+            executor=args.executor,
+            address=args.address,
             resume=not args.no_resume,
             rerun_failures=args.rerun_failures,
             timeout_s=args.timeout,

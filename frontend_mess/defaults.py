@@ -151,6 +151,11 @@ SUITES: tuple[str, ...] = (
 MATRIX_TIMEOUT_S = 900
 MATRIX_MEMORY_GB = 16.0
 MATRIX_JOBS = 2
+# `matrix --executor ray` (matrix/ray_executor.py): the memory a cell declares to Ray's
+# scheduler, by suite, in GiB. Its hard cap is still --memory-gb (an address-space limit, which
+# counts reservations a process never touches, so it is far above what a cell uses): an
+# onnx-node case uses about 0.4 GiB, a model cell a few.
+RAY_MEMORY_GB: dict[str, float] = {"onnx-node": 0.5, "default": 4.0}
 # a worker process runs at most this many small cells (onnx-node cases) before a fresh one
 # takes over, so what one case leaks or fragments does not pile up (matrix/runner.py Worker)
 MATRIX_CELLS_PER_WORKER = 200

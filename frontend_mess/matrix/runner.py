@@ -413,7 +413,9 @@ def run_matrix(
     todo: list[dict],
     output: Path,
     *,
-    jobs: int = MATRIX_JOBS,
+    jobs: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
     resume: bool = True,
     rerun_failures: bool = False,
     timeout_s: int = MATRIX_TIMEOUT_S,
@@ -425,6 +427,10 @@ def run_matrix(
 ) -> list[dict]:
     """Run the cells not yet in `output` (all of them without `resume`); append each result
     as soon as it exists. Returns every record in `output` afterwards.
+
+    `executor`: `local` runs `jobs` cells at once (default MATRIX_JOBS) on this machine;
+    `ray` runs each as a Ray task on the cluster at `address` (or a local Ray instance),
+    `jobs` at once (default: the cluster's CPUs; matrix/ray_executor.py).
 
     With a `store` (store/objects.py), a cell whose key (cell_parts) is stored is not run:
     its record is the stored one, marked `"cached": true`; a cell that runs stores its stages
@@ -455,6 +461,15 @@ def run_matrix(
     store_root = str(store.root) if store is not None else None
 
     local, workers = threading.local(), []
+    if executor == "ray":
+        from frontend_mess.matrix import ray_executor
+
+        cpus = ray_executor.connect(address, progress) if pending else 1
+        jobs = jobs or cpus
+        on_ray = ray_executor.RayCells(timeout_s, memory_gb, store_root, fresh)
+    elif executor != "local":
+        raise FrontendError(f"unknown executor {executor!r}: use local or ray")
+    jobs = jobs or MATRIX_JOBS
 
     def worker() -> Worker:
         """This thread's worker for small cells."""
@@ -465,9 +480,12 @@ def run_matrix(
         return local.worker
 
     def run(cell: dict) -> dict:
+        """The cell's record, with the context of the machine that ran it."""
+        if executor == "ray":
+            return on_ray.run(cell)
         if cell["suite"] in SHARED_WORKER_SUITES:
-            return worker().run(cell, timeout_s)
-        return run_one(cell, timeout_s, memory_gb, store_root, fresh)
+            return {**worker().run(cell, timeout_s), **context(cell)}
+        return {**run_one(cell, timeout_s, memory_gb, store_root, fresh), **context(cell)}
 
     def work(cell: dict) -> None:
         nonlocal done
@@ -477,7 +495,7 @@ def run_matrix(
         if hit is not None:
             record = {**json.loads(hit.outputs["record.json"]), "cached": True}
         else:
-            record = {**run(cell), **context(cell)}
+            record = run(cell)
             if store is not None and record["status"] not in UNSTORED_STATUSES:
                 data = json.dumps(json_safe(record), allow_nan=False).encode()
                 store.record("cell", key, {"record.json": data}, {"status": record["status"]})

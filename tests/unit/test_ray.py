@@ -1,0 +1,167 @@
+"""`matrix --executor ray` on a Ray cluster of this machine (a head and one more worker node,
+started with `ray start` on loopback, as CI does): the same records as the local executor, a
+cell that segfaults or runs out of its memory cap fails alone, a killed driver resumes losing
+and duplicating nothing, and without Ray installed one error line. notes/ray.md."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+INPUTS = ROOT / "tests" / "filecheck" / "Inputs"
+# onnx-node cases that pass, and that fail at import, compile, run and compare (their
+# committed records, reports/matrix-onnx-node.jsonl): each status is compared
+SLICE = [
+    "test_abs",
+    "test_sum_one_input",
+    "test_max_one_input",
+    "test_cast_FLOAT16_to_INT2",
+    "test_affine_grid_3d",
+    "test_scan_sum",
+    "test_gridsample_nearest_align_corners_1_additional_1",
+]
+ray_missing = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("ray") is None,
+    reason="ray: the optional extra is not installed here (`uv sync --extra ray`; CI has it)",
+)
+
+
+def matrix(*args: str, output: Path, check: bool = True) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "frontend_mess", "matrix", "--suite", "onnx-node"]
+    command += ["--path", "onnx", "--no-store", "-q", "-o", str(output)]
+    command += [arg for name in SLICE for arg in ("--match", name)]
+    done = subprocess.run([*command, *args], capture_output=True, text=True, timeout=1800)
+    if check:
+        assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def verdicts(path: Path) -> dict[str, tuple[str, str]]:
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    assert len({r["source"] for r in records}) == len(records), "a cell recorded twice"
+    return {r["source"]: (r["status"], r["error_class"]) for r in records}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A Ray cluster on loopback: a head with one CPU and a second node with one. Ray 2.60
+    turns token authentication on for `ray start --head`: every process of the cluster and
+    every driver needs the token (here in the environment, which the drivers inherit)."""
+    import secrets
+
+    ray = str(Path(sys.executable).parent / "ray")
+    temp = tmp_path_factory.mktemp("ray")
+    port = 6400 + os.getpid() % 500
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus=1", "--disable-usage-stats"]
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    saved = {name: os.environ.get(name) for name in auth}
+    os.environ.update(auth)
+    env = dict(os.environ)
+    subprocess.run(
+        [ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+         "--include-dashboard=false", f"--temp-dir={temp}", *common],
+        check=True, capture_output=True, env=env,
+    )  # fmt: skip
+    try:
+        subprocess.run(
+            [ray, "start", f"--address={address}", "--node-ip-address=127.0.0.1", *common],
+            check=True, capture_output=True, env=env,
+        )  # fmt: skip
+        yield address
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def local_verdicts(tmp_path_factory) -> dict:
+    output = tmp_path_factory.mktemp("local") / "local.jsonl"
+    matrix("-j", "2", output=output)
+    found = verdicts(output)
+    assert len(found) >= len(SLICE)
+    return found
+
+
+@pytest.mark.slow
+@ray_missing
+def test_ray_records_equal_the_local_executors(cluster, local_verdicts, tmp_path):
+    output = tmp_path / "ray.jsonl"
+    matrix("--executor", "ray", "--address", cluster, output=output)
+    assert verdicts(output) == local_verdicts
+    statuses = {status for status, _ in local_verdicts.values()}
+    assert {"pass", "import-fail", "compile-fail", "run-fail", "mismatch"} <= statuses
+    nodes = {json.loads(line)["node"] for line in output.read_text().splitlines()}
+    assert nodes  # each record names the node that ran it
+
+
+@pytest.mark.slow
+@ray_missing
+def test_a_killed_driver_resumes_losing_and_duplicating_nothing(cluster, local_verdicts, tmp_path):
+    output = tmp_path / "killed.jsonl"
+    command = [sys.executable, "-m", "frontend_mess", "matrix", "--suite", "onnx-node"]
+    command += ["--path", "onnx", "--no-store", "-q", "-o", str(output), "-j", "1"]
+    command += ["--executor", "ray", "--address", cluster]
+    command += [arg for name in SLICE for arg in ("--match", name)]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and driver.poll() is None:
+        if output.exists() and len(output.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.5)
+    assert driver.poll() is None, "the run ended before it could be killed"
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    before = len(verdicts(output))
+    assert 2 <= before < len(local_verdicts)
+    matrix("--executor", "ray", "--address", cluster, output=output)
+    assert verdicts(output) == local_verdicts
+
+
+@pytest.mark.slow
+@ray_missing
+def test_a_segfault_or_the_memory_cap_fails_only_its_cell(cluster, tmp_path):
+    from frontend_mess.matrix.runner import run_matrix
+
+    def cell(source: Path) -> dict:
+        return {"suite": "torchvision", "source": str(source), "path": "fx-torch",
+                "target": "llvm-cpu", "compile_only": False}  # fmt: skip
+
+    cells = [cell(INPUTS / "segfault.py"), cell(INPUTS / "mlp.py")]
+    records = run_matrix(cells, tmp_path / "a.jsonl", executor="ray", address=cluster)
+    by_source = {Path(r["source"]).name: r for r in records}
+    assert by_source["segfault.py"]["status"] == "crash"
+    assert by_source["segfault.py"]["error_class"] == "signal 11"
+    assert by_source["mlp.py"]["status"] == "pass"
+    records = run_matrix(cells[1:], tmp_path / "b.jsonl", executor="ray", address=cluster,
+                         memory_gb=0.3)  # fmt: skip
+    assert [r["status"] for r in records] == ["crash"]
+
+
+def test_without_ray_one_error_line(monkeypatch, capsys, tmp_path):
+    from frontend_mess import cli
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    code = cli.main(["matrix", "--suite", "onnx-node", "--match", "test_abs", "--executor",
+                     "ray", "--no-store", "-o", str(tmp_path / "r.jsonl")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "uv sync --extra ray" in err
+    assert not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").read_text()
+
+
+def test_address_needs_the_ray_executor(capsys):
+    from frontend_mess import cli
+
+    code = cli.main(["matrix", "--suite", "onnx-node", "--address", "127.0.0.1:6379"])
+    assert code == 2 and "add --executor ray" in capsys.readouterr().err
