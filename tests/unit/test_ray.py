@@ -18,11 +18,10 @@ INPUTS = ROOT / "tests" / "filecheck" / "Inputs"
 # onnx-node cases that pass, and that fail at import, compile, run and compare (their
 # committed records, reports/matrix-onnx-node.jsonl): each status is compared
 SLICE = [
-    "test_abs",
     "test_sum_one_input",
     "test_max_one_input",
     "test_cast_FLOAT16_to_INT2",
-    "test_affine_grid_3d",
+    "test_cast_INT4_to_FLOAT16",
     "test_scan_sum",
     "test_gridsample_nearest_align_corners_1_additional_1",
 ]
@@ -137,15 +136,20 @@ def test_a_segfault_or_the_memory_cap_fails_only_its_cell(cluster, tmp_path):
         return {"suite": "torchvision", "source": str(source), "path": "fx-torch",
                 "target": "llvm-cpu", "compile_only": False}  # fmt: skip
 
+    import ray
+
     cells = [cell(INPUTS / "segfault.py"), cell(INPUTS / "mlp.py")]
-    records = run_matrix(cells, tmp_path / "a.jsonl", executor="ray", address=cluster)
-    by_source = {Path(r["source"]).name: r for r in records}
-    assert by_source["segfault.py"]["status"] == "crash"
-    assert by_source["segfault.py"]["error_class"] == "signal 11"
-    assert by_source["mlp.py"]["status"] == "pass"
-    records = run_matrix(cells[1:], tmp_path / "b.jsonl", executor="ray", address=cluster,
-                         memory_gb=0.3)  # fmt: skip
-    assert [r["status"] for r in records] == ["crash"]
+    try:
+        records = run_matrix(cells, tmp_path / "a.jsonl", executor="ray", address=cluster)
+        by_source = {Path(r["source"]).name: r for r in records}
+        assert by_source["segfault.py"]["status"] == "crash"
+        assert by_source["segfault.py"]["error_class"] == "signal 11"
+        assert by_source["mlp.py"]["status"] == "pass"
+        records = run_matrix(cells[1:], tmp_path / "b.jsonl", executor="ray", address=cluster,
+                             memory_gb=0.3)  # fmt: skip
+        assert [r["status"] for r in records] == ["crash"]
+    finally:
+        ray.shutdown()  # this process joined the cluster: leave before it stops
 
 
 def test_without_ray_one_error_line(monkeypatch, capsys, tmp_path):
