@@ -766,21 +766,24 @@ def _open_store(args, progress: Progress, *, create: bool = True):
 
 
 def _matrix_cuda_archs(args) -> tuple[str, ...]:
-    """`--cuda-arch` (checked), else MATRIX_CUDA_ARCHS; `--device cuda` needs a GPU here."""
-    from frontend_mess.backend.targets import device_arch, gpu_present
+    """`--cuda-arch`, each as the architecture it names (`h100` is `sm_90`), else
+    MATRIX_CUDA_ARCHS, or with `--device cuda` on this machine, its GPU's own. `--device
+    cuda` needs a GPU here (with --executor ray, on some node: ray_executor.connect)."""
+    from frontend_mess.backend.targets import device_arch, gpu_arch, gpu_present
 
+    archs = args.cuda_arch or list(MATRIX_CUDA_ARCHS)
     if args.device == "cuda":
         if "cuda" not in (args.target or []):
             raise FrontendError("--device cuda runs cuda cells: add --target cuda")
-        if not gpu_present():
-            raise FrontendError(
-                "--device cuda: this machine has no NVIDIA GPU (no /dev/nvidia*); without "
-                "--device, cuda cells compile and assemble their PTX with ptxas"
-            )
-    archs = args.cuda_arch or list(MATRIX_CUDA_ARCHS)
-    for arch in archs:
-        device_arch(arch)  # an unknown name fails here, in one line
-    return tuple(dict.fromkeys(archs))
+        if args.executor == "local":
+            if not gpu_present():
+                raise FrontendError(
+                    "--device cuda: this machine has no NVIDIA GPU (no /dev/nvidia*); without "
+                    "--device, cuda cells compile and assemble their PTX with ptxas"
+                )
+            # code for a newer GPU than this one cannot run here: its own, unless asked
+            archs = args.cuda_arch or [gpu_arch() or MATRIX_CUDA_ARCHS[0]]
+    return tuple(dict.fromkeys(device_arch(arch) for arch in archs))
 
 
 def _run_matrix(args) -> int:
@@ -794,6 +797,11 @@ def _run_matrix(args) -> int:
     _check_outputs(args, "--markdown", "--html")
     if args.address and args.executor != "ray":
         raise FrontendError("--address names a Ray cluster: add --executor ray")
+    if args.address and args.env:
+        raise FrontendError(
+            "--env with --address: a cluster's nodes run their own environment; run the "
+            "variant there (`uv run --project envs/NAME ...` on every node) instead"
+        )
     if args.compare:
         old, new = (
             matrix.read_results(Path(p), must_exist=True, progress=progress) for p in args.compare
@@ -1369,6 +1377,9 @@ def _assemble(artifact, spec, progress: Progress) -> None:
     from frontend_mess import pipeline
     from frontend_mess.backend.ptx import PTXAS_ENV, find_ptxas
 
+    if any(flag.split("=")[0] == "--iree-cuda-use-ptxas" for flag in spec.flags):
+        progress.note("the module embeds cubins iree-compile assembled (--iree-cuda-use-ptxas)")
+        return
     if find_ptxas() is None:
         progress.note(
             f"PTX not assembled: no ptxas (triton's or nvidia-cuda-nvcc's wheel, or "

@@ -6,7 +6,7 @@ GPU lacks, a PTX ISA version newer than the driver's, a register or shared-memor
 exceeded) is not caught by iree-compile: assembling it with `ptxas` for the real architecture
 is, without a GPU. It is also the Hopper route's check: IREE 3.13 has no sm_90 description, so
 frontend-mess compiles sm_89 PTX (backend/targets.py NEWER_THAN_IREE), and "compiles for H100"
-means this PTX assembles for sm_90. notes/cuda.md; tests/unit/test_ptx.py.
+means this PTX assembles for sm_90. notes/cuda.md; tests/unit/test_cuda.py.
 
 `ptxas` needs no CUDA install: one ships in the triton wheel that torch installs on Linux
 (`triton/backends/nvidia/bin/ptxas`), and in `nvidia-cuda-nvcc`.

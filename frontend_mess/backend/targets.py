@@ -111,7 +111,7 @@ NEWER_THAN_IREE: dict[str, str] = {
 # BatchNorm + ReLU feeding torchvision's SqueezeExcitation average pool (mobilenet_v3_small,
 # efficientnet). The same class on HIP is iree #24282 / #24283. Off, such reductions take the
 # warp-reduction pipeline, which compiles them. The pin, with the reduced dispatch:
-# tests/filecheck/cuda-reduction-distribute.test; notes/cuda.md.
+# tests/filecheck/iree/cuda-reduction-distribute.mlir; notes/cuda.md.
 CUDA_CODEGEN_FLAGS: tuple[str, ...] = (
     "--iree-codegen-llvmgpu-use-reduction-vector-distribution=false",
 )
@@ -317,6 +317,24 @@ def gpu_description() -> str:
         return ""
     name, _, driver = out.strip().splitlines()[0].partition(", ") if out.strip() else ("", "", "")
     return f"{name}, driver {driver}" if name else ""
+
+
+def gpu_arch() -> str:
+    """`sm_90` for this machine's first GPU (nvidia-smi's compute capability 9.0); "" where
+    there is none or nvidia-smi cannot say."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    major, _, minor = out.splitlines()[0].partition(".") if out else ("", "", "")
+    return f"sm_{major}{minor}" if major.isdigit() and minor.isdigit() else ""
 
 
 def input_flags(input_type: str, target: str, f64_interface: bool = False) -> list[str]:

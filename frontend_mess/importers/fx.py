@@ -274,41 +274,52 @@ def _prepare(program, name: str, progress: Progress):
         )
     _expose_non_persistent_buffers(decomposed)
     _wrap_state_in_lists(decomposed, torch.ops.aten.clone.default)
-    bool_all_as_uint8_min(decomposed)
+    bool_all_as_int32_min(decomposed)
     return decomposed
 
 
-def bool_all_as_uint8_min(program) -> int:
-    """Rewrite, in place, each `aten.all.dim` of a bool tensor as the same reduction in uint8:
-    `amin(x.to(uint8), dim, keepdim) != 0`; returns how many. The value is the same. Why:
+def bool_all_as_int32_min(program) -> int:
+    """Rewrite, in place, each `aten.all.dim` of a bool tensor as the same reduction in int32:
+    `amin(x.to(int32), dim, keepdim) != 0`; returns how many. The value is the same. Why:
     torch's SDPA math (`_safe_softmax`, in every transformers model with sdpa attention)
     asks `all(scores == -inf, dim=-1)` for fully masked rows, and IREE 3.13's CUDA codegen
     cannot bufferize a reduction into i1 ("failed to bufferize op" on
-    `reduction_16x8_f32xi1`, with every GPU pipeline); into i8 it compiles. CPU code is the
-    same either way. notes/cuda.md; tests/unit/test_cuda.py::test_bool_all_becomes_a_uint8_min
-    and tests/filecheck/iree/cuda-i1-reduction.test (the upstream failure)."""
+    `reduction_16x8_f32xi1`, with every GPU pipeline); into an integer it compiles. int32,
+    not uint8: torch-mlir's TOSA lowering of a uint8 `amin` casts through i64, which TOSA's
+    profiles reject. Only where the reduced dim is non-empty (`amin` of nothing is an error,
+    `all` of nothing is true) and the result is not a program output (the signature names
+    it). notes/cuda.md; tests/unit/test_cuda.py::test_bool_all_becomes_an_int32_min and
+    tests/filecheck/iree/cuda-i1-reduction.mlir (the upstream failure)."""
     import torch
 
     aten = torch.ops.aten
     graph = program.graph_module.graph
-    nodes = [
-        n
-        for n in graph.nodes
-        if n.op == "call_function"
-        and n.target == aten.all.dim
-        and n.args[0].meta["val"].dtype == torch.bool
-    ]
+
+    def rewritable(node) -> bool:
+        if node.op != "call_function" or node.target != aten.all.dim:
+            return False
+        value = node.args[0].meta["val"]
+        dim = node.args[1]
+        size = value.shape[dim] if value.dim() else 1
+        return (
+            value.dtype == torch.bool
+            and isinstance(size, int)
+            and size > 0
+            and not any(user.op == "output" for user in node.users)
+        )
+
+    nodes = [n for n in graph.nodes if rewritable(n)]
     for node in nodes:
         source, dim = node.args[:2]
         keepdim = node.args[2] if len(node.args) > 2 else node.kwargs.get("keepdim", False)
         value = source.meta["val"]
         with graph.inserting_before(node):
-            as_uint8 = graph.call_function(aten._to_copy.default, (source,), {"dtype": torch.uint8})
-            smallest = graph.call_function(aten.amin.default, (as_uint8, [dim], keepdim))
+            as_int = graph.call_function(aten._to_copy.default, (source,), {"dtype": torch.int32})
+            smallest = graph.call_function(aten.amin.default, (as_int, [dim], keepdim))
             nonzero = graph.call_function(aten.ne.Scalar, (smallest, 0))
         with value.fake_mode:  # the importers read each node's type from its fake value
-            as_uint8.meta["val"] = aten._to_copy.default(value, dtype=torch.uint8)
-            smallest.meta["val"] = aten.amin.default(as_uint8.meta["val"], [dim], keepdim)
+            as_int.meta["val"] = aten._to_copy.default(value, dtype=torch.int32)
+            smallest.meta["val"] = aten.amin.default(as_int.meta["val"], [dim], keepdim)
             nonzero.meta["val"] = aten.ne.Scalar(smallest.meta["val"], 0)
         node.replace_all_uses_with(nonzero)
         graph.erase_node(node)

@@ -24,10 +24,6 @@ from frontend_mess.defaults import RAY_MEMORY_GB
 from frontend_mess.support.errors import FrontendError
 from frontend_mess.support.progress import QUIET, Progress
 
-#: how long past a cell's own time limit the driver waits for its task (a node that stopped
-#: answering): the cell is then a timeout, and its task cancelled
-_GRACE_S = 120
-
 
 def _ray():
     try:
@@ -40,9 +36,10 @@ def _ray():
     return ray
 
 
-def connect(address: str | None, progress: Progress = QUIET) -> int:
+def connect(address: str | None, progress: Progress = QUIET, *, gpus: bool = False) -> int:
     """Join the cluster at `address` (`auto`: the one this machine or `ray job submit`
-    belongs to), or start a Ray instance of this machine's own; returns its CPU count."""
+    belongs to), or start a Ray instance of this machine's own; returns its CPU count.
+    `gpus`: cells need a GPU, which some node of the cluster must have."""
     ray = _ray()
     if not ray.is_initialized():
         where = address or "local"
@@ -59,7 +56,13 @@ def connect(address: str | None, progress: Progress = QUIET) -> int:
                     f"--executor ray: could not reach a Ray cluster at {where} ({exc}); "
                     f"start one with `ray start --head`, or leave out --address for a local one"
                 ) from exc
-    cpus = int(ray.cluster_resources().get("CPU", 1))
+    resources = ray.cluster_resources()
+    if gpus and not resources.get("GPU"):
+        raise FrontendError(
+            "--device cuda: no node of the Ray cluster has a GPU (ray status lists its "
+            "resources); without --device, cuda cells compile and assemble on CPU nodes"
+        )
+    cpus = int(resources.get("CPU", 1))
     nodes = len([n for n in ray.nodes() if n.get("Alive")])
     progress.note(f"Ray: {nodes} node(s), {cpus} CPU(s)")
     return max(1, cpus)
@@ -93,20 +96,15 @@ class RayCells:
         ref = self._task.options(**options).remote(
             cell, self.timeout_s, self.memory_gb, self.store_root, self.fresh
         )
-        ready, _ = self.ray.wait([ref], timeout=self.timeout_s + _GRACE_S)
-        if not ready:
-            self.ray.cancel(ref, force=True)
-            return failed(
-                cell,
-                "timeout",
-                f"no answer from its Ray task in {self.timeout_s + _GRACE_S} s",
-                "timeout",
-            )
+        # No deadline here: a task may wait in Ray's queue for a CPU or GPU, and once it runs
+        # the node holds it to the cell's time limit (runner.Worker); a node that dies fails
+        # its tasks with a RayError.
         try:
             return self.ray.get(ref)
         except self.ray.exceptions.RayError as exc:  # the task's worker or node died
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return failed(cell, "crash", text, f"ray {type(exc).__name__}")
+            record = failed(cell, "crash", text, f"ray {type(exc).__name__}")
+            return {**record, **runner_context(cell)}
 
 
 #: this Ray worker's process for small cells (runner.SHARED_WORKER_SUITES), kept across tasks
@@ -128,4 +126,18 @@ def run_on_node(
         record = _worker.run(cell, timeout_s)
     else:
         record = runner.run_one(cell, timeout_s, memory_gb, store_root, fresh)
-    return {**record, **runner.context(cell), "node": socket.gethostname()}
+    node = self_node()
+    return {**record, **runner.context(cell), "node": node}
+
+
+def self_node() -> str:
+    """This Ray node: the host's name and Ray's node id (two nodes may share a host)."""
+    ray = _ray()
+    return f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:8]}"
+
+
+def runner_context(cell: dict) -> dict:
+    """The driver's context, for a record no node made (its task died with its node)."""
+    from frontend_mess.matrix.runner import context
+
+    return {**context(cell), "node": "?"}

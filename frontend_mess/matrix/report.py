@@ -31,7 +31,10 @@ def cell_key(record: dict) -> tuple:
     """A cell's identity: a cuda cell's architecture is part of it (sm_80 and sm_90 cells of
     one source are two cells)."""
     key = (record["suite"], record["source"], record["path"], record["target"])
-    return (*key, record["cuda_arch"]) if record.get("cuda_arch") else key
+    if record["target"] != "cuda":
+        return key
+    ran = "" if record.get("compile_only", True) else "run"  # a GPU run is not the compile
+    return (*key, record.get("cuda_arch") or "sm_80", ran)
 
 
 def target_label(record: dict) -> str:

@@ -306,7 +306,18 @@ def cell_parts(cell: dict) -> dict:
     source = cell_source(cell)
     identity = None if cell["suite"] == "onnx-node" else source_identity(source)
     flags = list(cell_spec(cell).flags)
-    return {"cell": dict(cell), "source": identity, "flags": flags, "host": host_key_for(flags)}
+    parts = {"cell": dict(cell), "source": identity, "flags": flags, "host": host_key_for(flags)}
+    if cell["target"] == "cuda":  # the assemble stage's verdict is ptxas's
+        parts["ptxas"] = _ptxas()
+    return parts
+
+
+@functools.cache
+def _ptxas() -> str | None:
+    from frontend_mess.backend.ptx import find_ptxas, ptxas_version
+
+    found = find_ptxas()
+    return ptxas_version(found) if found else None
 
 
 def _crash_class(tail: str) -> str:
@@ -464,7 +475,8 @@ def run_matrix(
     if executor == "ray":
         from frontend_mess.matrix import ray_executor
 
-        cpus = ray_executor.connect(address, progress) if pending else 1
+        gpus = any(c["target"] == "cuda" and not c.get("compile_only", True) for c in pending)
+        cpus = ray_executor.connect(address, progress, gpus=gpus) if pending else 1
         jobs = jobs or cpus
         on_ray = ray_executor.RayCells(timeout_s, memory_gb, store_root, fresh)
     elif executor != "local":

@@ -85,7 +85,7 @@ def test_ptxas_from_the_environment(monkeypatch, tmp_path):
 def test_mobilenet_v3_small_compiles_and_assembles_for_cuda(tmp_path):
     """The issue's example: it failed codegen ("failed to distribute", at SqueezeExcitation)
     until CUDA_CODEGEN_FLAGS; the failure itself is pinned on the reduced dispatch by
-    tests/filecheck/cuda-reduction-distribute.test."""
+    tests/filecheck/iree/cuda-reduction-distribute.mlir."""
     out = tmp_path / "m.vmfb"
     done = subprocess.run(
         [sys.executable, "-m", "frontend_mess", "compile", "mobilenet_v3_small", "--target",
@@ -194,8 +194,8 @@ def test_compile_rates_compare_targets_on_the_same_cells():
 MASKED = str(ROOT / "tests" / "filecheck" / "Inputs" / "masked_attention.py")
 
 
-def test_bool_all_becomes_a_uint8_min():
-    """SDPA's fully-masked-row check (`all` over bool) is rewritten as a uint8 `amin`, which
+def test_bool_all_becomes_an_int32_min():
+    """SDPA's fully-masked-row check (`all` over bool) is rewritten as an int32 `amin`, which
     IREE's CUDA codegen compiles (the i1 reduction it cannot: cuda-i1-reduction.mlir), and the
     model still verifies against PyTorch on fresh inputs (verify's tolerance)."""
     import torch

@@ -218,7 +218,8 @@ def test_html_page_embeds_every_record_and_escapes_errors():
     assert page.count("<script") == 2 and page.count("</script>") == 2  # the error text is inert
     embedded = page.split('id="cells">', 1)[1].split("</script>", 1)[0]
     # each record as given, with the environment variant it was made in (older: the default)
-    expected = [{**r, "env": "default"} for r in _records()]
+    # and whether it counts as passing (report.passed: the page's one source of that fact)
+    expected = [{**r, "env": "default", "passing": r["status"] == "pass"} for r in _records()]
     assert json.loads(embedded.replace("<\\/", "</")) == expected
     assert "http://" not in page and "https://" not in page  # opens with no network
     assert "1/2 (50%)" in page  # onnx-node × onnx pass rate

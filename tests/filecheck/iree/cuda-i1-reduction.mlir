@@ -1,8 +1,8 @@
 // IREE 3.13's CUDA codegen cannot bufferize a reduction into i1, with any of its GPU
 // pipelines: this is torch's `_safe_softmax` (the SDPA math in every transformers model with
 // sdpa attention) asking `all(scores == -inf, dim=-1)` for fully masked rows. frontend-mess
-// rewrites that `aten.all.dim` on bool as `amin` on uint8 before import
-// (importers/fx.py bool_all_as_uint8_min), which compiles. The dispatch is from BERT
+// rewrites that `aten.all.dim` on bool as `amin` on int32 before import
+// (importers/fx.py bool_all_as_int32_min), which compiles. The dispatch is from BERT
 // (hf-tiny) by `iree-compile --iree-hal-dump-executable-sources-to`. The first RUN fails
 // once IREE is fixed: then drop the rewrite.
 //
