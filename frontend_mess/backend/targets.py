@@ -301,39 +301,33 @@ def gpu_present() -> bool:
     return any(Path("/dev").glob("nvidia[0-9]*"))
 
 
-def gpu_description() -> str:
-    """`NVIDIA H100 80GB HBM3, driver 550.54.15` for this machine's first GPU, from
-    nvidia-smi; "" where there is none (what a matrix record run on a GPU names)."""
+def _nvidia_smi(fields: str) -> str:
+    """The first GPU's line of `nvidia-smi --query-gpu=FIELDS`, "" where there is none."""
     import subprocess
 
     try:
         out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    name, _, driver = out.strip().splitlines()[0].partition(", ") if out.strip() else ("", "", "")
-    return f"{name}, driver {driver}" if name else ""
-
-
-def gpu_arch() -> str:
-    """`sm_90` for this machine's first GPU (nvidia-smi's compute capability 9.0); "" where
-    there is none or nvidia-smi cannot say."""
-    import subprocess
-
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+            ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"],
             capture_output=True,
             text=True,
             timeout=30,
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    major, _, minor = out.splitlines()[0].partition(".") if out else ("", "", "")
+    return out.splitlines()[0] if out else ""
+
+
+def gpu_description() -> str:
+    """`NVIDIA H100 80GB HBM3, driver 550.54.15` for this machine's first GPU; "" where there
+    is none (what a matrix record run on a GPU names)."""
+    name, _, driver = _nvidia_smi("name,driver_version").partition(", ")
+    return f"{name}, driver {driver}" if name else ""
+
+
+def gpu_arch() -> str:
+    """`sm_90` for this machine's first GPU (compute capability 9.0); "" where there is none
+    or nvidia-smi cannot say."""
+    major, _, minor = _nvidia_smi("compute_cap").partition(".")
     return f"sm_{major}{minor}" if major.isdigit() and minor.isdigit() else ""
 
 

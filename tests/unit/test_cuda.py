@@ -215,3 +215,20 @@ def test_bool_all_becomes_an_int32_min():
     assert pipeline.assemble(
         frontend_mess.compile(MASKED, target="cuda"), target_spec("cuda")
     ).kernels
+
+
+def test_gpu_arch_and_description_read_nvidia_smi(tmp_path, monkeypatch):
+    """What a GPU run records and compiles for, read from nvidia-smi (a stand-in here)."""
+    from frontend_mess.backend.targets import gpu_arch, gpu_description
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        '#!/bin/sh\ncase "$1" in *compute_cap*) echo 9.0;; '
+        '*) echo "NVIDIA H100 80GB HBM3, 550.54.15";; esac\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert gpu_arch() == "sm_90"
+    assert gpu_description() == "NVIDIA H100 80GB HBM3, driver 550.54.15"
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert (gpu_arch(), gpu_description()) == ("", "")
