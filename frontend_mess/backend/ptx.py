@@ -54,6 +54,8 @@ class Assembly:
     ptxas: str
 
     def line(self) -> str:
+        if not self.kernels:
+            return f"nothing to assemble for {self.arch}: the module launches no kernel"
         route = f" ({self.ptx_target} PTX)" if self.ptx_target != self.arch else ""
         spills = f", {self.spill_bytes:,} bytes spilled" if self.spill_bytes else ""
         return (
@@ -141,7 +143,14 @@ def assemble(vmfb: bytes, arch: str, *, name: str = "model", ptxas: Path | None 
         )
     images = ptx_images(vmfb)
     if not images:
-        raise FrontendError(f"{name}: the module holds no PTX to assemble (not a CUDA module?)")
+        executables = [n for n in zipfile.ZipFile(BytesIO(vmfb)).namelist() if n != "module.fb"]
+        if executables:  # an llvm-cpu module's ELF, or cubins (--iree-cuda-use-ptxas)
+            raise FrontendError(
+                f"{name}: the module holds no PTX to assemble ({executables[0]}: not a CUDA "
+                f"module with PTX)"
+            )
+        # no executable at all: a model of reshapes and views has no kernel to launch
+        return Assembly(arch, "-", "-", 0, 0, 0, ptxas_version(ptxas))
     kernels, registers, spills = 0, 0, 0
     with tempfile.TemporaryDirectory(prefix="frontend-mess-ptxas.") as scratch:
         for index, ptx in enumerate(images):

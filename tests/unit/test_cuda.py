@@ -71,8 +71,20 @@ def test_ptxas_rejects_ptx_newer_than_the_gpu(hopper):
 def test_a_cpu_module_has_no_ptx():
     artifact = frontend_mess.compile(MLP)
     assert ptx_images(artifact.data) == []
-    with pytest.raises(FrontendError, match="holds no PTX"):
+    with pytest.raises(FrontendError, match="holds no PTX .*embedded_elf"):
         pipeline.assemble(artifact, target_spec("cuda"))
+
+
+def test_a_module_without_kernels_assembles_to_nothing(tmp_path):
+    """A model of views and reshapes has no dispatch, so its cuda module has no executable:
+    nothing for the driver to JIT, nothing for ptxas (onnx's test_operator_view)."""
+    import onnx
+
+    path = Path(onnx.__file__).parent / "backend/test/data/pytorch-operator/test_operator_view"
+    artifact = frontend_mess.compile(str(path / "model.onnx"), target="cuda")
+    assert ptx_images(artifact.data) == []
+    assembly = pipeline.assemble(artifact, target_spec("cuda"))
+    assert (assembly.kernels, assembly.arch) == (0, "sm_80")
 
 
 def test_ptxas_from_the_environment(monkeypatch, tmp_path):
