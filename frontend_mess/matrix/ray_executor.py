@@ -24,8 +24,18 @@ from frontend_mess.defaults import RAY_MEMORY_GB
 from frontend_mess.support.errors import FrontendError
 from frontend_mess.support.progress import QUIET, Progress
 
+#: Ray (2.43 on) replicates a driver started under `uv run` onto its workers: it uploads the
+#: driver's directory and starts each worker with the same `uv run` there, which builds a new
+#: environment from pyproject.toml without the `ray` extra, so the worker dies at start ("No
+#: module named 'ray'"; the raylet says "crashed during start") and the task never runs. That is
+#: what `uv run pytest` in CI hit. Every node here has its own locked environment (the raylet's
+#: Python), so the hook is off unless the user sets it; it is read when Ray is imported.
+#: tests/unit/test_ray.py::test_a_driver_under_uv_run_uses_the_nodes_environment; notes/ray.md.
+UV_RUN_HOOK = "RAY_ENABLE_UV_RUN_RUNTIME_ENV"
+
 
 def _ray():
+    os.environ.setdefault(UV_RUN_HOOK, "0")
     try:
         import ray
     except ImportError as exc:

@@ -5,6 +5,7 @@ and duplicating nothing, and without Ray installed one error line. notes/ray.md.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from frontend_mess.matrix.runner import read_results
+from frontend_mess.store.objects import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS = ROOT / "tests" / "filecheck" / "Inputs"
@@ -33,9 +35,12 @@ ray_missing = pytest.mark.skipif(
 )
 
 
-def matrix(*args: str, output: Path, check: bool = True) -> subprocess.CompletedProcess:
+def matrix(
+    *args: str, output: Path, check: bool = True, store: Path | None = None
+) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "frontend_mess", "matrix", "--suite", "onnx-node"]
-    command += ["--path", "onnx", "--no-store", "-q", "-o", str(output)]
+    command += ["--path", "onnx", "-q", "-o", str(output)]
+    command += ["--store", str(store)] if store else ["--no-store"]
     command += [arg for name in SLICE for arg in ("--match", name)]
     done = subprocess.run([*command, *args], capture_output=True, text=True, timeout=600)
     if check:
@@ -112,6 +117,23 @@ def test_ray_records_equal_the_local_executors(cluster, local_verdicts, tmp_path
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # a stuck cluster fails the test, not CI
 @ray_missing
+def test_stages_computed_on_the_nodes_are_hits_elsewhere(cluster, local_verdicts, tmp_path):
+    """With a store on a filesystem every node sees (here one directory), the nodes write each
+    cell's stages there; a later run elsewhere (the local executor) is served from it."""
+    store = tmp_path / "store"
+    matrix("--executor", "ray", "--address", cluster, output=tmp_path / "ray.jsonl", store=store)
+    stages = {stage for stage, _ in Store(store).actions()}
+    assert "cell" in stages and len(stages - {"cell", "suite"}) >= 1, stages
+    again = tmp_path / "local.jsonl"
+    matrix("-j", "1", output=again, store=store)
+    records = read_results(again)
+    assert all(r.get("cached") for r in records), [r["source"] for r in records]
+    assert verdicts(again) == local_verdicts
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # a stuck cluster fails the test, not CI
+@ray_missing
 def test_a_killed_driver_resumes_losing_and_duplicating_nothing(cluster, local_verdicts, tmp_path):
     output = tmp_path / "killed.jsonl"
     command = [sys.executable, "-m", "frontend_mess", "matrix", "--suite", "onnx-node"]
@@ -143,10 +165,8 @@ def test_a_segfault_or_the_memory_cap_fails_only_its_cell(cluster, tmp_path):
         return {"suite": "torchvision", "source": str(source), "path": "fx-torch",
                 "target": "llvm-cpu", "compile_only": False}  # fmt: skip
 
-    import ray
-
     cells = [cell(INPUTS / "segfault.py"), cell(INPUTS / "mlp.py")]
-    try:
+    try:  # run_matrix imports Ray (ray_executor._ray, which turns Ray's uv hook off first)
         records = run_matrix(cells, tmp_path / "a.jsonl", executor="ray", address=cluster)
         by_source = {Path(r["source"]).name: r for r in records}
         assert by_source["segfault.py"]["status"] == "crash"
@@ -156,7 +176,28 @@ def test_a_segfault_or_the_memory_cap_fails_only_its_cell(cluster, tmp_path):
                              memory_gb=0.3)  # fmt: skip
         assert [r["status"] for r in records] == ["crash"]
     finally:
-        ray.shutdown()  # this process joined the cluster: leave before it stops
+        if "ray" in sys.modules:
+            sys.modules["ray"].shutdown()  # this process joined the cluster: leave first
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # a stuck cluster fails the test, not CI
+@ray_missing
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv: not on PATH here")
+def test_a_driver_under_uv_run_uses_the_nodes_environment(cluster, tmp_path):
+    """Ray replicates a driver started by `uv run` onto its workers (a fresh environment from
+    pyproject.toml, without the ray extra, where they die at start) unless
+    RAY_ENABLE_UV_RUN_RUNTIME_ENV is off, which ray_executor does. Under the hook this run
+    never ends; the deadline makes that a failure."""
+    output = tmp_path / "uv.jsonl"
+    command = ["uv", "run", "--no-sync", "python", "-m", "frontend_mess", "matrix"]
+    command += ["--suite", "onnx-node", "--path", "onnx", "--no-store", "-q", "-o", str(output)]
+    command += ["--match", SLICE[0], "--executor", "ray", "--address", cluster]
+    unset = ("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "VIRTUAL_ENV")
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [r["status"] for r in read_results(output)] == ["pass"]
 
 
 def test_without_ray_one_error_line(monkeypatch, capsys, tmp_path):
