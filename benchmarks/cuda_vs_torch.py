@@ -42,32 +42,27 @@ def _gpu() -> tuple[str, str, str]:
 
 def bench_model(name: str, arch: str, rounds: int) -> dict:
     import numpy as np
-    import torch
 
     from frontend_mess import pipeline
     from frontend_mess.backend.targets import target_spec
-    from frontend_mess.bench.run import _torch_inputs
+    from frontend_mess.bench import runtimes
+    from frontend_mess.bench.run import torch_inputs
     from frontend_mess.bench.timing import take_turns
     from frontend_mess.defaults import VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
     from frontend_mess.sources import SourceOptions
-    from frontend_mess.verify import _flatten, compare
+    from frontend_mess.verify import compare
 
     loaded = pipeline.load(SOURCES.get(name, name), SourceOptions())
     function = loaded.torch.main
-    arrays = _torch_inputs(function, VERIFY_SEED)
+    arrays = torch_inputs(function, VERIFY_SEED)
     spec = target_spec("cuda", cuda_arch=arch)
     artifact = pipeline.compile_loaded(loaded, spec)
     module = artifact.module("cuda")
     entry = module.default_function()
-    model = function.module.to("cuda").eval()
+    eager_call = runtimes.eager(function, arrays, device="cuda").call
 
     def iree_call():
         return module.call(entry, arrays)
-
-    def eager_call():
-        with torch.inference_mode():
-            outputs = model(*[torch.from_numpy(a).to("cuda") for a in arrays])
-            return [t.cpu().numpy() for t in _flatten(outputs)]
 
     checks = [
         compare(entry, i, np.asarray(got), want, VERIFY_RTOL, VERIFY_ATOL)

@@ -22,6 +22,7 @@ from frontend_mess.defaults import (
     DEFAULT_CPU,
     DEFAULT_CUDA_ARCH,
     DEFAULT_EXPORT_MODE,
+    DEFAULT_MAX_CACHE_LEN,
     DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_OUTPUT_KIND,
@@ -63,6 +64,7 @@ def make_options(
     weights: str | Path | None = None,
     task: str | None = None,
     seq_len: int = DEFAULT_SEQ_LEN,
+    max_cache_len: int = DEFAULT_MAX_CACHE_LEN,
     attention: str | None = None,
     export: str = DEFAULT_EXPORT_MODE,
     onnx_importer: str = DEFAULT_ONNX_IMPORTER,
@@ -72,11 +74,14 @@ def make_options(
     """The options of every command, from Python values (what the CLI's flags also build)."""
     if seq_len < 1:
         raise FrontendError(f"sequence length must be at least 1, got {seq_len}")
+    if max_cache_len < 2:
+        raise FrontendError(f"the KV cache needs at least 2 positions, got {max_cache_len}")
     return SourceOptions(
         input_specs=parse_specs(input_shapes),
         weights=weights,
         task=task,
         seq_len=seq_len,
+        max_cache_len=max_cache_len,
         attention=attention,
         dynamic_dims=parse_dynamic(dynamic_dims),
         export_mode=export,

@@ -25,6 +25,8 @@ from frontend_mess.defaults import (
     DEFAULT_CPU,
     DEFAULT_CUDA_ARCH,
     DEFAULT_EXPORT_MODE,
+    DEFAULT_MAX_CACHE_LEN,
+    DEFAULT_NEW_TOKENS,
     DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_OUTPUT_KIND,
@@ -57,7 +59,13 @@ from frontend_mess.defaults import (
     VERIFY_SEED,
     VIAS,
 )
-from frontend_mess.importers.hf import ATTENTION, TASKS  # noqa: E402  (no heavy imports)
+from frontend_mess.importers.hf import (  # noqa: E402  (no heavy imports)
+    ATTENTION,
+    GENERATION_TASK,
+    TASK_ALIASES,
+    TASK_NAMES,
+    TASKS,
+)
 from frontend_mess.store.objects import STORE_ENV
 from frontend_mess.support.capture import VERBOSE_ENV, verbose
 from frontend_mess.support.errors import (
@@ -116,6 +124,11 @@ examples:
   frontend-mess verify model.py --dynamic-dim 0          # two batch sizes
   frontend-mess verify model.onnx --via onnx-iree        # against onnxruntime
   frontend-mess verify hf-config:config.json --via fx-linalg --rtol 1e-4""",
+    "generate": """
+examples:
+  frontend-mess generate hf-config:llama.json --prompt-ids 1,2,3 --max-new-tokens 16
+  frontend-mess generate hf:./my-gpt2 --prompt-ids 464,3290 --check      # vs transformers
+  frontend-mess import hf:./my-gpt2 --task text-generation-with-past --to linalg""",
     "analyze": """
 examples:
   frontend-mess analyze resnet18
@@ -242,15 +255,23 @@ def _add_source_options(p) -> None:
     hf = p.add_argument_group("Hugging Face sources (hf:, hf-config:)")
     hf.add_argument(
         "--task",
-        choices=list(TASKS),
+        choices=list(TASK_NAMES),
         metavar="TASK",
-        help=f"model head: {', '.join(TASKS)} (default: from the config)",
+        help=f"model head: {', '.join(TASKS)}, or optimum's names for them "
+        f"({', '.join(TASK_ALIASES)}) (default: from the config)",
     )
     hf.add_argument(
         "--seq-len",
         type=_seq_len,
         default=DEFAULT_SEQ_LEN,
         help="tokens in the example input (default: %(default)s)",
+    )
+    hf.add_argument(
+        "--max-cache-len",
+        type=_seq_len,
+        default=DEFAULT_MAX_CACHE_LEN,
+        help=f"--task {GENERATION_TASK}: positions in the KV cache, the prompt and every new "
+        f"token (default: %(default)s)",
     )
     hf.add_argument(
         "--attention",
@@ -527,6 +548,46 @@ def _add_verify(sub) -> None:
         help="compare every intermediate value (each ONNX node's or ATen op's) and name the "
         "first op past tolerance (exit 1 if one is)",
     )
+    _add_target_options(p)
+    _add_params_options(p, file_option=False)
+    _add_source_options(p)
+
+
+def _add_generate(sub) -> None:
+    p = _subparser(
+        sub,
+        "generate",
+        "greedy decoding on the compiled prefill and decode step",
+        f"Import a decoder-only causal LM as --task {GENERATION_TASK} (prefill and "
+        f"decode_step, the KV cache as tensors), compile it and decode greedily on the "
+        f"artifact; prints the new token ids. --check compares them with transformers' own "
+        f"generate on the same weights, and each step's logits with PyTorch's (exit 1 if "
+        f"either differs).",
+    )
+    p.add_argument("source", help="a Hugging Face causal LM: hf:DIR_OR_ID or hf-config:FILE")
+    p.add_argument(
+        "--prompt-ids", required=True, metavar="IDS", help="the prompt's token ids, e.g. 1,2,3"
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        default=DEFAULT_NEW_TOKENS,
+        help="tokens to generate (default: %(default)s)",
+    )
+    p.add_argument(
+        "--check", action="store_true", help="compare with transformers' generate and PyTorch"
+    )
+    p.add_argument(
+        "--rtol",
+        type=_tolerance,
+        default=VERIFY_RTOL,
+        help="--check: logits' relative tolerance, of their largest magnitude "
+        "(default: %(default)g)",
+    )
+    p.add_argument(
+        "--atol", type=_tolerance, default=VERIFY_ATOL, help="absolute (default: %(default)g)"
+    )
+    p.add_argument("--device", choices=DEVICES, help="IREE runtime device")
     _add_target_options(p)
     _add_params_options(p, file_option=False)
     _add_source_options(p)
@@ -1043,6 +1104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compile(sub)
     _add_run(sub)
     _add_verify(sub)
+    _add_generate(sub)
     _add_analyze(sub)
     _add_bench(sub)
     _add_tune(sub)
@@ -1068,6 +1130,7 @@ def _options(args):
         weights=args.weights,
         task=args.task,
         seq_len=args.seq_len,
+        max_cache_len=args.max_cache_len,
         attention=args.attention,
         export=args.export,
         onnx_importer=args.onnx_importer,
@@ -1355,7 +1418,11 @@ def _run_compile(args) -> None:
     spec = _preset(args, memo, progress)
     artifact = memo.artifact(spec, args.via, keep_diagnostics=args.keep_diagnostics)
     if spec.target == "cuda":  # before anything is written: PTX ptxas rejects is no module
-        _assemble(artifact, spec, progress)
+        from frontend_mess import pipeline
+
+        assembly = pipeline.assemble(artifact, spec, progress=progress)
+        if assembly is not None:
+            progress.note(assembly.line())
     params = ""
     if artifact.parameters:
         from frontend_mess.support.atomic import write_atomically
@@ -1369,24 +1436,6 @@ def _run_compile(args) -> None:
         f"input {artifact.input_type}{params})",
         file=args.out,
     )
-
-
-def _assemble(artifact, spec, progress: Progress) -> None:
-    """cuda: ptxas on the module's PTX for the real GPU (pipeline.assemble), said in a note;
-    where no ptxas is installed, a note says the PTX was not checked."""
-    from frontend_mess import pipeline
-    from frontend_mess.backend.ptx import PTXAS_ENV, find_ptxas
-
-    if any(flag.split("=")[0] == "--iree-cuda-use-ptxas" for flag in spec.flags):
-        progress.note("the module embeds cubins iree-compile assembled (--iree-cuda-use-ptxas)")
-        return
-    if find_ptxas() is None:
-        progress.note(
-            f"PTX not assembled: no ptxas (triton's or nvidia-cuda-nvcc's wheel, or "
-            f"${PTXAS_ENV}); the driver checks it when the module loads"
-        )
-        return
-    progress.note(pipeline.assemble(artifact, spec, progress=progress).line())
 
 
 def _run_run(args) -> None:
@@ -1470,6 +1519,50 @@ def _run_verify(args) -> int:
     return 0 if report.ok else EXIT_MISMATCH
 
 
+def _run_generate(args) -> int:
+    from frontend_mess import generate
+    from frontend_mess.importers import hf, hf_generation
+
+    if not hf.is_source(args.source):
+        raise FrontendError(
+            f"generate takes a Hugging Face causal LM (hf:DIR_OR_ID or hf-config:FILE), not "
+            f"{args.source}"
+        )
+    if hf.canonical_task(args.task) not in (None, GENERATION_TASK):
+        raise FrontendError(f"generate runs --task {GENERATION_TASK} (the default here)")
+    args.task = GENERATION_TASK
+    prompt = generate.parse_prompt(args.prompt_ids)
+    shape = {"prompt_len": args.seq_len, "max_cache_len": args.max_cache_len}
+    generate.check_fits(prompt, args.max_new_tokens, **shape)
+    progress = _progress(args)
+    memo = _memo(args, progress)
+    artifact = memo.artifact(_preset(args, memo, progress), args.via)
+    with progress.step(f"decoding {args.max_new_tokens} tokens on the artifact"):
+        made = generate.on_artifact(
+            artifact, prompt, args.max_new_tokens, device=args.device, **shape
+        )
+    print(",".join(map(str, made.tokens)), file=args.out)
+    if not args.check:
+        return 0
+    functions = memo.loaded().torch.functions
+    with progress.step("decoding with PyTorch and with transformers' generate"):
+        reference = generate.greedy(
+            generate.torch_call(functions["prefill"].module),
+            generate.torch_call(functions["decode_step"].module),
+            prompt, args.max_new_tokens, **shape,
+        )  # fmt: skip
+        model = functions["prefill"].module.model
+        theirs = hf_generation.reference_generate(model, prompt, args.max_new_tokens)
+    check = generate.check(made, reference, theirs, args.rtol, args.atol)
+    print(check.line(), file=args.out)
+    return 0 if check.ok else EXIT_MISMATCH
+
+
+def _run_generate_isolated(args) -> int:
+    with _isolated_calls():
+        return _run_generate(args)
+
+
 def _run_analyze(args) -> None:
     from frontend_mess.support.atomic import write_atomically
 
@@ -1513,6 +1606,7 @@ COMMANDS = {
     "compile": _run_compile,
     "run": _run_run_isolated,
     "verify": _run_verify_isolated,
+    "generate": _run_generate_isolated,
     "analyze": _run_analyze,
     "bench": _run_bench,
     "tune": _run_tune,

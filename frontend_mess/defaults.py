@@ -145,6 +145,8 @@ SUITES: tuple[str, ...] = (
     "torchvision",
     *TORCHVISION_FAMILY_SUITES,
     "hf-tiny",
+    # hf-tiny's decoder-only causal LMs as prefill + decode_step, judged by greedy generation
+    "hf-generate",
     "onnx-models",
     "onnx-node",
 )
@@ -163,6 +165,11 @@ MATRIX_OUTPUT = "reports/matrix.jsonl"
 
 # Hugging Face text models are traced with this many tokens unless --seq-len says otherwise.
 DEFAULT_SEQ_LEN = 8
+#: --task text-generation-with-past: positions in the static KV cache (prompt + new tokens;
+#: the hf-tiny configs have 64 position embeddings); importers/hf_generation.py
+DEFAULT_MAX_CACHE_LEN = 32
+#: `generate --max-new-tokens`
+DEFAULT_NEW_TOKENS = 16
 # The bounds `--seq-len` and `--seed` accept (torch's and NumPy's generators take 32-bit
 # seeds everywhere; no text model here has a million positions).
 MAX_SEQ_LEN = 1 << 20

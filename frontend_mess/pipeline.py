@@ -580,13 +580,35 @@ def compile_input(
 
 
 def assemble(
-    artifact: Artifact, spec: TargetSpec, *, name: str = "model", progress: Progress = QUIET
+    artifact: Artifact,
+    spec: TargetSpec,
+    *,
+    name: str = "model",
+    required: bool = False,
+    progress: Progress = QUIET,
 ):
     """The assemble stage of a cuda artifact: its PTX through ptxas for `spec.device_arch`
     (sm_90 for the Hopper route's sm_89 PTX). Returns the `ptx.Assembly`; raises AssembleError
-    where ptxas rejects the PTX."""
+    where ptxas rejects the PTX. Where there is nothing this can check (the module embeds the
+    cubins iree-compile assembled, `--iree-cuda-use-ptxas`, or no ptxas is installed) it says
+    so in a note and returns None, or, when `required` (a matrix cell, whose status claims the
+    check), raises FrontendError."""
+    from frontend_mess.backend.ptx import PTXAS_ENV, find_ptxas
     from frontend_mess.backend.ptx import assemble as ptxas_assemble
 
+    skip = None
+    if any(flag.split("=")[0] == "--iree-cuda-use-ptxas" for flag in spec.flags):
+        skip = "the module embeds cubins iree-compile assembled (--iree-cuda-use-ptxas)"
+    elif find_ptxas() is None:
+        skip = (
+            f"PTX not assembled: no ptxas (triton's or nvidia-cuda-nvcc's wheel, or "
+            f"${PTXAS_ENV}); the driver checks it when the module loads"
+        )
+    if skip is not None:
+        if required:
+            raise FrontendError(f"{name}: {skip}")
+        progress.note(skip)
+        return None
     data = artifact.data if artifact.data is not None else Path(artifact.path).read_bytes()
     with progress.step(f"assembling {name}'s PTX for {spec.device_arch} (ptxas)"):
         return ptxas_assemble(data, spec.device_arch, name=name)

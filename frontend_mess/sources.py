@@ -22,6 +22,7 @@ from pathlib import Path
 
 from frontend_mess.defaults import (
     DEFAULT_EXPORT_MODE,
+    DEFAULT_MAX_CACHE_LEN,
     DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_SEED,
@@ -49,6 +50,8 @@ class SourceOptions:
     weights: str | Path | None = None
     task: str | None = None
     seq_len: int = DEFAULT_SEQ_LEN
+    #: --task text-generation-with-past: the KV cache's positions (importers/hf_generation.py)
+    max_cache_len: int = DEFAULT_MAX_CACHE_LEN
     attention: str | None = None
     #: dimensions traced as symbolic (torch sources; ONNX inputs keep their own `?` dims).
     dynamic_dims: list[DynamicDim] = field(default_factory=list)
@@ -183,7 +186,7 @@ def _resolve_hf(source: str, options: SourceOptions) -> ModelSource:
             f"--seq-len {options.seq_len} is more than {source} has positions for "
             f"(max_position_embeddings {limit})"
         )
-    parts = hf.functions(model, task, seq_len=options.seq_len)
+    parts = hf.functions(model, task, seq_len=options.seq_len, max_cache_len=options.max_cache_len)
     if options.input_specs:
         raise FrontendError(
             f"--input-shape does not apply to {source}: its inputs come from its config "
@@ -194,6 +197,11 @@ def _resolve_hf(source: str, options: SourceOptions) -> ModelSource:
         for name, (module, args) in parts.items()
     }
     choices = {"task": task, "attention": attention, "functions": ", ".join(functions)}
+    if task == hf.GENERATION_TASK:
+        choices["cache"] = (
+            f"static, {options.max_cache_len} positions (--max-cache-len); prompt padded to "
+            f"{options.seq_len} (--seq-len)"
+        )
     if not source.startswith(hf.PRETRAINED_PREFIX):
         choices["weights"] = f"random, --seed {options.seed}"
     return ModelSource(source, functions, choices)

@@ -156,7 +156,7 @@ def check_shapes(example_args: tuple, dynamic: list[DynamicDim]) -> list[list[tu
     return sets
 
 
-def _flatten(result) -> list:
+def flatten_outputs(result) -> list:
     """Eager outputs in the order torch.export flattens them (pytree leaves: a dict's values
     in order, nested tuples), numbers as 0-d tensors as the exported program returns them."""
     import torch
@@ -203,8 +203,8 @@ def torch_checks(
             arrays = [i.clone().numpy() for i in inputs]
             try:
                 with torch.no_grad():
-                    expected = [t.numpy() for t in _flatten(function.module(*inputs))]
-                    second = [t.numpy() for t in _flatten(function.module(*others))]
+                    expected = [t.numpy() for t in flatten_outputs(function.module(*inputs))]
+                    second = [t.numpy() for t in flatten_outputs(function.module(*others))]
             except SystemExit as exc:
                 raise FrontendError(
                     f"{name}: the model called sys.exit({exc.code!r}) in PyTorch eager"

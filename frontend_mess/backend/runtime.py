@@ -3,6 +3,7 @@ signature first (IREE's own error for a wrong shape is an opaque status code).""
 
 from __future__ import annotations
 
+import functools
 import signal
 
 import numpy as np
@@ -167,10 +168,9 @@ _SIGNAL_HINTS = {
 }
 
 
-def _child_call(artifact, device: str, function: str, arrays, connection) -> None:
+def _child_call(artifact, device: str, job, connection) -> None:
     try:
-        outputs = LoadedModule(artifact, device)._invoke(function, arrays)
-        connection.send(("ok", outputs))
+        connection.send(("ok", job(LoadedModule(artifact, device))))
     except FrontendError as exc:
         connection.send(("error", type(exc).__name__, exc.message))
     except Exception as exc:  # noqa: BLE001  (reported in the parent as a run failure)
@@ -179,17 +179,29 @@ def _child_call(artifact, device: str, function: str, arrays, connection) -> Non
         connection.close()
 
 
+def _invoke_job(function: str, arrays, module: LoadedModule) -> list[np.ndarray]:
+    return module._invoke(function, arrays)
+
+
 def _call_in_child(artifact, device: str, function: str, arrays) -> list[np.ndarray]:
-    """One call in a fresh child process (spawned: IREE's worker threads do not survive a
-    fork): compiled code that crashes (SIGILL for a CPU this host is not, SIGSEGV) kills the
-    child, and the parent reports it as one line instead of dying with it."""
+    return run_in_child(
+        artifact, device, functools.partial(_invoke_job, function, arrays), function
+    )
+
+
+def run_in_child(artifact, device: str, job, what: str):
+    """`job(LoadedModule)` in a fresh child process (spawned: IREE's worker threads do not
+    survive a fork), its result returned: compiled code that crashes (SIGILL for a CPU this
+    host is not, SIGSEGV) kills the child, and the parent reports it as one line instead of
+    dying with it. `job` must pickle (a module-level function, or a partial of one); `run` and
+    `verify` make one child per call, `generate` one for the whole decoding loop."""
     import multiprocessing
 
     from frontend_mess.support import errors
 
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child_call, args=(artifact, device, function, arrays, send))
+    child = context.Process(target=_child_call, args=(artifact, device, job, send))
     child.start()
     send.close()
     try:
@@ -202,7 +214,7 @@ def _call_in_child(artifact, device: str, function: str, arrays) -> list[np.ndar
         name = signal.Signals(-code).name if code < 0 else f"exit {code}"
         hint = _SIGNAL_HINTS.get(-code, "") if code < 0 else ""
         raise RunError(
-            f"IREE's runtime crashed running {function} on {device} ({name}"
+            f"IREE's runtime crashed running {what} on {device} ({name}"
             f"{': ' + hint if hint else ''})"
         )
     if reply[0] == "ok":

@@ -83,7 +83,7 @@ class BenchReport:
         return dataclasses.asdict(self)
 
 
-def _torch_inputs(function, seed: int) -> list[np.ndarray]:
+def torch_inputs(function, seed: int) -> list[np.ndarray]:
     import torch
 
     from frontend_mess.verify import fresh_like
@@ -279,7 +279,7 @@ def bench(
         if torch_source:
             if len(loaded.torch.functions) > 1:
                 raise FrontendError(f"{source} has several functions: bench takes one")
-            inputs = _torch_inputs(function, seed)
+            inputs = torch_inputs(function, seed)
             onnx_path = None
         else:
             onnx_path = Path(source)

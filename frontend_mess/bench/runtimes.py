@@ -115,22 +115,29 @@ def iree(memo, spec, via, arrays: list[np.ndarray], workdir: Path, progress: Pro
     )
 
 
-def _torch_call(module, arrays: list[np.ndarray]):
+def _torch_call(module, arrays: list[np.ndarray], device: str = "cpu"):
+    """A call of `module` on `arrays` (copied to `device` once), its outputs as numpy."""
     import torch
 
-    from frontend_mess.verify import _flatten
+    from frontend_mess.verify import flatten_outputs
 
-    tensors = [torch.from_numpy(a.copy()) for a in arrays]
+    tensors = [torch.from_numpy(a.copy()).to(device) for a in arrays]
 
     def call():
         with torch.inference_mode():
-            return [t.numpy() for t in _flatten(module(*tensors))]
+            return [t.cpu().numpy() for t in flatten_outputs(module(*tensors))]
 
     return call
 
 
-def eager(function, arrays: list[np.ndarray]) -> Prepared:
-    return Prepared("eager", _torch_call(function.module, arrays), detail="PyTorch eager")
+def eager(function, arrays: list[np.ndarray], device: str = "cpu") -> Prepared:
+    """PyTorch eager on `device` (`cuda`: the module is moved there, cuda_vs_torch.py)."""
+    module = function.module if device == "cpu" else function.module.to(device).eval()
+    return Prepared(
+        "eager",
+        _torch_call(module, arrays, device),
+        detail="PyTorch eager" + ("" if device == "cpu" else f", {device}"),
+    )
 
 
 def inductor(function, arrays: list[np.ndarray], progress: Progress = QUIET) -> Prepared:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from frontend_mess.backend.targets import TUNE_SPACE
 from frontend_mess.bench import runtimes as rts
-from frontend_mess.bench.run import Row, _check, _onnx_inputs, _torch_inputs
+from frontend_mess.bench.run import Row, _check, _onnx_inputs, torch_inputs
 from frontend_mess.bench.timing import take_turns
 from frontend_mess.defaults import BENCH_ROUNDS, VERIFY_SEED
 from frontend_mess.support.errors import FrontendError
@@ -148,7 +148,7 @@ def search(
         inputs = _onnx_inputs(loaded.onnx, str(memo.source), seed)
         expected = rts.onnxruntime(Path(memo.source), inputs, threads).call()
     else:
-        inputs = _torch_inputs(loaded.torch.main, seed)
+        inputs = torch_inputs(loaded.torch.main, seed)
         expected = rts.eager(loaded.torch.main, inputs).call()
     candidates = {n: Candidate(n, list(TUNE_SPACE[n])) for n in names}
     with tempfile.TemporaryDirectory(prefix="frontend-mess-tune-") as scratch:

@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING
 
 from frontend_mess.defaults import (
     DEFAULT_IMAGE_SIZE,
+    DEFAULT_MAX_CACHE_LEN,
     DEFAULT_SEED,
     DEFAULT_SEQ_LEN,
     EXAMPLE_INPUT_SEED,
 )
+from frontend_mess.importers.hf_generation import GENERATION_TASK
 from frontend_mess.support.capture import upstream_output, verbose
 from frontend_mess.support.errors import FrontendError, first_lines
 
@@ -58,7 +60,20 @@ TASKS: dict[str, tuple[str, str]] = {
         "AutoModelForImageClassification",
         "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES",
     ),
+    # prefill + decode_step with the KV cache as tensors (importers/hf_generation.py)
+    GENERATION_TASK: ("AutoModelForCausalLM", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"),
 }
+#: the names optimum's exporters and transformers' pipelines give the same tasks; `auto`
+#: (like no --task) takes the task from the config's `architectures`
+TASK_ALIASES: dict[str, str | None] = {
+    "feature-extraction": "base",
+    "text-generation": "causal-lm",
+    "fill-mask": "masked-lm",
+    "text2text-generation": "seq2seq-lm",
+    "text-classification": "sequence-classification",
+    "auto": None,
+}
+TASK_NAMES = (*TASKS, *TASK_ALIASES)
 ATTENTION = ("sdpa", "eager")
 
 
@@ -185,11 +200,20 @@ def default_task(config) -> str:
     return "base"
 
 
+def canonical_task(task: str | None) -> str | None:
+    """A task name as TASKS spells it (an optimum/pipelines name is an alias); None: auto."""
+    if task in TASK_ALIASES:
+        return TASK_ALIASES[task]
+    if task is not None and task not in TASKS:
+        raise FrontendError(f"unknown task {task!r}: use one of {', '.join(TASK_NAMES)}")
+    return task
+
+
 def _auto_class(task: str):
     import transformers
 
     if task not in TASKS:
-        raise FrontendError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
+        raise FrontendError(f"unknown task {task!r}: use one of {', '.join(TASK_NAMES)}")
     return getattr(transformers, TASKS[task][0])
 
 
@@ -246,7 +270,7 @@ def _load(
     if not location:
         raise FrontendError(f"{source!r} names no directory, file or id")
     config = _load_config(location)
-    task = task or default_task(config)
+    task = canonical_task(task) or default_task(config)
     auto = _auto_class(task)
     if attention is not None and attention not in ATTENTION:
         raise FrontendError(f"unknown attention {attention!r}: use one of {', '.join(ATTENTION)}")
@@ -322,10 +346,16 @@ def _text_inputs(config, seq_len: int, generator):
     return ids, torch.ones(1, seq_len, dtype=torch.int64)
 
 
-def functions(model, task: str, *, seq_len: int = DEFAULT_SEQ_LEN) -> dict:
+def functions(
+    model, task: str, *, seq_len: int = DEFAULT_SEQ_LEN, max_cache_len: int = DEFAULT_MAX_CACHE_LEN
+) -> dict:
     """MLIR function name -> (module to trace, example args) for this model."""
     import torch
 
+    if task == GENERATION_TASK:
+        from frontend_mess.importers import hf_generation
+
+        return hf_generation.functions(model, seq_len=seq_len, max_cache_len=max_cache_len)
     config = model.config
     generator = torch.Generator().manual_seed(EXAMPLE_INPUT_SEED)
     fixed = {"use_cache": False} if _accepts(model, "use_cache") else {}

@@ -177,6 +177,7 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
     against its framework on fresh random inputs (PyTorch eager, or onnxruntime)."""
     from frontend_mess import pipeline
     from frontend_mess.defaults import DEFAULT_PARAMS, VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
+    from frontend_mess.importers.hf_generation import GENERATION_TASK
     from frontend_mess.matrix.runner import cell_source
     from frontend_mess.sources import SourceOptions
     from frontend_mess.store.manifest import Run
@@ -184,7 +185,9 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
 
     source = cell_source(cell)
     params = cell.get("params", DEFAULT_PARAMS)
-    memo = Memo(store_run or Run(None, "matrix"), source, SourceOptions(), params=params)
+    generation = cell["suite"] == "hf-generate"
+    options = SourceOptions(task=GENERATION_TASK) if generation else SourceOptions()
+    memo = Memo(store_run or Run(None, "matrix"), source, options, params=params)
     if not memo.cacheable or store_run is None or store_run.fresh:
         loaded = stages.run("load", memo.loaded)
         if loaded.kind == "torch":
@@ -195,6 +198,11 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
     assembled = _assembled(stages, artifact, spec, cell["source"])
     if cell.get("compile_only"):
         return assembled
+    if generation:
+        return {
+            **assembled,
+            **stages.run("run", lambda: _generation(memo, artifact), catch_all=True),
+        }
     report = stages.run(
         "run",
         lambda: memo.verify(
@@ -215,6 +223,38 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
     return result
 
 
+def _generation(memo, artifact) -> dict:
+    """An hf-generate cell's judgement: 16 tokens of greedy decoding on the artifact against
+    the PyTorch modules' and transformers' own `generate`, logits at each step within verify's
+    tolerance (generate.py; `frontend-mess generate --check` is the same)."""
+    from frontend_mess import generate
+    from frontend_mess.defaults import DEFAULT_NEW_TOKENS, VERIFY_ATOL, VERIFY_RTOL
+    from frontend_mess.importers.hf_generation import GENERATION_PROMPT, reference_generate
+
+    options = memo.options
+    shape = {"prompt_len": options.seq_len, "max_cache_len": options.max_cache_len}
+    prompt, count = list(GENERATION_PROMPT), DEFAULT_NEW_TOKENS
+    made = generate.on_artifact(artifact, prompt, count, **shape)
+    functions = memo.loaded().torch.functions
+    reference = generate.greedy(
+        generate.torch_call(functions["prefill"].module),
+        generate.torch_call(functions["decode_step"].module),
+        prompt, count, **shape,
+    )  # fmt: skip
+    theirs = reference_generate(functions["prefill"].module.model, prompt, count)
+    check = generate.check(made, reference, theirs, VERIFY_RTOL, VERIFY_ATOL)
+    result = {
+        "status": "pass",
+        "max_rel_error": check.max_scaled_error,
+        "tokens": made.tokens,
+    }
+    if not check.ok:
+        result.update(
+            status="mismatch", stage="compare", error_class="mismatch", error=check.line()
+        )
+    return result
+
+
 def cell_spec(cell: dict):
     """The TargetSpec a cell compiles with: its target, and a cuda cell's architecture."""
     from frontend_mess.backend.targets import target_spec
@@ -230,7 +270,9 @@ def _assembled(stages: _Stages, artifact, spec, name: str) -> dict:
         return {}
     from frontend_mess import pipeline
 
-    assembly = stages.run("assemble", lambda: pipeline.assemble(artifact, spec, name=name))
+    assembly = stages.run(
+        "assemble", lambda: pipeline.assemble(artifact, spec, name=name, required=True)
+    )
     return {"status": "assembled", "assembled": assembly.to_json()}
 
 

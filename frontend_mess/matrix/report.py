@@ -27,22 +27,29 @@ def passed(record: dict) -> bool:
     return record["status"] in PASSING
 
 
+def _cuda_cell(record: dict) -> tuple[str, bool]:
+    """A cuda cell's architecture, and whether it ran on a GPU (a run is not the compile)."""
+    from frontend_mess.defaults import DEFAULT_CUDA_ARCH
+
+    return record.get("cuda_arch") or DEFAULT_CUDA_ARCH, not record.get("compile_only", True)
+
+
 def cell_key(record: dict) -> tuple:
     """A cell's identity: a cuda cell's architecture is part of it (sm_80 and sm_90 cells of
-    one source are two cells)."""
+    one source are two cells), and so is a run on a GPU."""
     key = (record["suite"], record["source"], record["path"], record["target"])
     if record["target"] != "cuda":
         return key
-    ran = "" if record.get("compile_only", True) else "run"  # a GPU run is not the compile
-    return (*key, record.get("cuda_arch") or "sm_80", ran)
+    arch, ran = _cuda_cell(record)
+    return (*key, arch, "run" if ran else "")
 
 
 def target_label(record: dict) -> str:
     """`llvm-cpu`, `cuda sm_80`; a cuda cell run on a GPU says so (`cuda sm_80 run`)."""
     if record["target"] != "cuda":
         return record["target"]
-    arch = record.get("cuda_arch") or "sm_80"
-    return f"cuda {arch}" + ("" if record.get("compile_only", True) else " run")
+    arch, ran = _cuda_cell(record)
+    return f"cuda {arch}" + (" run" if ran else "")
 
 
 def _rate(passed: int, total: int) -> str:

@@ -52,12 +52,28 @@ def onnx_data_dir() -> Path:
     return Path(onnx.__file__).parent / "backend" / "test" / "data"
 
 
+#: the suites of hf-tiny's configs: as traced (`hf-tiny`), and its decoder-only causal LMs as
+#: prefill + decode_step judged by greedy generation (`hf-generate`, matrix/cell.py)
+HF_SUITES = ("hf-tiny", "hf-generate")
+
+
+def is_causal_lm(config: Path) -> bool:
+    """A decoder-only causal LM's config: its architecture is one transformers' causal-LM
+    Auto class builds (GPT2LMHeadModel, LlamaForCausalLM, ...)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    data = json.loads(config.read_text())
+    known = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    architectures = data.get("architectures") or []
+    return not data.get("is_encoder_decoder") and any(a in known for a in architectures)
+
+
 def cell_source(cell: dict) -> str:
     """The source a cell resolves. Records name sources so that they mean the same on every
     machine (`hf-config:hf-tiny/bert.json`, `simple/test_x/model.onnx`); this is
     where that name is found here."""
     source = cell["source"]
-    if cell["suite"] == "hf-tiny":
+    if cell["suite"] in HF_SUITES:
         prefix, _, relative = source.partition(":")
         return f"{prefix}:{DATA_DIR / relative}"
     if cell["suite"] == "onnx-models":
@@ -99,8 +115,11 @@ def suite_sources(
         if max_params_m is None:
             return sorted(counts)
         return sorted(n for n, count in counts.items() if count <= max_params_m * 1e6)
-    if suite == "hf-tiny":
-        return [f"hf-config:{p.relative_to(DATA_DIR)}" for p in sorted(HF_TINY_DIR.glob("*.json"))]
+    if suite in HF_SUITES:
+        configs = sorted(HF_TINY_DIR.glob("*.json"))
+        if suite == "hf-generate":
+            configs = [p for p in configs if is_causal_lm(p)]
+        return [f"hf-config:{p.relative_to(DATA_DIR)}" for p in configs]
     if suite == "onnx-models":
         root = onnx_data_dir()
         return [
