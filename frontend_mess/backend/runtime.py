@@ -146,7 +146,11 @@ class LoadedModule:
                 f"IREE's runtime failed running {function} on {self.device}: {first_lines(exc, 1)}"
             ) from exc
         results = result if isinstance(result, tuple | list) else [result]
-        return [np.asarray(r.to_host() if hasattr(r, "to_host") else r) for r in results]
+        # Copies: `to_host()` maps the device buffer, and once its buffer view is dropped the
+        # allocator may hand that memory to a later call's result, rewriting an array the
+        # caller still holds (greedy decoding's logits changed under it two steps on;
+        # tests/unit/test_generation.py::test_generate_on_the_artifact_equals_transformers).
+        return [np.array(r.to_host() if hasattr(r, "to_host") else r) for r in results]
 
 
 class _Isolation:
