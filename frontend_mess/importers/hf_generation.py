@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import inspect
 
-from frontend_mess.support.errors import FrontendError
+from frontend_mess.support.errors import FrontendError, first_lines
 
 GENERATION_TASK = "text-generation-with-past"
 #: the prompt the matrix's hf-generate cells decode from (token ids every hf-tiny vocabulary has)
@@ -40,14 +40,27 @@ def cache_shapes(model, max_cache_len: int) -> list[tuple[int, ...]]:
     import torch
     from transformers import DynamicCache
 
-    with torch.no_grad():
-        out = model(
-            input_ids=torch.zeros(1, 1, dtype=torch.int64),
-            past_key_values=DynamicCache(config=model.config),
-            use_cache=True,
+    kind = model.config.model_type
+    try:
+        with torch.no_grad():
+            out = model(
+                input_ids=torch.zeros(1, 1, dtype=torch.int64),
+                past_key_values=DynamicCache(config=model.config),
+                use_cache=True,
+            )
+    except Exception as exc:  # the model's forward rejects a cache
+        raise FrontendError(
+            f"{kind} does not run with transformers' KV cache ({type(exc).__name__}: "
+            f"{first_lines(exc, 1)}): {GENERATION_TASK} needs a decoder-only LM that takes one"
+        ) from exc
+    cache = getattr(out, "past_key_values", None)
+    if not getattr(cache, "layers", None):
+        raise FrontendError(
+            f"{kind} returns no KV cache from its forward ({type(model).__name__}): "
+            f"{GENERATION_TASK} needs a decoder-only LM that does (Llama, GPT-2, Qwen2, ...)"
         )
     shapes = []
-    for layer in out.past_key_values.layers:
+    for layer in cache.layers:
         for tensor in (layer.keys, layer.values):
             batch, heads, _, dim = tensor.shape
             shapes.append((batch, heads, max_cache_len, dim))

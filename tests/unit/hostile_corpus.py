@@ -651,6 +651,34 @@ def cases() -> list[Case]:
         )
     )
     add(Case("hf-dir-no-config", ["import", "hf:."]))
+    # generate (prefill + decode_step): refused before anything is loaded or compiled
+    add(Case("generate-not-hf", ["generate", "resnet18", "--prompt-ids", "1"], says=("hf:",)))
+    add(
+        Case(
+            "generate-prompt-not-ids",
+            ["generate", "hf-config:c.json", "--prompt-ids", "one,two"],
+            _write("c.json", json.dumps(TINY_BERT)),
+            says=("--prompt-ids",),
+        )
+    )
+    add(
+        Case(
+            "generate-prompt-past-cache",
+            ["generate", "hf-config:c.json", "--prompt-ids", "1,2", "--max-new-tokens", "99"],
+            _write("c.json", json.dumps(TINY_BERT)),
+            says=("--max-cache-len",),
+        )
+    )
+    add(
+        Case(
+            "generate-encoder-only",
+            ["generate", "hf-config:c.json", "--prompt-ids", "1,2"],
+            _write("c.json", json.dumps(TINY_BERT)),
+            subprocess=True,
+            slow=True,
+            says=("no kv cache",),
+        )
+    )
     # weights
     add(
         Case(
