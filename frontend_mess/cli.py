@@ -1506,8 +1506,9 @@ def _run_verify(args) -> int:
         )
         args.out.write(result.text())
         return 0 if result.ok else EXIT_MISMATCH
+    spec = _preset(args, memo, progress)
     report = memo.verify(
-        _preset(args, memo, progress),
+        spec,
         args.via,
         seed=args.input_seed,
         rtol=args.rtol,
@@ -1516,12 +1517,35 @@ def _run_verify(args) -> int:
         keep_diagnostics=args.keep_diagnostics,
     )
     args.out.write(report.text())
-    return 0 if report.ok else EXIT_MISMATCH
+    ok = report.ok
+    if _is_generation(args):  # and greedy decoding, as `generate --check` judges it
+        ok = _verify_generation(args, memo, spec, progress) and ok
+    return 0 if ok else EXIT_MISMATCH
+
+
+def _is_generation(args) -> bool:
+    from frontend_mess.importers import hf
+
+    return hf.is_source(args.source) and hf.canonical_task(args.task) == GENERATION_TASK
+
+
+def _verify_generation(args, memo, spec, progress: Progress) -> bool:
+    from frontend_mess import generate
+    from frontend_mess.importers.hf_generation import GENERATION_PROMPT
+
+    artifact = memo.artifact(spec, args.via)
+    with progress.step(f"greedy decoding of {DEFAULT_NEW_TOKENS} tokens, artifact and framework"):
+        check = generate.check_artifact(
+            memo.loaded(), artifact, list(GENERATION_PROMPT), DEFAULT_NEW_TOKENS,
+            rtol=args.rtol, atol=args.atol, device=args.device,
+        )  # fmt: skip
+    args.out.write(f"generate (prompt {list(GENERATION_PROMPT)}): {check.line()}\n")
+    return check.ok
 
 
 def _run_generate(args) -> int:
     from frontend_mess import generate
-    from frontend_mess.importers import hf, hf_generation
+    from frontend_mess.importers import hf
 
     if not hf.is_source(args.source):
         raise FrontendError(
@@ -1544,16 +1568,10 @@ def _run_generate(args) -> int:
     print(",".join(map(str, made.tokens)), file=args.out)
     if not args.check:
         return 0
-    functions = memo.loaded().torch.functions
     with progress.step("decoding with PyTorch and with transformers' generate"):
-        reference = generate.greedy(
-            generate.torch_call(functions["prefill"].module),
-            generate.torch_call(functions["decode_step"].module),
-            prompt, args.max_new_tokens, **shape,
-        )  # fmt: skip
-        model = functions["prefill"].module.model
-        theirs = hf_generation.reference_generate(model, prompt, args.max_new_tokens)
-    check = generate.check(made, reference, theirs, args.rtol, args.atol)
+        check = generate.check_against_framework(
+            memo.loaded(), made, prompt, rtol=args.rtol, atol=args.atol, **shape
+        )
     print(check.line(), file=args.out)
     return 0 if check.ok else EXIT_MISMATCH
 

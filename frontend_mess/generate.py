@@ -193,3 +193,40 @@ def first_difference(a: Sequence[int], b: Sequence[int]) -> int:
     return next(
         (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
     )
+
+
+def check_against_framework(
+    loaded,
+    made: Generation,
+    prompt: list[int],
+    *,
+    prompt_len: int,
+    max_cache_len: int,
+    rtol: float,
+    atol: float,
+) -> GenerationCheck:
+    """`made` (the artifact's decoding) against the same greedy loop on the PyTorch modules it
+    was traced from and transformers' own `generate` on their weights: what `generate
+    --check`, `verify` of a text-generation-with-past source and an hf-generate cell judge."""
+    from frontend_mess.importers.hf_generation import reference_generate
+
+    functions = loaded.torch.functions
+    reference = greedy(
+        torch_call(functions["prefill"].module),
+        torch_call(functions["decode_step"].module),
+        prompt, len(made.tokens), prompt_len=prompt_len, max_cache_len=max_cache_len,
+    )  # fmt: skip
+    model = functions["prefill"].module.model
+    theirs = reference_generate(model, prompt, len(made.tokens))
+    return check(made, reference, theirs, rtol, atol)
+
+
+def check_artifact(
+    loaded, artifact, prompt: list[int], new_tokens: int, *, rtol: float, atol: float,
+    device: str | None = None,
+) -> GenerationCheck:  # fmt: skip
+    """Decode on `artifact` and check it (check_against_framework)."""
+    options = loaded.options
+    shape = {"prompt_len": options.seq_len, "max_cache_len": options.max_cache_len}
+    made = on_artifact(artifact, prompt, new_tokens, device=device, **shape)
+    return check_against_framework(loaded, made, prompt, rtol=rtol, atol=atol, **shape)

@@ -224,34 +224,24 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
 
 
 def _generation(memo, artifact) -> dict:
-    """An hf-generate cell's judgement: 16 tokens of greedy decoding on the artifact against
-    the PyTorch modules' and transformers' own `generate`, logits at each step within verify's
-    tolerance (generate.py; `frontend-mess generate --check` is the same)."""
+    """An hf-generate cell's judgement: greedy decoding on the artifact against the PyTorch
+    modules' and transformers' own `generate` (generate.py; as `generate --check` judges)."""
     from frontend_mess import generate
     from frontend_mess.defaults import DEFAULT_NEW_TOKENS, VERIFY_ATOL, VERIFY_RTOL
-    from frontend_mess.importers.hf_generation import GENERATION_PROMPT, reference_generate
+    from frontend_mess.importers.hf_generation import GENERATION_PROMPT
 
-    options = memo.options
-    shape = {"prompt_len": options.seq_len, "max_cache_len": options.max_cache_len}
-    prompt, count = list(GENERATION_PROMPT), DEFAULT_NEW_TOKENS
-    made = generate.on_artifact(artifact, prompt, count, **shape)
-    functions = memo.loaded().torch.functions
-    reference = generate.greedy(
-        generate.torch_call(functions["prefill"].module),
-        generate.torch_call(functions["decode_step"].module),
-        prompt, count, **shape,
+    check = generate.check_artifact(
+        memo.loaded(), artifact, list(GENERATION_PROMPT), DEFAULT_NEW_TOKENS,
+        rtol=VERIFY_RTOL, atol=VERIFY_ATOL,
     )  # fmt: skip
-    theirs = reference_generate(functions["prefill"].module.model, prompt, count)
-    check = generate.check(made, reference, theirs, VERIFY_RTOL, VERIFY_ATOL)
     result = {
         "status": "pass",
         "max_rel_error": check.max_scaled_error,
-        "tokens": made.tokens,
+        "tokens": check.artifact.tokens,
     }
     if not check.ok:
-        result.update(
-            status="mismatch", stage="compare", error_class="mismatch", error=check.line()
-        )
+        error = check.line()
+        result.update(status="mismatch", stage="compare", error_class="mismatch", error=error)
     return result
 
 

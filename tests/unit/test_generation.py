@@ -84,14 +84,27 @@ def _generate(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["llama", "gpt2"])
-def test_generate_on_the_artifact_equals_transformers(name):
-    done = _generate(f"hf-config:{CONFIGS / name}.json", "--prompt-ids", "3,17,5,9,22", "--check")
+def test_generate_on_the_artifact_equals_transformers():
+    done = _generate(f"hf-config:{CONFIGS}/llama.json", "--prompt-ids", "3,17,5,9,22", "--check")
     assert done.returncode == 0, done.stderr[-2000:]
     tokens, verdict = done.stdout.strip().splitlines()
     assert len(tokens.split(",")) == 16
     assert verdict.startswith("16 tokens equal transformers' generate"), verdict
     assert "logits within rtol" in verdict
+
+
+@pytest.mark.slow
+def test_verify_of_a_generation_source_also_decodes():
+    """`verify` checks each function on random inputs, then greedy decoding as generate does."""
+    command = [sys.executable, "-m", "frontend_mess", "verify", f"hf-config:{CONFIGS}/gpt2.json"]
+    command += ["--task", "text-generation", "--no-store", "-q"]
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert plain.returncode == 0 and "generate (prompt" not in plain.stdout, plain.stderr
+    command[command.index("text-generation")] = "text-generation-with-past"
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    assert "prefill output 0" in done.stdout and "decode_step output 4" in done.stdout
+    assert "generate (prompt [3, 17, 5, 9, 22]): 16 tokens equal transformers'" in done.stdout
 
 
 @pytest.mark.parametrize(
