@@ -1506,6 +1506,12 @@ def _run_verify(args) -> int:
         )
         args.out.write(result.text())
         return 0 if result.ok else EXIT_MISMATCH
+    if _is_generation(args):  # the decoding check's prompt must fit, before any compile
+        from frontend_mess import generate
+        from frontend_mess.importers.hf_generation import GENERATION_PROMPT
+
+        shape = {"prompt_len": args.seq_len, "max_cache_len": args.max_cache_len}
+        generate.check_fits(GENERATION_PROMPT, DEFAULT_NEW_TOKENS, **shape)
     spec = _preset(args, memo, progress)
     report = memo.verify(
         spec,
@@ -1516,10 +1522,11 @@ def _run_verify(args) -> int:
         device=args.device,
         keep_diagnostics=args.keep_diagnostics,
     )
-    args.out.write(report.text())
-    ok = report.ok
+    text, ok = report.text(), report.ok
     if _is_generation(args):  # and greedy decoding, as `generate --check` judges it
-        ok = _verify_generation(args, memo, spec, progress) and ok
+        line, decoded = _verify_generation(args, memo, spec, progress)
+        text, ok = text + line, ok and decoded
+    args.out.write(text)  # once everything has run
     return 0 if ok else EXIT_MISMATCH
 
 
@@ -1529,7 +1536,7 @@ def _is_generation(args) -> bool:
     return hf.is_source(args.source) and hf.canonical_task(args.task) == GENERATION_TASK
 
 
-def _verify_generation(args, memo, spec, progress: Progress) -> bool:
+def _verify_generation(args, memo, spec, progress: Progress) -> tuple[str, bool]:
     from frontend_mess import generate
     from frontend_mess.importers.hf_generation import GENERATION_PROMPT
 
@@ -1539,8 +1546,7 @@ def _verify_generation(args, memo, spec, progress: Progress) -> bool:
             memo.loaded(), artifact, list(GENERATION_PROMPT), DEFAULT_NEW_TOKENS,
             rtol=args.rtol, atol=args.atol, device=args.device,
         )  # fmt: skip
-    args.out.write(f"generate (prompt {list(GENERATION_PROMPT)}): {check.line()}\n")
-    return check.ok
+    return f"generate (prompt {list(GENERATION_PROMPT)}): {check.line()}\n", check.ok
 
 
 def _run_generate(args) -> int:
@@ -1558,22 +1564,27 @@ def _run_generate(args) -> int:
     prompt = generate.parse_prompt(args.prompt_ids)
     shape = {"prompt_len": args.seq_len, "max_cache_len": args.max_cache_len}
     generate.check_fits(prompt, args.max_new_tokens, **shape)
+    _check_diagnostics_dir(args)
+    generate.check_vocabulary(prompt, getattr(hf.load_config(args.source), "vocab_size", None))
     progress = _progress(args)
     memo = _memo(args, progress)
-    artifact = memo.artifact(_preset(args, memo, progress), args.via)
+    spec = _preset(args, memo, progress)
+    artifact = memo.artifact(spec, args.via, keep_diagnostics=args.keep_diagnostics)
     with progress.step(f"decoding {args.max_new_tokens} tokens on the artifact"):
         made = generate.on_artifact(
             artifact, prompt, args.max_new_tokens, device=args.device, **shape
         )
-    print(",".join(map(str, made.tokens)), file=args.out)
-    if not args.check:
-        return 0
-    with progress.step("decoding with PyTorch and with transformers' generate"):
-        check = generate.check_against_framework(
-            memo.loaded(), made, prompt, rtol=args.rtol, atol=args.atol, **shape
-        )
-    print(check.line(), file=args.out)
-    return 0 if check.ok else EXIT_MISMATCH
+    lines = [",".join(map(str, made.tokens))]
+    ok = True
+    if args.check:
+        with progress.step("decoding with PyTorch and with transformers' generate"):
+            check = generate.check_against_framework(
+                memo.loaded(), made, prompt, rtol=args.rtol, atol=args.atol, **shape
+            )
+        lines.append(check.line())
+        ok = check.ok
+    print("\n".join(lines), file=args.out)  # once everything has run
+    return 0 if ok else EXIT_MISMATCH
 
 
 def _run_generate_isolated(args) -> int:

@@ -27,6 +27,8 @@ def parse_prompt(text: str) -> list[int]:
     """`--prompt-ids 1,2,3` (commas or spaces)."""
     try:
         ids = [int(part) for part in text.replace(",", " ").split()]
+        if ids and max(ids) > np.iinfo(np.int64).max:
+            raise ValueError
     except ValueError:
         raise FrontendError(
             f"--prompt-ids {text!r}: give token ids as integers, e.g. 1,2,3"
@@ -40,16 +42,30 @@ def check_fits(
     prompt: Sequence[int], new_tokens: int, *, prompt_len: int, max_cache_len: int
 ) -> None:
     """The prompt fits the prefill, and it and the new tokens fit the cache (checked before
-    anything is compiled)."""
+    anything is compiled). The last token is not fed back, so it needs no position."""
+    if prompt_len >= max_cache_len:
+        raise FrontendError(
+            f"--seq-len {prompt_len} (the prefill) leaves no room in --max-cache-len "
+            f"{max_cache_len}: give a cache longer than the prompt"
+        )
     if len(prompt) > prompt_len:
         raise FrontendError(
             f"the prompt has {len(prompt)} tokens; the prefill takes at most {prompt_len} "
             f"(--seq-len {len(prompt)} or more)"
         )
-    if len(prompt) + new_tokens > max_cache_len:
+    needed = len(prompt) + new_tokens - 1
+    if needed > max_cache_len:
         raise FrontendError(
             f"{len(prompt)} prompt tokens + {new_tokens} new ones do not fit a cache of "
-            f"{max_cache_len} positions (--max-cache-len {len(prompt) + new_tokens} or more)"
+            f"{max_cache_len} positions (--max-cache-len {needed} or more)"
+        )
+
+
+def check_vocabulary(prompt: Sequence[int], vocab: int | None) -> None:
+    if vocab is not None and max(prompt) >= vocab:
+        raise FrontendError(
+            f"--prompt-ids: token id {max(prompt)} is outside the model's vocabulary "
+            f"(vocab_size {vocab})"
         )
 
 
@@ -66,8 +82,7 @@ def greedy(
     """Prefill the prompt (right-padded to the `prompt_len` the module was traced with), then
     one decode step per token, each picking the most likely next token."""
     check_fits(prompt, new_tokens, prompt_len=prompt_len, max_cache_len=max_cache_len)
-    if vocab is not None and max(prompt) >= vocab:
-        raise FrontendError(f"token id {max(prompt)} is outside the vocabulary (size {vocab})")
+    check_vocabulary(prompt, vocab)
     ids = np.zeros((1, prompt_len), dtype=np.int64)
     ids[0, : len(prompt)] = prompt
     out = prefill([ids])
@@ -165,9 +180,13 @@ class GenerationCheck:
         if self.tokens_match:
             count = len(self.artifact.tokens)
             return f"{count} tokens equal transformers' generate (greedy); {logits}"
-        where = first_difference(self.artifact.tokens, self.transformers)
+        where = min(
+            first_difference(self.artifact.tokens, self.transformers),
+            first_difference(self.artifact.tokens, self.torch.tokens),
+            first_difference(self.torch.tokens, self.transformers),
+        )
         return (
-            f"tokens differ from transformers' generate from step {where} (artifact "
+            f"tokens differ from step {where} (artifact "
             f"{self.artifact.tokens}, transformers {self.transformers}, PyTorch modules "
             f"{self.torch.tokens}); {logits}"
         )

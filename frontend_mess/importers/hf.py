@@ -260,15 +260,26 @@ def load(
         return _load(source, task=task, attention=attention, seed=seed)
 
 
-def _load(
-    source: str, *, task: str | None, attention: str | None, seed: int
-) -> tuple[torch.nn.Module, str, str]:
-    pretrained = source.startswith(PRETRAINED_PREFIX)
+def _location(source: str) -> str:
     location = source.removeprefix(PRETRAINED_PREFIX).removeprefix(CONFIG_PREFIX)
     if location.startswith("~"):  # the shell does not expand `~` after `hf:`
         location = os.path.expanduser(location)
     if not location:
         raise FrontendError(f"{source!r} names no directory, file or id")
+    return location
+
+
+def load_config(source: str):
+    """The source's transformers config alone (no weights, no model built)."""
+    with quiet_transformers():
+        return _load_config(_location(source))
+
+
+def _load(
+    source: str, *, task: str | None, attention: str | None, seed: int
+) -> tuple[torch.nn.Module, str, str]:
+    pretrained = source.startswith(PRETRAINED_PREFIX)
+    location = _location(source)
     config = _load_config(location)
     task = canonical_task(task) or default_task(config)
     auto = _auto_class(task)

@@ -48,6 +48,8 @@ def cache_shapes(model, max_cache_len: int) -> list[tuple[int, ...]]:
                 past_key_values=DynamicCache(config=model.config),
                 use_cache=True,
             )
+    except MemoryError:
+        raise
     except Exception as exc:  # the model's forward rejects a cache
         raise FrontendError(
             f"{kind} does not run with transformers' KV cache ({type(exc).__name__}: "
@@ -173,19 +175,21 @@ def reference_generate(model, prompt: list[int], new_tokens: int) -> list[int]:
     after the prompt. No end-of-sequence token stops it (greedy decoding on the artifact does
     not stop either), and none is suppressed (`min_new_tokens` would mask it)."""
     import torch
+    from transformers import GenerationConfig
 
     ids = torch.tensor([prompt], dtype=torch.int64)
+    # a fresh config, not the checkpoint's generation_config: its repetition penalty or
+    # suppressed tokens would make `generate` something other than plain argmax
+    config = GenerationConfig(
+        max_new_tokens=new_tokens,
+        do_sample=False,
+        num_beams=1,
+        use_cache=True,
+        eos_token_id=None,
+        pad_token_id=getattr(model.config, "pad_token_id", None) or 0,
+    )
     with torch.no_grad():
-        out = model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            max_new_tokens=new_tokens,
-            eos_token_id=None,
-            do_sample=False,
-            num_beams=1,
-            use_cache=True,
-            pad_token_id=getattr(model.config, "pad_token_id", None) or 0,
-        )
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)
     return out[0, len(prompt) :].tolist()
 
 

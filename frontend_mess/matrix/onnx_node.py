@@ -50,9 +50,14 @@ def cases_dir(progress: Progress = QUIET) -> Path:
             for case in cases:
                 write_case(case, scratch / case.name)
             (scratch / _COMPLETE).write_text(onnx.__version__ + "\n")
-            if root.exists():
-                shutil.rmtree(root)
-            scratch.rename(root)
+            if root.exists() and not (root / _COMPLETE).exists():
+                shutil.rmtree(root, ignore_errors=True)  # a half-written one, from a kill
+            try:
+                scratch.rename(root)
+            except OSError:
+                # another process (a second test worker) put a whole copy in place first
+                if not (root / _COMPLETE).exists():
+                    raise
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     return root

@@ -38,11 +38,16 @@ def _ray():
     os.environ.setdefault(UV_RUN_HOOK, "0")
     try:
         import ray
+        from ray._private import ray_constants
     except ImportError as exc:
         raise FrontendError(
             "--executor ray needs Ray, an optional extra: `uv sync --extra ray` (pip: "
             "`pip install 'frontend-mess[ray]'`), on the driver and on every node"
         ) from exc
+    # Ray read the variable when it was first imported; imported earlier in this process (an
+    # API user, another test), its constant is set here too (ray.init reads it at call time)
+    if os.environ[UV_RUN_HOOK].strip().lower() in ("0", "false"):
+        ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV = False
     return ray
 
 

@@ -189,6 +189,10 @@ def options_key(options) -> dict:
     fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
     if fields.get("weights") is not None:
         fields["weights"] = file_digest(Path(fields["weights"]))
+    if fields.get("task") is not None:  # `text-generation` and `causal-lm` are one model
+        from frontend_mess.importers.hf import TASK_ALIASES
+
+        fields["task"] = TASK_ALIASES.get(fields["task"], fields["task"])
     fields["input_specs"] = [str(s) for s in fields["input_specs"]]
     fields["dynamic_dims"] = [str(d) for d in fields["dynamic_dims"]]
     return fields

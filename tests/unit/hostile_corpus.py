@@ -651,7 +651,7 @@ def cases() -> list[Case]:
         )
     )
     add(Case("hf-dir-no-config", ["import", "hf:."]))
-    # generate (prefill + decode_step): refused before anything is loaded or compiled
+    # generate (prefill + decode_step): refused before anything is compiled
     add(Case("generate-not-hf", ["generate", "resnet18", "--prompt-ids", "1"], says=("hf:",)))
     add(
         Case(

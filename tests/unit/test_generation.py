@@ -112,7 +112,9 @@ def test_verify_of_a_generation_source_also_decodes():
     [
         (["--prompt-ids", "1,2,x"], "give token ids as integers"),
         (["--prompt-ids", "1,2,3,4,5,6,7,8,9"], "the prefill takes at most 8 (--seq-len 9"),
-        (["--prompt-ids", "1,2", "--max-new-tokens", "40"], "--max-cache-len 42 or more"),
+        (["--prompt-ids", "1,2", "--max-new-tokens", "40"], "--max-cache-len 41 or more"),
+        (["--prompt-ids", "1,500"], "outside the model's vocabulary (vocab_size 128)"),
+        (["--prompt-ids", "1", "--seq-len", "32"], "leaves no room in --max-cache-len 32"),
         (["--prompt-ids", "1", "--task", "fill-mask"], "generate runs --task"),
     ],
 )
@@ -139,3 +141,31 @@ def test_optimum_task_names_are_aliases():
     assert hf.canonical_task(hf.GENERATION_TASK) == hf.GENERATION_TASK
     with pytest.raises(FrontendError, match="unknown task 'text-gen'"):
         hf.canonical_task("text-gen")
+
+
+def _made(tokens: list[int], logits: list[list[float]]):
+    import numpy as np
+
+    from frontend_mess.generate import Generation
+
+    return Generation(tokens, [np.array(row, dtype=np.float32) for row in logits])
+
+
+def test_the_check_fails_on_other_tokens_or_logits_past_tolerance():
+    from frontend_mess.generate import check
+
+    rows = [[0.0, 1.0, 0.5], [2.0, 0.0, 0.1]]
+    same = check(_made([1, 0], rows), _made([1, 0], rows), [1, 0], 1e-3, 1e-4)
+    assert same.ok and same.line().startswith("2 tokens equal transformers' generate")
+    other = check(_made([1, 0], rows), _made([1, 0], rows), [1, 2], 1e-3, 1e-4)
+    assert not other.ok and "tokens differ from step 1" in other.line()
+    off = check(_made([1, 0], [[0.0, 1.0, 0.5], [2.0, 0.5, 0.1]]), _made([1, 0], rows), [1, 0],
+                1e-3, 1e-4)  # fmt: skip
+    assert not off.ok and "logits past tolerance at step 1" in off.line()
+
+
+def test_the_hf_generate_suite_is_the_decoders_and_xlnet():
+    from frontend_mess.matrix.runner import suite_sources
+
+    names = [s.rsplit("/", 1)[-1].removesuffix(".json") for s in suite_sources("hf-generate")]
+    assert names == sorted([*DECODERS, "xlnet"])
