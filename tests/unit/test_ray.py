@@ -78,10 +78,13 @@ def cluster(tmp_path_factory):
         check=True, capture_output=True, env=env,
     )  # fmt: skip
     try:
-        subprocess.run(
-            [ray, "start", f"--address={address}", "--node-ip-address=127.0.0.1", *common],
-            check=True, capture_output=True, env=env,
-        )  # fmt: skip
+        command = [ray, "start", f"--address={address}", "--node-ip-address=127.0.0.1", *common]
+        for _ in range(3):  # a loaded host's head may not take a node at once
+            joined = subprocess.run(command, capture_output=True, text=True, env=env)
+            if joined.returncode == 0:
+                break
+            time.sleep(5)
+        assert joined.returncode == 0, f"the second node did not join: {joined.stderr[-1500:]}"
         yield address
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True, env=env)
