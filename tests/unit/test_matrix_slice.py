@@ -21,7 +21,7 @@ from frontend_mess.matrix.runner import read_results, run_matrix
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = sorted((ROOT / "reports").glob("matrix-*.jsonl"))
 CUDA_REPORTS = sorted((ROOT / "reports" / "cuda").glob("matrix-*.jsonl"))
-PER_SUITE = {"onnx-node": 40, "onnx-models": 6, "hf-tiny": 4, "torchvision": 3}
+PER_SUITE = {"onnx-node": 40, "onnx-models": 6, "hf-tiny": 4, "hf-generate": 2, "torchvision": 3}
 CUDA_PER_SUITE = {"onnx-node": 8, "onnx-models": 3, "hf-tiny": 2, "torchvision": 1}
 MAX_SECONDS = 30
 CELL_FIELDS = ("suite", "source", "path", "target", "compile_only", "cuda_arch")
