@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,14 +58,17 @@ def verdicts(path: Path) -> dict[str, tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster():
     """A Ray cluster on loopback: a head with one CPU and a second node with one. Ray 2.60
     turns token authentication on for `ray start --head`: every process of the cluster and
     every driver needs the token (here in the environment, which the drivers inherit)."""
     import secrets
 
     ray = str(Path(sys.executable).parent / "ray")
-    temp = tmp_path_factory.mktemp("ray")
+    # Ray's sockets live under its temp dir, and an AF_UNIX path has at most 107 bytes: under
+    # pytest-xdist, tmp_path_factory's /tmp/pytest-of-root/pytest-N/popen-gw0/... is too long
+    # ("validate_socket_filename failed"), so the cluster gets a short directory of its own
+    temp = Path(tempfile.mkdtemp(prefix="fm-ray-", dir="/tmp"))
     port = 6400 + os.getpid() % 500
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus=1", "--disable-usage-stats"]
@@ -88,6 +92,7 @@ def cluster(tmp_path_factory):
         yield address
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True, env=env)
+        shutil.rmtree(temp, ignore_errors=True)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
