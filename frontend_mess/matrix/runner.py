@@ -60,10 +60,12 @@ HF_SUITES = ("hf-tiny", "hf-generate")
 def is_causal_lm(config: Path) -> bool:
     """A decoder-only causal LM's config: its architecture is one transformers' causal-LM
     Auto class builds (GPT2LMHeadModel, LlamaForCausalLM, ...)."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    from transformers.models.auto import modeling_auto
+
+    from frontend_mess.importers.hf import TASKS
 
     data = json.loads(config.read_text())
-    known = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    known = set(getattr(modeling_auto, TASKS["causal-lm"][1]).values())
     architectures = data.get("architectures") or []
     return not data.get("is_encoder_decoder") and any(a in known for a in architectures)
 
