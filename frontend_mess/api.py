@@ -23,14 +23,14 @@ from frontend_mess.defaults import (
     DEFAULT_CUDA_ARCH,
     DEFAULT_EXPORT_MODE,
     DEFAULT_MAX_CACHE_LEN,
+    DEFAULT_MODEL_DTYPE,
     DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_OUTPUT_KIND,
     DEFAULT_SEED,
     DEFAULT_SEQ_LEN,
     DEFAULT_TARGET,
-    VERIFY_ATOL,
-    VERIFY_RTOL,
+    MODEL_DTYPES,
     VERIFY_SEED,
 )
 from frontend_mess.imported import ImportedModel
@@ -46,7 +46,7 @@ from frontend_mess.sources import SourceOptions
 from frontend_mess.support.errors import FrontendError
 from frontend_mess.support.mlir_types import walk
 from frontend_mess.support.progress import QUIET, Progress
-from frontend_mess.verify import VerifyReport
+from frontend_mess.verify import VerifyReport, tolerances
 
 
 def parse_specs(items: Sequence[str | InputSpec] | None) -> list[InputSpec]:
@@ -70,12 +70,15 @@ def make_options(
     onnx_importer: str = DEFAULT_ONNX_IMPORTER,
     onnx_exporter: str = DEFAULT_ONNX_EXPORTER,
     seed: int = DEFAULT_SEED,
+    dtype: str = DEFAULT_MODEL_DTYPE,
 ) -> SourceOptions:
     """The options of every command, from Python values (what the CLI's flags also build)."""
     if seq_len < 1:
         raise FrontendError(f"sequence length must be at least 1, got {seq_len}")
     if max_cache_len < 2:
         raise FrontendError(f"the KV cache needs at least 2 positions, got {max_cache_len}")
+    if dtype not in MODEL_DTYPES:
+        raise FrontendError(f"unknown dtype {dtype!r}: use one of {', '.join(MODEL_DTYPES)}")
     return SourceOptions(
         input_specs=parse_specs(input_shapes),
         weights=weights,
@@ -88,6 +91,7 @@ def make_options(
         onnx_importer=onnx_importer,
         onnx_exporter=onnx_exporter,
         seed=seed,
+        dtype=dtype,
     )
 
 
@@ -181,8 +185,8 @@ def verify(
     *,
     via: str | None = None,
     input_seed: int = VERIFY_SEED,
-    rtol: float = VERIFY_RTOL,
-    atol: float = VERIFY_ATOL,
+    rtol: float | None = None,
+    atol: float | None = None,
     device: str | None = None,
     cpu: str = DEFAULT_CPU,
     cuda_arch: str = DEFAULT_CUDA_ARCH,
@@ -196,9 +200,11 @@ def verify(
     framework's own (PyTorch eager, or onnxruntime for ONNX); `report.ok` says whether all
     outputs are within `atol + rtol * max|reference|`. The inputs are drawn from
     `input_seed`; `seed` (an option, as for `import_model`) is the random weights'. `params`
-    and `store` as for `compile`."""
+    and `store` as for `compile`. `rtol`/`atol` default to the `dtype` option's
+    (defaults.VERIFY_TOLERANCES)."""
     spec = target_spec(target, cpu=cpu, cuda_arch=cuda_arch, extra_flags=tuple(iree_flags))
     memo = _memo(source_or_module, example_args, options, params, store, progress)
+    rtol, atol = tolerances(memo.options.dtype, rtol, atol)
     report = memo.verify(spec, via, seed=input_seed, rtol=rtol, atol=atol, device=device)
     memo.run.finish()
     return report

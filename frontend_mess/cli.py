@@ -26,6 +26,7 @@ from frontend_mess.defaults import (
     DEFAULT_CUDA_ARCH,
     DEFAULT_EXPORT_MODE,
     DEFAULT_MAX_CACHE_LEN,
+    DEFAULT_MODEL_DTYPE,
     DEFAULT_NEW_TOKENS,
     DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
@@ -45,6 +46,7 @@ from frontend_mess.defaults import (
     MATRIX_TIMEOUT_S,
     MAX_SEED,
     MAX_SEQ_LEN,
+    MODEL_DTYPES,
     ONNX_EXPORTERS,
     ONNX_IMPORTERS,
     ONNX_VIAS,
@@ -54,9 +56,8 @@ from frontend_mess.defaults import (
     PARAMS_SUFFIX,
     SUITES,
     TARGETS,
-    VERIFY_ATOL,
-    VERIFY_RTOL,
     VERIFY_SEED,
+    VERIFY_TOLERANCES,
     VIAS,
 )
 from frontend_mess.importers.hf import (  # noqa: E402  (no heavy imports)
@@ -181,6 +182,11 @@ def _add_quiet(p) -> None:
     )
 
 
+def _tolerance_defaults(which: int) -> str:
+    """verify's default rtol (0) or atol (1) for each --dtype, as the help prints them."""
+    return ", ".join(f"{t[which]:g} for {d}" for d, t in VERIFY_TOLERANCES.items())
+
+
 def _add_import(sub) -> None:
     p = _subparser(
         sub,
@@ -238,6 +244,13 @@ def _add_source_options(p) -> None:
         "(Hugging Face text models: 0 batch, 1 sequence)",
     )
     p.add_argument("--weights", metavar="FILE", help="state dict for a torchvision model")
+    p.add_argument(
+        "--dtype",
+        choices=MODEL_DTYPES,
+        default=DEFAULT_MODEL_DTYPE,
+        help="element type of a PyTorch source's weights, floating-point inputs and compute "
+        "(default: %(default)s)",
+    )
     p.add_argument(
         "--seed",
         type=_seed,
@@ -532,14 +545,13 @@ def _add_verify(sub) -> None:
     p.add_argument(
         "--rtol",
         type=_tolerance,
-        default=VERIFY_RTOL,
-        help="relative tolerance, of the output's largest magnitude (default: %(default)g)",
+        help="relative tolerance, of the output's largest magnitude (default: "
+        f"{_tolerance_defaults(0)})",
     )
     p.add_argument(
         "--atol",
         type=_tolerance,
-        default=VERIFY_ATOL,
-        help="absolute tolerance (default: %(default)g)",
+        help=f"absolute tolerance (default: {_tolerance_defaults(1)})",
     )
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device")
     p.add_argument(
@@ -580,12 +592,11 @@ def _add_generate(sub) -> None:
     p.add_argument(
         "--rtol",
         type=_tolerance,
-        default=VERIFY_RTOL,
         help="--check: logits' relative tolerance, of their largest magnitude "
-        "(default: %(default)g)",
+        f"(default: {_tolerance_defaults(0)})",
     )
     p.add_argument(
-        "--atol", type=_tolerance, default=VERIFY_ATOL, help="absolute (default: %(default)g)"
+        "--atol", type=_tolerance, help=f"absolute (default: {_tolerance_defaults(1)})"
     )
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device")
     _add_target_options(p)
@@ -1136,6 +1147,7 @@ def _options(args):
         onnx_importer=args.onnx_importer,
         onnx_exporter=args.onnx_exporter,
         seed=args.seed,
+        dtype=args.dtype,
     )
 
 
@@ -1477,7 +1489,15 @@ def _run_run(args) -> None:
         )
 
 
+def _tolerances(args) -> None:
+    """--rtol/--atol not given: the defaults for the model's --dtype."""
+    from frontend_mess.verify import tolerances
+
+    args.rtol, args.atol = tolerances(args.dtype, args.rtol, args.atol)
+
+
 def _run_verify(args) -> int:
+    _tolerances(args)
     _check_diagnostics_dir(args)
     progress = _progress(args)
     memo = _memo(args, progress)
@@ -1561,6 +1581,7 @@ def _run_generate(args) -> int:
     if hf.canonical_task(args.task) not in (None, GENERATION_TASK):
         raise FrontendError(f"generate runs --task {GENERATION_TASK} (the default here)")
     args.task = GENERATION_TASK
+    _tolerances(args)
     prompt = generate.parse_prompt(args.prompt_ids)
     shape = {"prompt_len": args.seq_len, "max_cache_len": args.max_cache_len}
     generate.check_fits(prompt, args.max_new_tokens, **shape)

@@ -198,6 +198,23 @@ DEFAULT_SEED = 0
 # for f32. notes/iree.md has the measured errors; --rtol/--atol tighten or loosen it.
 VERIFY_RTOL = 1e-3
 VERIFY_ATOL = 1e-4
+
+# `--dtype`: the element type a PyTorch source's weights and floating-point inputs are cast to
+# before tracing (sources.in_dtype), so the module computes in it. f32 is what every other
+# default here was measured with.
+MODEL_DTYPES: tuple[str, ...] = ("f32", "f16", "bf16")
+DEFAULT_MODEL_DTYPE = "f32"
+# verify's (rtol, atol) for each --dtype when --rtol/--atol are not given: a scale-aware bound
+# as above, against PyTorch eager in the same dtype. Both sides round every op to the type, so
+# they drift apart by a few units in the last place per layer: f16 keeps 11 significant bits
+# (eps 9.8e-4), bf16 8 (eps 7.8e-3). 1e-2 and 5e-2 of the output's peak are about ten eps,
+# above the errors measured on the hf-tiny BERT and ViT (notes/dtypes.md) and far below what
+# a wrong lowering gives (an error of the output's own size).
+VERIFY_TOLERANCES: dict[str, tuple[float, float]] = {
+    "f32": (VERIFY_RTOL, VERIFY_ATOL),
+    "f16": (1e-2, 1e-3),
+    "bf16": (5e-2, 1e-2),
+}
 VERIFY_SEED = 1
 
 # `frontend-mess bench` (bench/): runtimes, rounds of blocks, cold starts.

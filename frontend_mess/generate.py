@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from frontend_mess.support.arrays import to_numpy, to_torch
 from frontend_mess.support.errors import FrontendError
 
 #: a function of the module: its inputs in, its outputs out, as numpy arrays
@@ -140,8 +141,8 @@ def torch_call(module) -> Call:
 
     def call(arrays: list[np.ndarray]) -> list[np.ndarray]:
         with torch.inference_mode():
-            outputs = module(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays])
-        return [t.numpy() for t in outputs]
+            outputs = module(*[to_torch(a) for a in arrays])
+        return [to_numpy(t) for t in outputs]
 
     return call
 

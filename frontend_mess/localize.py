@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from frontend_mess.support.arrays import to_numpy
 from frontend_mess.support.errors import FrontendError
 from frontend_mess.support.progress import QUIET, Progress
 from frontend_mess.verify import OutputCheck, allowed_error, compare, fresh_like
@@ -264,9 +265,9 @@ def _torch_ops(loaded, spec, via: str, seed: int, progress: Progress):
         with progress.step(f"making every intermediate value of {name} an output"):
             module, probes = exposed_fx(programs[name])
         inputs = tuple(fresh_like(e, generator) for e in function.example_args)
-        arrays = [i.clone().numpy() for i in inputs]
+        arrays = [to_numpy(i.clone()) for i in inputs]
         with torch.no_grad():
-            expected = [t.numpy() for t in module(*inputs)]
+            expected = [to_numpy(t) for t in module(*inputs)]
         got = _compiled_call(
             module, spec, via, arrays, progress, example_args=function.example_args
         )

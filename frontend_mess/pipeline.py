@@ -40,11 +40,25 @@ from pathlib import Path
 from frontend_mess.backend.artifact import Artifact
 from frontend_mess.backend.compiler import compile_text
 from frontend_mess.backend.targets import TargetSpec
-from frontend_mess.defaults import DEFAULT_VIA, ONNX_EXPORTERS, ONNX_VIAS, OUTPUT_KINDS, VIAS
+from frontend_mess.defaults import (
+    DEFAULT_MODEL_DTYPE,
+    DEFAULT_VIA,
+    ONNX_EXPORTERS,
+    ONNX_VIAS,
+    OUTPUT_KINDS,
+    VIAS,
+)
 from frontend_mess.imported import ImportedModel
 from frontend_mess.importers import fx, onnx_graph
 from frontend_mess.shapes import random_inputs
-from frontend_mess.sources import Function, ModelSource, SourceOptions, is_onnx, resolve
+from frontend_mess.sources import (
+    Function,
+    ModelSource,
+    SourceOptions,
+    in_dtype,
+    is_onnx,
+    resolve,
+)
 from frontend_mess.support.capture import upstream_output
 from frontend_mess.support.errors import ExportError, FrontendError, first_lines
 from frontend_mess.support.mlir_types import walk
@@ -107,7 +121,16 @@ def _from_module(module, example_args, options: SourceOptions, func_name: str) -
     if example_args is None and not options.input_specs:
         raise FrontendError(f"{name} needs example_args or input_shapes to be traced")
     args = tuple(example_args) if example_args is not None else random_inputs(options.input_specs)
-    return ModelSource(name, {func_name: Function(module.eval(), args)})
+    return in_dtype(ModelSource(name, {func_name: Function(module.eval(), args)}), options.dtype)
+
+
+def _check_dtype_applies(options: SourceOptions, what: str) -> None:
+    if options.dtype != DEFAULT_MODEL_DTYPE:
+        raise FrontendError(
+            f"--dtype {options.dtype} applies to PyTorch sources (torchvision, model.py, hf:); "
+            f"{what} keeps the element types written in it: convert the file itself, or import "
+            f"the model from its PyTorch source with --dtype"
+        )
 
 
 def load(
@@ -123,6 +146,7 @@ def load(
     options = options or SourceOptions()
     if not isinstance(source, str | Path):
         if type(source).__name__ == "ModelProto":
+            _check_dtype_applies(options, "an ONNX model")
             with progress.step("preparing the ONNX model"):
                 model = onnx_graph.prepare(source, options.input_specs, progress)
             name = model.graph.name or "model"
@@ -135,8 +159,10 @@ def load(
     source = str(source)
     if is_mlir_file(source):
         input_file(source, "MLIR file")
+        _check_dtype_applies(options, source)
         return Loaded(source, options, mlir_path=source)
     if is_onnx(source):
+        _check_dtype_applies(options, source)
         with progress.step(f"loading {source}"):
             model = onnx_graph.load(source, options.input_specs, progress)
         return Loaded(source, options, onnx=model, choices=_onnx_choices(model))
@@ -462,6 +488,14 @@ def _turbine_decompositions():
 def _turbine(loaded: Loaded, progress: Progress) -> bytes:
     import iree.turbine.aot as aot
 
+    if loaded.options.dtype == "bf16":
+        # iree-turbine #1127: aot.export turns each weight into a global through NumPy, which
+        # has no bf16 ("Got unsupported ScalarType BFloat16"); pinned by
+        # tests/unit/test_dtypes.py::test_iree_turbine_cannot_export_bf16_weights
+        raise ExportError(
+            f"iree-turbine cannot export {loaded.name} in bf16 (iree-turbine #1127): use "
+            f"--via fx-torch, fx-linalg or onnx"
+        )
     functions = loaded.torch.functions
     with progress.step(f"iree-turbine aot.export {loaded.name}"), upstream_output():
         try:

@@ -23,10 +23,12 @@ from pathlib import Path
 from frontend_mess.defaults import (
     DEFAULT_EXPORT_MODE,
     DEFAULT_MAX_CACHE_LEN,
+    DEFAULT_MODEL_DTYPE,
     DEFAULT_ONNX_EXPORTER,
     DEFAULT_ONNX_IMPORTER,
     DEFAULT_SEED,
     DEFAULT_SEQ_LEN,
+    DTYPES,
 )
 from frontend_mess.importers import hf, pyfile
 from frontend_mess.importers import torchvision_models as torchvision
@@ -63,6 +65,8 @@ class SourceOptions:
     onnx_exporter: str = DEFAULT_ONNX_EXPORTER
     #: the seed random weights are drawn from (`seeded`).
     seed: int = DEFAULT_SEED
+    #: --dtype: weights, floating-point inputs and compute (in_dtype); f32, f16 or bf16.
+    dtype: str = DEFAULT_MODEL_DTYPE
 
 
 @dataclass
@@ -178,6 +182,8 @@ def _resolve_hf(source: str, options: SourceOptions) -> ModelSource:
         model, task, attention = hf.load(
             source, task=options.task, attention=options.attention, seed=options.seed
         )
+    if options.dtype != DEFAULT_MODEL_DTYPE:  # before the example cache is computed from it
+        model.to(InputSpec((), options.dtype).torch_dtype)
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if not isinstance(limit, int) or limit <= 0:  # XLNet says -1: no limit
         limit = None
@@ -221,8 +227,32 @@ def _sequence_limits(args: tuple, limit: int | None) -> dict[tuple[int, int], in
 
 
 def resolve(source: str, options: SourceOptions | None = None) -> ModelSource:
-    """Turn a source string into modules in eval mode and example inputs for them."""
+    """Turn a source string into modules in eval mode and example inputs for them (in
+    `options.dtype`)."""
     options = options or SourceOptions()
+    return in_dtype(_resolve(source, options), options.dtype)
+
+
+def in_dtype(model: ModelSource, dtype: str) -> ModelSource:
+    """--dtype: each function's module (its floating-point weights and buffers) and its
+    floating-point example inputs cast to `dtype`, so torch.export traces the model computing
+    in it, as `model.to(dtype)` would run in PyTorch; integer inputs (token ids, masks) stay."""
+    if dtype == DEFAULT_MODEL_DTYPE:
+        return model
+    import torch
+
+    target = getattr(torch, DTYPES[dtype])
+    for function in model.functions.values():
+        function.module.to(target)
+        function.example_args = tuple(
+            arg.to(target) if isinstance(arg, torch.Tensor) and arg.is_floating_point() else arg
+            for arg in function.example_args
+        )
+    model.choices["dtype"] = f"{dtype} weights, inputs and compute (--dtype)"
+    return model
+
+
+def _resolve(source: str, options: SourceOptions) -> ModelSource:
     if hf.is_source(source):
         return _resolve_hf(source, options)
     if pyfile.looks_like_python_file(source):

@@ -10,8 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from frontend_mess.defaults import MIN_DYNAMIC_EXAMPLE_SIZE, VERIFY_ATOL, VERIFY_RTOL, VERIFY_SEED
+from frontend_mess.defaults import (
+    MIN_DYNAMIC_EXAMPLE_SIZE,
+    VERIFY_ATOL,
+    VERIFY_RTOL,
+    VERIFY_SEED,
+    VERIFY_TOLERANCES,
+)
 from frontend_mess.shapes import DynamicDim
+from frontend_mess.support.arrays import to_numpy
 from frontend_mess.support.errors import FrontendError, RunError, first_lines
 from frontend_mess.support.progress import QUIET, Progress
 
@@ -81,6 +88,12 @@ class VerifyReport:
 def allowed_error(peak: float, rtol: float, atol: float) -> float:
     """The largest absolute error an output passes with: atol + rtol x its largest magnitude."""
     return atol + rtol * peak
+
+
+def tolerances(dtype: str, rtol: float | None, atol: float | None) -> tuple[float, float]:
+    """(rtol, atol): the given ones, else the defaults for the model's --dtype."""
+    default_rtol, default_atol = VERIFY_TOLERANCES[dtype]
+    return (default_rtol if rtol is None else rtol, default_atol if atol is None else atol)
 
 
 def compare(
@@ -200,11 +213,11 @@ def torch_checks(
                 for e, s in zip(function.example_args, shapes, strict=True)
             )
             # eager may mutate its inputs in place: give IREE its own copy, taken first
-            arrays = [i.clone().numpy() for i in inputs]
+            arrays = [to_numpy(i.clone()) for i in inputs]
             try:
                 with torch.no_grad():
-                    expected = [t.numpy() for t in flatten_outputs(function.module(*inputs))]
-                    second = [t.numpy() for t in flatten_outputs(function.module(*others))]
+                    expected = [to_numpy(t) for t in flatten_outputs(function.module(*inputs))]
+                    second = [to_numpy(t) for t in flatten_outputs(function.module(*others))]
             except SystemExit as exc:
                 raise FrontendError(
                     f"{name}: the model called sys.exit({exc.code!r}) in PyTorch eager"

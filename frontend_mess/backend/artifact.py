@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from frontend_mess.support.arrays import to_numpy
 from frontend_mess.support.atomic import write_atomically
 from frontend_mess.support.errors import FrontendError
 
@@ -82,5 +83,5 @@ class Artifact:
     def run(self, *arrays, function: str | None = None, device: str | None = None) -> list:
         """Call `function` on NumPy arrays (or torch tensors); returns the model's own outputs
         as NumPy arrays (outputs that are mutated inputs are dropped: signature.py)."""
-        arrays = [a.detach().numpy() if hasattr(a, "detach") else a for a in arrays]
+        arrays = [to_numpy(a) if hasattr(a, "detach") else a for a in arrays]
         return self.module(device).call(function, arrays)

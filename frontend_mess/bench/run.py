@@ -24,6 +24,7 @@ from frontend_mess.defaults import (
     VERIFY_RTOL,
     VERIFY_SEED,
 )
+from frontend_mess.support.arrays import to_numpy
 from frontend_mess.support.errors import FrontendError, first_lines
 from frontend_mess.support.progress import QUIET, Progress
 
@@ -89,7 +90,7 @@ def torch_inputs(function, seed: int) -> list[np.ndarray]:
     from frontend_mess.verify import fresh_like
 
     generator = torch.Generator().manual_seed(seed)
-    return [fresh_like(e, generator).numpy() for e in function.example_args]
+    return [to_numpy(fresh_like(e, generator)) for e in function.example_args]
 
 
 def _onnx_inputs(model, name: str, seed: int) -> list[np.ndarray]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from frontend_mess.backend.targets import RUNTIME_FLAGS, runtime_thread_flags
+from frontend_mess.support.arrays import to_numpy
 from frontend_mess.support.errors import FrontendError, first_lines
 from frontend_mess.support.progress import QUIET, Progress
 
@@ -125,7 +126,7 @@ def _torch_call(module, arrays: list[np.ndarray], device: str = "cpu"):
 
     def call():
         with torch.inference_mode():
-            return [t.cpu().numpy() for t in flatten_outputs(module(*tensors))]
+            return [to_numpy(t) for t in flatten_outputs(module(*tensors))]
 
     return call
 

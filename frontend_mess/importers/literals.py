@@ -30,9 +30,11 @@ def fast_literal_hooks(fx_importer: ModuleType, ir: ModuleType):
                 not isinstance(literal, torch.Tensor)
                 or isinstance(literal, FakeTensor)
                 or literal.numel() <= 1  # the default path makes splats of these
-                or literal.dtype == torch.bfloat16  # NumPy has no bf16; default uses ml_dtypes
-                or literal.dtype not in npy_types
             ):
+                return None
+            if literal.dtype == torch.bfloat16:
+                return _bf16_literal(gni, literal)
+            if literal.dtype not in npy_types:
                 return None
             cc = getattr(gni, "_cc", None)
             tracker = getattr(cc, "_py_attr_tracker", None)
@@ -52,6 +54,25 @@ def fast_literal_hooks(fx_importer: ModuleType, ir: ModuleType):
                 results=[cc.tensor_to_vtensor_type(literal)],
                 attributes={"value": mapping.value},
             ).result
+
+    def _bf16_literal(gni, literal):
+        """A bf16 weight as a plain dense attribute, not a `dense_resource` blob: IREE's
+        bf16-to-f32 emulation on CPU (ConvertBf16ArithToF32Pass) cannot convert a resource
+        constant that lands inside a dispatch and fails with "'arith.constant' op failed to
+        verify that all of {value, result} have same type" (the class of iree #11367;
+        tests/unit/test_dtypes.py::test_bf16_weights_compile_for_llvm_cpu)."""
+        cc = getattr(gni, "_cc", None)
+        if cc is None:  # the importer changed its internals: use its own path
+            return None
+        words = literal.detach().cpu().contiguous().view(torch.int16).numpy()
+        value = ir.DenseElementsAttr.get(
+            words, type=ir.BF16Type.get(), shape=list(literal.shape)
+        )
+        return ir.Operation.create(
+            name="torch.vtensor.literal",
+            results=[cc.tensor_to_vtensor_type(literal)],
+            attributes={"value": value},
+        ).result
 
     return FastLiteralHooks()
 
