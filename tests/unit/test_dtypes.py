@@ -180,7 +180,7 @@ def test_iree_turbine_cannot_export_bf16_weights():
     # a weight large enough that aot.export lifts it to a global (a 4x2 one stays inline)
     module = torch.nn.Linear(128, 64).to(torch.bfloat16)
     with pytest.raises(TypeError, match="BFloat16"):
-        aot.export(module, args=(torch.ones(1, 128, dtype=torch.bfloat16),)).mlir_module
+        _ = aot.export(module, args=(torch.ones(1, 128, dtype=torch.bfloat16),)).mlir_module
 
 
 def test_turbine_with_bf16_is_one_line_before_export():
