@@ -595,9 +595,7 @@ def _add_generate(sub) -> None:
         help="--check: logits' relative tolerance, of their largest magnitude "
         f"(default: {_tolerance_defaults(0)})",
     )
-    p.add_argument(
-        "--atol", type=_tolerance, help=f"absolute (default: {_tolerance_defaults(1)})"
-    )
+    p.add_argument("--atol", type=_tolerance, help=f"absolute (default: {_tolerance_defaults(1)})")
     p.add_argument("--device", choices=DEVICES, help="IREE runtime device")
     _add_target_options(p)
     _add_params_options(p, file_option=False)

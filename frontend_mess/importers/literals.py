@@ -65,9 +65,7 @@ def fast_literal_hooks(fx_importer: ModuleType, ir: ModuleType):
         if cc is None:  # the importer changed its internals: use its own path
             return None
         words = literal.detach().cpu().contiguous().view(torch.int16).numpy()
-        value = ir.DenseElementsAttr.get(
-            words, type=ir.BF16Type.get(), shape=list(literal.shape)
-        )
+        value = ir.DenseElementsAttr.get(words, type=ir.BF16Type.get(), shape=list(literal.shape))
         return ir.Operation.create(
             name="torch.vtensor.literal",
             results=[cc.tensor_to_vtensor_type(literal)],
