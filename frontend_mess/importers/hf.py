@@ -60,6 +60,8 @@ TASKS: dict[str, tuple[str, str]] = {
         "AutoModelForImageClassification",
         "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES",
     ),
+    # Whisper-style: an encoder of log-mel `input_features` and a decoder step
+    "speech-seq2seq": ("AutoModelForSpeechSeq2Seq", "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES"),
     # prefill + decode_step with the KV cache as tensors (importers/hf_generation.py)
     GENERATION_TASK: ("AutoModelForCausalLM", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"),
 }
@@ -71,6 +73,7 @@ TASK_ALIASES: dict[str, str | None] = {
     "fill-mask": "masked-lm",
     "text2text-generation": "seq2seq-lm",
     "text-classification": "sequence-classification",
+    "automatic-speech-recognition": "speech-seq2seq",
     "auto": None,
 }
 TASK_NAMES = (*TASKS, *TASK_ALIASES)
@@ -371,10 +374,13 @@ def functions(
     generator = torch.Generator().manual_seed(EXAMPLE_INPUT_SEED)
     fixed = {"use_cache": False} if _accepts(model, "use_cache") else {}
     fixed["return_dict"] = True
+    if _accepts(model, "input_features") and getattr(config, "is_encoder_decoder", False):
+        return _speech_encoder_decoder(model, generator, fixed)
     if _accepts(model, "input_features") or _accepts(model, "input_values"):
         raise FrontendError(
             f"{config.model_type} takes audio features; frontend-mess makes example inputs for "
-            f"text (input_ids) and vision (pixel_values) models only"
+            f"text (input_ids), vision (pixel_values) and Whisper-style speech encoder-decoder "
+            f"(input_features) models only"
         )
     if _accepts(model, "pixel_values"):
         channels = getattr(config, "num_channels", 3)
@@ -397,13 +403,34 @@ def _encoder_decoder(model, ids, mask, fixed) -> dict:
     encoder_hidden_states, attention_mask) -> logits` (or hidden states for a base model). The
     step decodes the whole prefix it is given: no KV cache, so every step is the same function.
     """
-    import torch
-
     encoder = TensorOutputs.wrap(
         model.get_encoder(), ["input_ids", "attention_mask"], return_dict=True
     )
+    return _with_decoder_step(model, encoder, (ids, mask), fixed, masked=True)
+
+
+def _speech_encoder_decoder(model, generator, fixed) -> dict:
+    """Whisper-style: `encoder(input_features) -> hidden states` over log-mel features
+    (batch x num_mel_bins x frames) and `decoder_step(decoder_input_ids,
+    encoder_hidden_states) -> logits`. Whisper's encoder takes exactly 2 x
+    max_source_positions frames (its convolutions halve them; it refuses other lengths), so
+    the frame count is the config's, not --seq-len."""
+    import torch
+
+    config = model.config
+    frames = 2 * config.max_source_positions
+    features = torch.randn(1, config.num_mel_bins, frames, generator=generator)
+    encoder = TensorOutputs.wrap(model.get_encoder(), ["input_features"], return_dict=True)
+    return _with_decoder_step(model, encoder, (features,), fixed, masked=False)
+
+
+def _with_decoder_step(model, encoder, encoder_args: tuple, fixed, *, masked: bool) -> dict:
+    """The encoder and a decoder step over its hidden states (`masked`: the step also takes
+    the encoder's attention mask, the last of `encoder_args`)."""
+    import torch
+
     with torch.no_grad():
-        hidden = encoder(ids, mask)[0]
+        hidden = encoder(*encoder_args)[0]
     start = getattr(model.config, "decoder_start_token_id", None) or 0
     decoder_ids = torch.full((1, 1), start, dtype=torch.int64)
 
@@ -412,17 +439,29 @@ def _encoder_decoder(model, ids, mask, fixed) -> dict:
             super().__init__()
             self.model = model
 
-        def forward(self, decoder_input_ids, encoder_hidden_states, attention_mask):
+        def step(self, decoder_input_ids, encoder_hidden_states, **mask):
             out = self.model(
                 decoder_input_ids=decoder_input_ids,
-                attention_mask=attention_mask,
                 encoder_outputs=(encoder_hidden_states,),
+                **mask,
                 **fixed,
             )
             first = out.logits if hasattr(out, "logits") else out.last_hidden_state
             return (first,)
 
-    return {
-        "encoder": (encoder, (ids, mask)),
-        "decoder_step": (DecoderStep().eval(), (decoder_ids, hidden, mask)),
-    }
+    # explicit signatures (no *args): torch.export and the ONNX exporter name inputs by them
+    class MaskedDecoderStep(DecoderStep):
+        def forward(self, decoder_input_ids, encoder_hidden_states, attention_mask):
+            return self.step(
+                decoder_input_ids, encoder_hidden_states, attention_mask=attention_mask
+            )
+
+    class UnmaskedDecoderStep(DecoderStep):
+        def forward(self, decoder_input_ids, encoder_hidden_states):
+            return self.step(decoder_input_ids, encoder_hidden_states)
+
+    if masked:
+        step, step_args = MaskedDecoderStep(), (decoder_ids, hidden, encoder_args[-1])
+    else:
+        step, step_args = UnmaskedDecoderStep(), (decoder_ids, hidden)
+    return {"encoder": (encoder, encoder_args), "decoder_step": (step.eval(), step_args)}

@@ -192,15 +192,3 @@ def test_turbine_with_bf16_is_one_line_before_export():
     loaded = load(str(MLP), make_options(dtype="bf16"))
     with pytest.raises(ExportError, match="iree-turbine #1127"):
         compile_loaded(loaded, target_spec("llvm-cpu"), via="turbine")
-
-
-@pytest.mark.slow
-def test_tosa_refuses_an_f16_gather():
-    """fx-tosa in f16: the TOSA validation IREE runs rejects the embedding's tosa.gather
-    (f16 values, i64 indices: no TOSA profile has that combination; llvm-project #183342 is
-    the spec's direction). Pinned here; notes/dtypes.md."""
-    import frontend_mess
-    from frontend_mess.support.errors import CompileError
-
-    with pytest.raises(CompileError, match="tosa.gather"):
-        frontend_mess.compile(f"hf-config:{CONFIGS / 'bert'}.json", via="fx-tosa", dtype="f16")

@@ -148,22 +148,60 @@ def test_every_tiny_config_imports_to_linalg(config):
     assert model.stats()["func.func"] == len(model.programs) >= 1
 
 
-def test_audio_models_are_refused_in_one_line():
-    config = transformers.WhisperConfig(
-        d_model=64,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        vocab_size=128,
-        pad_token_id=0,
-        bos_token_id=0,
-        eos_token_id=0,
-        decoder_start_token_id=0,
-    )
+def test_audio_models_without_a_decoder_are_refused_in_one_line():
+    """wav2vec2-style models take raw `input_values`; only Whisper-style speech
+    encoder-decoders (log-mel `input_features`) get example inputs."""
+    config = transformers.Wav2Vec2Config(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        conv_dim=(8, 8), conv_stride=(5, 2), conv_kernel=(10, 3), num_conv_pos_embeddings=4,
+        num_conv_pos_embedding_groups=2, vocab_size=16,
+    )  # fmt: skip
     model = transformers.AutoModel.from_config(config)
     with pytest.raises(FrontendError, match="takes audio features"):
         hf.functions(model, "base")
+
+
+def test_whisper_is_an_encoder_of_log_mel_features_and_a_decoder_step():
+    """Whisper's encoder takes exactly 2 x max_source_positions frames of num_mel_bins
+    features (hf-tiny's whisper.json: 80 x 64); the step takes the start token and the
+    encoder's hidden states, and returns logits over the vocabulary."""
+    model, task, _ = hf.load(f"hf-config:{TINY / 'whisper.json'}")
+    assert task == "speech-seq2seq"
+    parts = hf.functions(model, task)
+    assert list(parts) == ["encoder", "decoder_step"]
+    (features,) = parts["encoder"][1]
+    assert tuple(features.shape) == (1, 80, 64) and features.dtype == torch.float32
+    ids, hidden = parts["decoder_step"][1]
+    assert ids.tolist() == [[model.config.decoder_start_token_id]]
+    assert tuple(hidden.shape) == (1, 32, 64)
+    with torch.no_grad():
+        (logits,) = parts["decoder_step"][0](ids, hidden)
+        want = model(input_features=features, decoder_input_ids=ids).logits
+    assert torch.allclose(logits, want, atol=1e-6)
+    assert hf.canonical_task("automatic-speech-recognition") == "speech-seq2seq"
+
+
+@pytest.mark.slow
+def test_whisper_verifies_on_llvm_cpu():
+    report = frontend_mess.verify(f"hf-config:{TINY / 'whisper.json'}")
+    assert report.ok, report.text()
+    assert [c.function for c in report.checks] == ["encoder", "decoder_step"]
+
+
+@pytest.mark.slow
+def test_a_whisper_tiny_sized_model_imports_from_its_directory(tmp_path):
+    """openai/whisper-tiny's shape (WhisperConfig's defaults: 4+4 layers, d_model 384, 51,865
+    tokens, 3,000 frames; 38 M parameters), random weights saved by save_pretrained and read
+    back by from_pretrained (hf:DIR), imported to linalg."""
+    torch.manual_seed(0)
+    model = transformers.WhisperForConditionalGeneration(transformers.WhisperConfig())
+    model.save_pretrained(tmp_path)
+    imported = frontend_mess.import_model(f"hf:{tmp_path}", to="linalg")
+    assert list(imported.programs) == ["encoder", "decoder_step"]
+    text = imported.text
+    assert "func.func @encoder(%arg0: tensor<1x80x3000xf32>) -> tensor<1x1500x384xf32>" in text
+    assert "-> tensor<1x1x51865xf32>" in text
+    assert not [op for op in imported.stats() if op.startswith("torch.")]
 
 
 @pytest.mark.parametrize("via", ["fx-stablehlo", "onnx", "turbine"])
