@@ -502,8 +502,9 @@ def _add_run(sub) -> None:
         "--input",
         action="append",
         default=[],
-        metavar="FILE.npy|SHAPE",
-        help="one per function input, in order: a .npy file, or a random tensor as "
+        metavar="[NAME=]FILE.npy|SHAPE",
+        help="one per function input, in order, or each as NAME=... by the input names the "
+        "module records (input_ids=ids.npy): a .npy file, or a random tensor as "
         "1x3x224x224xf32=random or 1x3x224x224:f32 (the --input-shape spelling)",
     )
     p.add_argument("--output", metavar="FILE.npz", help="save the outputs here")
@@ -1452,7 +1453,7 @@ def _run_run(args) -> None:
     import numpy as np
 
     from frontend_mess.backend.artifact import Artifact
-    from frontend_mess.backend.runtime import parse_run_input
+    from frontend_mess.backend.runtime import parse_run_input, place_named_inputs
     from frontend_mess.backend.signature import element_type_name
 
     _check_outputs(args, "--output")
@@ -1465,7 +1466,8 @@ def _run_run(args) -> None:
     function = args.function or module.default_function()
     signature = module.signature(function)
     rng = np.random.default_rng(args.input_seed)
-    inputs = [parse_run_input(text, rng) for text in args.input]
+    texts = place_named_inputs(args.input, signature, function)
+    inputs = [parse_run_input(text, rng) for text in texts]
     outputs = module.call(function, inputs)
     if args.output:
         from frontend_mess.support.atomic import write_atomically

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from frontend_mess.backend.artifact import Artifact
 from frontend_mess.backend.compiler import compile_text
+from frontend_mess.backend.signature import name_arguments
 from frontend_mess.backend.targets import TargetSpec
 from frontend_mess.defaults import (
     DEFAULT_MODEL_DTYPE,
@@ -110,6 +111,19 @@ class Loaded:
                     for name, p in (self.programs or {}).items()
                 }
         return self._prepared
+
+    def input_names(self) -> dict[str, list[str]]:
+        """Function name -> one name per input, where the source has them (an ONNX graph's
+        inputs, a forward's parameters, a Hugging Face model's input_ids, pixel_values ...):
+        what signature.name_arguments writes on the MLIR function's arguments."""
+        if self.kind == "onnx":
+            initializers = {i.name for i in self.onnx.graph.initializer}
+            return {
+                self.name: [i.name for i in self.onnx.graph.input if i.name not in initializers]
+            }
+        if self.kind != "torch":
+            return {}
+        return {n: f.input_names for n, f in self.torch.functions.items() if f.input_names}
 
     def roles(self) -> dict[str, list[str]]:
         """Function name -> the role of each output (fx.output_roles), once exported."""
@@ -214,6 +228,7 @@ def to_kind(loaded: Loaded, kind: str, progress: Progress = QUIET) -> ImportedMo
         module = onnx_graph.to_mlir(
             loaded.onnx, kind, importer=importer, name=loaded.name, progress=progress
         )
+        name_arguments(module, loaded.input_names())
         choices = {"onnx importer": importer, **loaded.choices}
         return ImportedModel(loaded.name, kind, module, choices=choices, loaded=loaded)
     programs = export(loaded, progress)
@@ -222,6 +237,7 @@ def to_kind(loaded: Loaded, kind: str, progress: Progress = QUIET) -> ImportedMo
         module = fx.to_mlir(
             loaded.prepared(progress), kind, name=loaded.name, prepared=True, progress=progress
         )
+        name_arguments(module, loaded.input_names())
     return ImportedModel(
         source=loaded.name,
         kind=kind,
@@ -414,6 +430,7 @@ def for_iree(loaded: Loaded, via: str | None = None, progress: Progress = QUIET)
         raw = onnx_graph.to_mlir(
             loaded.onnx, "raw", importer=ONNX_VIAS[via], name=loaded.name, progress=progress
         )
+        name_arguments(raw, loaded.input_names())
         return IreeInput(str(raw), "onnx", via)
     if via in ONNX_VIAS:
         return _through_onnx(loaded, via, progress)
@@ -423,9 +440,11 @@ def for_iree(loaded: Loaded, via: str | None = None, progress: Progress = QUIET)
     programs = loaded.prepared(progress)
     if via == "fx-torch":
         module = fx.to_iree_torch(programs, name=loaded.name, prepared=True, progress=progress)
+        name_arguments(module, loaded.input_names())
         return IreeInput(module_bytecode(module), "torch", via, loaded.roles())
     kind = _TORCH_MLIR_VIAS[via]
     module = fx.to_mlir(programs, kind, name=loaded.name, prepared=True, progress=progress)
+    name_arguments(module, loaded.input_names())
     return IreeInput(generic_form(module), _INPUT_TYPE_OF_KIND[kind], via, loaded.roles())
 
 
@@ -510,6 +529,7 @@ def _turbine(loaded: Loaded, progress: Progress) -> bytes:
                 f"iree-turbine could not export {loaded.name}: {type(exc).__name__}: "
                 f"{first_lines(exc, 1)}"
             ) from exc
+    name_arguments(exported.mlir_module, loaded.input_names())
     return module_bytecode(exported.mlir_module)
 
 
@@ -553,6 +573,7 @@ def _through_onnx(loaded: Loaded, via: str, progress: Progress) -> IreeInput:
             raws[func_name] = onnx_graph.to_mlir(
                 model, "raw", importer=ONNX_VIAS[via], name=name, progress=progress
             )
+            name_arguments(raws[func_name], {func_name: function.input_names})
     if len(raws) == 1:
         return IreeInput(str(next(iter(raws.values()))), "onnx", via)
     return IreeInput(str(onnx_graph.merge_functions(raws)), "onnx", via)

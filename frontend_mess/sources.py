@@ -83,6 +83,25 @@ class Function:
     def input_specs(self) -> list[InputSpec]:
         return [spec_of(a) for a in self.example_args]
 
+    @property
+    def input_names(self) -> list[str]:
+        """One name per input: the module's own `input_names` (the Hugging Face wrappers,
+        whose forward takes `*tensors`), else its forward's positional parameters; [] where
+        they do not match the inputs one to one."""
+        names = getattr(self.module, "input_names", None)
+        if names is None:
+            try:
+                parameters = inspect.signature(self.module.forward).parameters.values()
+            except (TypeError, ValueError, AttributeError):
+                return []
+            positional = (
+                inspect.Parameter.POSITIONAL_ONLY,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            )
+            names = [p.name for p in parameters if p.kind in positional]
+        names = list(names)[: len(self.example_args)]
+        return names if len(names) == len(self.example_args) else []
+
 
 @dataclass
 class ModelSource:

@@ -80,8 +80,22 @@ class Artifact:
         device = device or DEFAULT_DEVICE.get(self.target, "local-task")
         return LoadedModule(self, device)
 
-    def run(self, *arrays, function: str | None = None, device: str | None = None) -> list:
-        """Call `function` on NumPy arrays (or torch tensors); returns the model's own outputs
-        as NumPy arrays (outputs that are mutated inputs are dropped: signature.py)."""
+    def run(
+        self, *arrays, function: str | None = None, device: str | None = None, **named
+    ) -> list:
+        """Call `function` on NumPy arrays (or torch tensors), in order or by the input names
+        the signature records (`run(input_ids=ids, attention_mask=mask)`); returns the
+        model's own outputs as NumPy arrays (mutated inputs are dropped: signature.py)."""
+        module = self.module(device)
+        if named:
+            function = function or module.default_function()
+            names = module.signature(function).names
+            if arrays or sorted(named) != sorted(names):
+                raise FrontendError(
+                    f"{function} takes its inputs in order or all by name "
+                    f"({', '.join(names) or 'it records no names'}); got "
+                    f"{len(arrays)} in order and {', '.join(named)} by name"
+                )
+            arrays = tuple(named[n] for n in names)
         arrays = [to_numpy(a) if hasattr(a, "detach") else a for a in arrays]
-        return self.module(device).call(function, arrays)
+        return module.call(function, arrays)

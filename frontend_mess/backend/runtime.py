@@ -4,6 +4,7 @@ signature first (IREE's own error for a wrong shape is an opaque status code).""
 from __future__ import annotations
 
 import functools
+import re
 import signal
 
 import numpy as np
@@ -238,6 +239,39 @@ def check_inputs(signature: Signature, arrays: list[np.ndarray], function: str) 
                 f"input {index} of {function} must be tensor<{expected}>, got {got} "
                 f"(signature: {signature})"
             )
+
+
+_NAMED = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)=(?P<value>.+)$")
+
+
+def place_named_inputs(texts: list[str], signature: Signature, function: str) -> list[str]:
+    """`--input NAME=VALUE`s put in the function's input order by the names its signature
+    records; positional `--input`s are returned as they are. Mixing the two, naming an input
+    twice, an unknown or missing name, or names for a module that records none is one error."""
+    named = {}
+    for text in texts:
+        match = _NAMED.match(text)
+        if match and match["value"] != "random":  # `f32=random` is a scalar, not a name
+            if match["name"] in named:
+                raise FrontendError(f"--input {match['name']}= is given twice")
+            named[match["name"]] = match["value"]
+    if not named:
+        return texts
+    if len(named) != len(texts):
+        raise FrontendError("--input: name every input (NAME=FILE) or none of them")
+    if not signature.names:
+        raise FrontendError(
+            f"{function} records no input names (an .mlir source, or a path that keeps none): "
+            f"give its {len(signature.inputs)} input(s) in order, without NAME="
+        )
+    unknown = [n for n in named if n not in signature.names]
+    missing = [n for n in signature.names if n not in named]
+    if unknown or missing:
+        problem = f"no input {', '.join(unknown)}" if unknown else f"{', '.join(missing)} missing"
+        raise FrontendError(
+            f"--input: {function} has {problem}; its inputs are {', '.join(signature.names)}"
+        )
+    return [named[n] for n in signature.names]
 
 
 def parse_run_input(text: str, rng: np.random.Generator) -> np.ndarray:

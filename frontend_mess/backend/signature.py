@@ -20,6 +20,9 @@ import numpy as np
 
 SIGNATURE_KEY = "frontend_mess.signature"
 USER = "user"
+#: an argument's name, as IREE's own ABI spells it (IREE also writes it into its
+#: `iree.abi.declaration`): `func.func @main(%arg0: tensor<1x8xi64> {iree.abi.name = "input_ids"})`
+NAME_ATTR = "iree.abi.name"
 
 #: element type names (as support/mlir_types.py spells them) -> NumPy dtypes. IREE's runtime
 #: takes and returns ml_dtypes' arrays for bf16 and the f8 types.
@@ -77,9 +80,15 @@ class Signature:
     outputs: tuple[TensorType, ...]
     #: one per output: `user`, or `mutation:NAME`; empty when unknown (all user outputs).
     roles: tuple[str, ...] = field(default=())
+    #: one per input (`input_ids`, `pixel_values`), from the arguments' NAME_ATTR; empty
+    #: when the path recorded none.
+    names: tuple[str, ...] = field(default=())
 
     def __str__(self) -> str:
-        return f"({', '.join(map(str, self.inputs))}) -> ({', '.join(map(str, self.outputs))})"
+        inputs = [str(t) for t in self.inputs]
+        if len(self.names) == len(inputs):
+            inputs = [f"{n}: {t}" for n, t in zip(self.names, inputs, strict=True)]
+        return f"({', '.join(inputs)}) -> ({', '.join(map(str, self.outputs))})"
 
     def user_outputs(self, count: int) -> list[int]:
         """Indices of the model's own outputs among `count` results."""
@@ -98,6 +107,8 @@ class Signature:
         data = {"inputs": tensors(self.inputs), "outputs": tensors(self.outputs)}
         if self.roles:
             data["roles"] = list(self.roles)
+        if self.names:
+            data["names"] = list(self.names)
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -107,7 +118,12 @@ class Signature:
         def tensors(items):
             return tuple(TensorType(tuple(shape), dtype) for shape, dtype in items)
 
-        return cls(tensors(data["inputs"]), tensors(data["outputs"]), tuple(data.get("roles", ())))
+        return cls(
+            tensors(data["inputs"]),
+            tensors(data["outputs"]),
+            tuple(data.get("roles", ())),
+            tuple(data.get("names", ())),
+        )
 
     @classmethod
     def from_declaration(cls, declaration: str) -> Signature:
@@ -184,7 +200,8 @@ def annotate(
             function_roles = tuple((roles or {}).get(name, ()))
             if len(function_roles) != len(outputs):
                 function_roles = ()
-            signature = Signature(_tensor_types(function_type.inputs, ir), outputs, function_roles)
+            inputs = _tensor_types(function_type.inputs, ir)
+            signature = Signature(inputs, outputs, function_roles, _argument_names(op, ir))
             signatures[name] = signature
             entries = {SIGNATURE_KEY: ir.StringAttr.get(signature.to_json())}
             if "iree.reflection" in op.attributes:
@@ -201,6 +218,58 @@ def annotate(
     buffer = io.BytesIO()
     module.operation.write_bytecode(buffer)
     return buffer.getvalue(), signatures
+
+
+def _argument_names(op, ir) -> tuple[str, ...]:
+    """Each argument's NAME_ATTR, or () unless every argument has one."""
+    if "arg_attrs" not in op.attributes:
+        return ()
+    names = []
+    for attrs in ir.ArrayAttr(op.attributes["arg_attrs"]):
+        attrs = ir.DictAttr(attrs)
+        if NAME_ATTR not in attrs:
+            return ()
+        names.append(ir.StringAttr(attrs[NAME_ATTR]).value)
+    return tuple(names)
+
+
+def name_arguments(module, names: dict[str, list[str]]) -> None:
+    """Give each public function's arguments their names (NAME_ATTR), in place: `names` maps
+    a function name to one name per argument (a single entry names a single function
+    whatever it is called, as an ONNX graph's `main_graph`). A function whose argument count
+    differs (an exporter dropped an unused input) is left unnamed rather than misnamed. The
+    module may come from any MLIR build (torch-mlir's, IREE's): its own `ir` is used."""
+    import importlib
+
+    if not names:
+        return
+    ir = importlib.import_module(type(module).__module__)
+    body = module.body if hasattr(module, "body") else module.regions[0].blocks[0]  # a module op
+    functions = [
+        op
+        for op in body.operations
+        if op.operation.name == "func.func" and "sym_visibility" not in op.attributes
+    ]
+    with module.context:
+        for op in functions:
+            symbol = ir.StringAttr(op.attributes["sym_name"]).value
+            given = names.get(symbol)
+            if given is None and len(names) == 1 and len(functions) == 1:
+                given = next(iter(names.values()))
+            count = len(ir.FunctionType(ir.TypeAttr(op.attributes["function_type"]).value).inputs)
+            if not given or len(given) != count:
+                continue
+            existing = (
+                [ir.DictAttr(a) for a in ir.ArrayAttr(op.attributes["arg_attrs"])]
+                if "arg_attrs" in op.attributes
+                else [ir.DictAttr.get({}) for _ in range(count)]
+            )
+            merged = []
+            for attrs, name in zip(existing, given, strict=True):
+                entries = {attrs[i].name: attrs[i].attr for i in range(len(attrs))}
+                entries[NAME_ATTR] = ir.StringAttr.get(name)
+                merged.append(ir.DictAttr.get(entries))
+            op.attributes["arg_attrs"] = ir.ArrayAttr.get(merged)
 
 
 def element_type_name(dtype) -> str:

@@ -344,7 +344,9 @@ class TensorOutputs:
                 return tuple(v for v in values if isinstance(v, torch.Tensor))
 
         Wrapped.__name__ = type(model).__name__
-        return Wrapped().eval()
+        wrapped = Wrapped().eval()
+        wrapped.input_names = list(names)  # forward(*tensors) has none (sources.Function)
+        return wrapped
 
 
 def _accepts(model, name: str) -> bool:

@@ -129,6 +129,11 @@ class CachedStep:
                 return step(token, position, tensors)
 
         made = Prefill() if prefill else DecodeStep()
+        if not prefill:  # optimum's names for the cache inputs
+            made.input_names = ["token", "position"] + [
+                f"past_key_values.{i // 2}.{'value' if i % 2 else 'key'}"
+                for i in range(len(shapes))
+            ]
         type(made).__name__ = type(model).__name__
         return made.eval()
 
