@@ -228,7 +228,6 @@ def to_kind(loaded: Loaded, kind: str, progress: Progress = QUIET) -> ImportedMo
         module = onnx_graph.to_mlir(
             loaded.onnx, kind, importer=importer, name=loaded.name, progress=progress
         )
-        name_arguments(module, loaded.input_names())
         choices = {"onnx importer": importer, **loaded.choices}
         return ImportedModel(loaded.name, kind, module, choices=choices, loaded=loaded)
     programs = export(loaded, progress)
@@ -237,7 +236,6 @@ def to_kind(loaded: Loaded, kind: str, progress: Progress = QUIET) -> ImportedMo
         module = fx.to_mlir(
             loaded.prepared(progress), kind, name=loaded.name, prepared=True, progress=progress
         )
-        name_arguments(module, loaded.input_names())
     return ImportedModel(
         source=loaded.name,
         kind=kind,
@@ -457,9 +455,11 @@ def imported_for_iree(model: ImportedModel, progress: Progress = QUIET) -> IreeI
         roles = loaded.roles() if loaded is not None else {}
         onnx = loaded is not None and loaded.kind == "onnx"
         via = resolve_via(loaded, None) if onnx else f"fx-{model.kind}"
-        return IreeInput(
-            generic_form(model.mlir_module), _INPUT_TYPE_OF_KIND[model.kind], via, roles
-        )
+        module = model.mlir_module
+        if loaded is not None and loaded.input_names():  # named on a copy: the user's stays
+            module = module.operation.clone()
+            name_arguments(module, loaded.input_names())
+        return IreeInput(generic_form(module), _INPUT_TYPE_OF_KIND[model.kind], via, roles)
     if loaded is None:
         raise FrontendError(f"cannot compile a {model.kind!r} module without its source")
     if loaded.kind == "onnx":

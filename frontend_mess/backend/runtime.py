@@ -235,8 +235,9 @@ def check_inputs(signature: Signature, arrays: list[np.ndarray], function: str) 
     for index, (expected, array) in enumerate(zip(signature.inputs, arrays, strict=True)):
         if not expected.accepts(array):
             got = "x".join(map(str, array.shape)) + f"x{element_type_name(array.dtype)}"
+            named = f" ({signature.names[index]})" if signature.names else ""
             raise FrontendError(
-                f"input {index} of {function} must be tensor<{expected}>, got {got} "
+                f"input {index}{named} of {function} must be tensor<{expected}>, got {got} "
                 f"(signature: {signature})"
             )
 

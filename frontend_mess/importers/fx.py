@@ -49,7 +49,7 @@ def dynamic_shapes(
 
     if not dynamic:
         return example_args, None
-    symbols: dict[str, Dim] = {}
+    symbols: dict[tuple[str, int | None], Dim] = {}
     specs: list[dict | None] = [None] * len(example_args)
     args = list(example_args)
     for entry in dynamic:
@@ -60,6 +60,7 @@ def dynamic_shapes(
                     f"{index}, but the model takes {len(args)} tensor input(s)"
                 )
             tensor = args[index]
+            traced_size = tensor.shape[entry.dim] if 0 <= entry.dim < tensor.dim() else None
             if entry.dim >= tensor.dim() or entry.dim < 0:
                 raise FrontendError(
                     f"--dynamic-dim: dynamic dimension {entry.dim} is out of range for input "
@@ -74,11 +75,16 @@ def dynamic_shapes(
                     f"{MIN_DYNAMIC_EXAMPLE_SIZE} because torch.export fixes a size-1 dim"
                 )
             limit = (limits or {}).get((index, entry.dim))
-            if entry.symbol() not in symbols:
-                symbols[entry.symbol()] = (
-                    Dim(entry.symbol(), max=limit) if limit else Dim(entry.symbol())
-                )
-            symbol = symbols[entry.symbol()]
+            # Inputs whose examples agree on the dim share one symbol (a batch); inputs that
+            # differ get their own, or torch.export reports a constraint violation: a decoder
+            # step's one decoder token and the encoder's 8 hidden states under one
+            # `--dynamic-dim 1` (tests/unit/test_hf.py::test_dynamic_dims_verify_at_two_sizes).
+            key = (entry.symbol(), traced_size)
+            if key not in symbols:
+                taken = sum(1 for k in symbols if k[0] == entry.symbol())
+                name = entry.symbol() if not taken else f"{entry.symbol()}_{taken}"
+                symbols[key] = Dim(name, max=limit) if limit else Dim(name)
+            symbol = symbols[key]
             specs[index] = {**(specs[index] or {}), entry.dim: symbol}
     shapes = tuple(specs)
     if _takes_only_varargs(module):

@@ -214,3 +214,30 @@ def test_encoder_decoder_verifies_on_single_function_paths(via):
     report = frontend_mess.verify(f"hf-config:{TINY / 't5.json'}", via=via)
     assert report.ok, report.text()
     assert [c.function for c in report.checks] == ["encoder", "decoder_step"]
+
+
+@pytest.mark.parametrize(("name", "dim"), [("bert", "1"), ("gpt2", "1"), ("t5", "1"), ("vit", "0")])
+def test_dynamic_dims_verify_at_two_sizes(name, dim):
+    """`--dynamic-dim 1` (the sequence of every token input) or `0` (a vision model's batch):
+    the module is traced once with the dim symbolic and verified at two sizes against
+    PyTorch eager. T5's two functions share the symbol."""
+    report = frontend_mess.verify(f"hf-config:{TINY / name}.json", dynamic_dims=[dim])
+    assert report.ok, report.text()
+    sizes = {c.shape for c in report.checks}
+    assert len(sizes) >= 2, sizes  # the output shapes follow the dynamic dim
+    imported = frontend_mess.import_model(
+        f"hf-config:{TINY / name}.json", to="linalg", dynamic_dims=[dim]
+    )
+    assert "?x" in imported.text or "x?" in imported.text
+
+
+def test_a_dynamic_sequence_is_bounded_by_the_position_embeddings():
+    """torch.export needs the bound (the position table has max_position_embeddings rows):
+    the symbol gets it from the config rather than failing on an unbounded guard."""
+    model = frontend_mess.import_model(
+        f"hf-config:{TINY / 'bert.json'}", to="fx", dynamic_dims=["1"]
+    )
+    program = next(iter(model.programs.values()))
+    limit = json.loads((TINY / "bert.json").read_text())["max_position_embeddings"]
+    uppers = [int(r.upper) for r in program.range_constraints.values()]
+    assert limit in uppers, uppers
