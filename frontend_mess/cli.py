@@ -507,7 +507,9 @@ def _add_run(sub) -> None:
         "module records (input_ids=ids.npy): a .npy file, or a random tensor as "
         "1x3x224x224xf32=random or 1x3x224x224:f32 (the --input-shape spelling)",
     )
-    p.add_argument("--output", metavar="FILE.npz", help="save the outputs here")
+    p.add_argument(
+        "--output", metavar="FILE.npz", help="save the outputs here (bf16 ones as f32, exactly)"
+    )
     p.add_argument(
         "--params",
         action="append",
@@ -1453,8 +1455,8 @@ def _run_run(args) -> None:
     import numpy as np
 
     from frontend_mess.backend.artifact import Artifact
-    from frontend_mess.backend.runtime import parse_run_input, place_named_inputs
-    from frontend_mess.backend.signature import element_type_name
+    from frontend_mess.backend.runtime import as_declared, parse_run_input, place_named_inputs
+    from frontend_mess.backend.signature import ELEMENT_TYPES, element_type_name
 
     _check_outputs(args, "--output")
     artifact = Artifact.load(args.module, tuple(args.params))  # the module is checked first
@@ -1468,11 +1470,17 @@ def _run_run(args) -> None:
     rng = np.random.default_rng(args.input_seed)
     texts = place_named_inputs(args.input, signature, function)
     inputs = [parse_run_input(text, rng) for text in texts]
+    if len(inputs) == len(signature.inputs):
+        inputs = [as_declared(a, t) for a, t in zip(inputs, signature.inputs, strict=True)]
     outputs = module.call(function, inputs)
     if args.output:
         from frontend_mess.support.atomic import write_atomically
 
-        arrays = {f"output{i}": o for i, o in enumerate(outputs)}
+        # bf16 as f32 (exact): NumPy's .npz has no bf16 and would keep raw 2-byte records
+        arrays = {
+            f"output{i}": o.astype(np.float32) if o.dtype == ELEMENT_TYPES["bf16"] else o
+            for i, o in enumerate(outputs)
+        }
         write_atomically(args.output, lambda handle: np.savez(handle, **arrays))
     print(f"{function}{signature}", file=args.out)
     dropped = len(signature.roles) - signature.roles.count("user") if signature.roles else 0

@@ -32,6 +32,7 @@ its cause. The `--via` paths:
 
 from __future__ import annotations
 
+import copy
 import io
 import tempfile
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from frontend_mess.sources import (
     Function,
     ModelSource,
     SourceOptions,
+    cast_inputs,
     in_dtype,
     is_onnx,
     resolve,
@@ -135,6 +137,8 @@ def _from_module(module, example_args, options: SourceOptions, func_name: str) -
     if example_args is None and not options.input_specs:
         raise FrontendError(f"{name} needs example_args or input_shapes to be traced")
     args = tuple(example_args) if example_args is not None else random_inputs(options.input_specs)
+    if options.dtype != DEFAULT_MODEL_DTYPE:  # cast a copy: the caller's module stays as it is
+        module = copy.deepcopy(module)
     return in_dtype(ModelSource(name, {func_name: Function(module.eval(), args)}), options.dtype)
 
 
@@ -182,8 +186,8 @@ def load(
         return Loaded(source, options, onnx=model, choices=_onnx_choices(model))
     with progress.step(f"loading {source}"):
         resolved = resolve(source, options)
-    if example_args is not None:
-        resolved.main.example_args = tuple(example_args)
+    if example_args is not None:  # the caller's, in the --dtype the module now computes in
+        resolved.main.example_args = cast_inputs(tuple(example_args), options.dtype)
     if len(resolved.functions) == 1 and func_name != "main":
         resolved.functions = {func_name: resolved.main}
     return Loaded(resolved.name, options, torch=resolved, choices=dict(resolved.choices))

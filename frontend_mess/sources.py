@@ -88,6 +88,10 @@ class Function:
         """One name per input: the module's own `input_names` (the Hugging Face wrappers,
         whose forward takes `*tensors`), else its forward's positional parameters; [] where
         they do not match the inputs one to one."""
+        import torch
+
+        if not all(isinstance(a, torch.Tensor) for a in self.example_args):
+            return []  # torch.export flattens tuples and drops the rest: no one-to-one names
         names = getattr(self.module, "input_names", None)
         if names is None:
             try:
@@ -202,7 +206,7 @@ def _resolve_hf(source: str, options: SourceOptions) -> ModelSource:
             source, task=options.task, attention=options.attention, seed=options.seed
         )
     if options.dtype != DEFAULT_MODEL_DTYPE:  # before the example cache is computed from it
-        model.to(InputSpec((), options.dtype).torch_dtype)
+        model.to(torch_dtype(options.dtype))
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if not isinstance(limit, int) or limit <= 0:  # XLNet says -1: no limit
         limit = None
@@ -258,17 +262,29 @@ def in_dtype(model: ModelSource, dtype: str) -> ModelSource:
     in it, as `model.to(dtype)` would run in PyTorch; integer inputs (token ids, masks) stay."""
     if dtype == DEFAULT_MODEL_DTYPE:
         return model
-    import torch
-
-    target = getattr(torch, DTYPES[dtype])
     for function in model.functions.values():
-        function.module.to(target)
-        function.example_args = tuple(
-            arg.to(target) if isinstance(arg, torch.Tensor) and arg.is_floating_point() else arg
-            for arg in function.example_args
-        )
+        function.module.to(torch_dtype(dtype))
+        function.example_args = cast_inputs(function.example_args, dtype)
     model.choices["dtype"] = f"{dtype} weights, inputs and compute (--dtype)"
     return model
+
+
+def torch_dtype(dtype: str):  # -> torch.dtype, without importing torch at module load
+    import torch
+
+    return getattr(torch, DTYPES[dtype])
+
+
+def cast_inputs(args: tuple, dtype: str) -> tuple:
+    """Floating-point tensors cast to `dtype`; integer tensors and other values as they are."""
+    import torch
+
+    if dtype == DEFAULT_MODEL_DTYPE:
+        return tuple(args)
+    return tuple(
+        a.to(torch_dtype(dtype)) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+        for a in args
+    )
 
 
 def _resolve(source: str, options: SourceOptions) -> ModelSource:

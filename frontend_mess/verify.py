@@ -12,8 +12,6 @@ import numpy as np
 
 from frontend_mess.defaults import (
     MIN_DYNAMIC_EXAMPLE_SIZE,
-    VERIFY_ATOL,
-    VERIFY_RTOL,
     VERIFY_SEED,
     VERIFY_TOLERANCES,
 )
@@ -311,14 +309,15 @@ def verify_artifact(
     artifact,
     *,
     seed: int = VERIFY_SEED,
-    rtol: float = VERIFY_RTOL,
-    atol: float = VERIFY_ATOL,
+    rtol: float | None = None,
+    atol: float | None = None,
     device: str | None = None,
     progress: Progress = QUIET,
 ) -> VerifyReport:
     """The run and compare stages for a source the pipeline loaded (pipeline.Loaded) and
-    compiled into `artifact`."""
+    compiled into `artifact`; `rtol`/`atol` default to the --dtype's (VERIFY_TOLERANCES)."""
     _check_comparable(loaded)
+    rtol, atol = tolerances(loaded.options.dtype, rtol, atol)
     via = artifact.via or "?"
     module = artifact.module(device)
     if loaded.kind == "onnx":
@@ -344,8 +343,8 @@ def verify(
     *,
     via: str | None = None,
     seed: int = VERIFY_SEED,
-    rtol: float = VERIFY_RTOL,
-    atol: float = VERIFY_ATOL,
+    rtol: float | None = None,
+    atol: float | None = None,
     device: str | None = None,
     keep_diagnostics=None,
     options=None,

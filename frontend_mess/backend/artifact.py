@@ -81,7 +81,11 @@ class Artifact:
         return LoadedModule(self, device)
 
     def run(
-        self, *arrays, function: str | None = None, device: str | None = None, **named
+        self,
+        *arrays: object,
+        function: str | None = None,
+        device: str | None = None,
+        **named: object,
     ) -> list:
         """Call `function` on NumPy arrays (or torch tensors), in order or by the input names
         the signature records (`run(input_ids=ids, attention_mask=mask)`); returns the

@@ -4,12 +4,12 @@ signature first (IREE's own error for a wrong shape is an opaque status code).""
 from __future__ import annotations
 
 import functools
-import re
 import signal
 
 import numpy as np
 
 from frontend_mess.backend.signature import (
+    ELEMENT_TYPES,
     Signature,
     TensorType,
     element_type_name,
@@ -242,20 +242,20 @@ def check_inputs(signature: Signature, arrays: list[np.ndarray], function: str) 
             )
 
 
-_NAMED = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)=(?P<value>.+)$")
-
-
 def place_named_inputs(texts: list[str], signature: Signature, function: str) -> list[str]:
     """`--input NAME=VALUE`s put in the function's input order by the names its signature
     records; positional `--input`s are returned as they are. Mixing the two, naming an input
     twice, an unknown or missing name, or names for a module that records none is one error."""
     named = {}
     for text in texts:
-        match = _NAMED.match(text)
-        if match and match["value"] != "random":  # `f32=random` is a scalar, not a name
-            if match["name"] in named:
-                raise FrontendError(f"--input {match['name']}= is given twice")
-            named[match["name"]] = match["value"]
+        name, sep, value = text.partition("=")
+        # NAME=... where NAME is one of the module's inputs (ONNX's `input:0` too), or any
+        # prefix that is not a shape: `1x3xf32=random` and the scalar `f32=random` are shapes
+        is_shape = name[:1].isdigit() or (value == "random" and name in ELEMENT_TYPES)
+        if sep and value and (name in signature.names or not is_shape):
+            if name in named:
+                raise FrontendError(f"--input {name}= is given twice")
+            named[name] = value
     if not named:
         return texts
     if len(named) != len(texts):
@@ -273,6 +273,14 @@ def place_named_inputs(texts: list[str], signature: Signature, function: str) ->
             f"--input: {function} has {problem}; its inputs are {', '.join(signature.names)}"
         )
     return [named[n] for n in signature.names]
+
+
+def as_declared(array: np.ndarray, expected: TensorType) -> np.ndarray:
+    """A bf16 `.npy` as the bf16 array it holds: NumPy writes ml_dtypes' bfloat16 as raw
+    2-byte records (`|V2`, ml_dtypes #41), so the signature's type says how to read them."""
+    if expected.dtype == "bf16" and array.dtype.kind == "V" and array.dtype.itemsize == 2:
+        return array.view(ELEMENT_TYPES["bf16"])
+    return array
 
 
 def parse_run_input(text: str, rng: np.random.Generator) -> np.ndarray:

@@ -233,7 +233,7 @@ def _argument_names(op, ir) -> tuple[str, ...]:
     return tuple(names)
 
 
-def name_arguments(module, names: dict[str, list[str]]) -> None:
+def name_arguments(module: object, names: dict[str, list[str]]) -> None:
     """Give each public function's arguments their names (NAME_ATTR), in place: `names` maps
     a function name to one name per argument (a single entry names a single function
     whatever it is called, as an ONNX graph's `main_graph`). A function whose argument count

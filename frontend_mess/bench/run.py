@@ -20,8 +20,6 @@ from frontend_mess.defaults import (
     BENCH_COLD_RUNS,
     BENCH_ROUNDS,
     BENCH_RUNTIMES,
-    VERIFY_ATOL,
-    VERIFY_RTOL,
     VERIFY_SEED,
 )
 from frontend_mess.support.arrays import to_numpy
@@ -118,10 +116,14 @@ def _onnx_inputs(model, name: str, seed: int) -> list[np.ndarray]:
     return arrays
 
 
-def _check(prepared: rts.Prepared, reference: list[np.ndarray], row: Row) -> None:
-    """Compare one call's outputs with the reference's; a runtime that fails when called
-    gets its error in the row (and is not timed)."""
-    from frontend_mess.verify import allowed_error, compare
+def _check(
+    prepared: rts.Prepared, reference: list[np.ndarray], row: Row, dtype: str = "f32"
+) -> None:
+    """Compare one call's outputs with the reference's (verify's tolerance for the model's
+    --dtype); a runtime that fails when called gets its error in the row (and is not timed)."""
+    from frontend_mess.verify import allowed_error, compare, tolerances
+
+    rtol, atol = tolerances(dtype, None, None)
 
     try:
         got = prepared.call()
@@ -134,12 +136,12 @@ def _check(prepared: rts.Prepared, reference: list[np.ndarray], row: Row) -> Non
         row.error = f"returned {len(got)} outputs, the reference {len(reference)}"
         return
     checks = [
-        compare(row.runtime, i, np.asarray(g), np.asarray(e), VERIFY_RTOL, VERIFY_ATOL)
+        compare(row.runtime, i, np.asarray(g), np.asarray(e), rtol, atol)
         for i, (g, e) in enumerate(zip(got, reference, strict=True))
     ]
     row.numerics_ok = all(c.ok for c in checks)
     row.error_ratio = max(
-        (c.max_abs / allowed_error(c.peak, VERIFY_RTOL, VERIFY_ATOL) for c in checks),
+        (c.max_abs / allowed_error(c.peak, rtol, atol) for c in checks),
         default=0.0,
     )
 
@@ -329,7 +331,7 @@ def bench(
                 f"{type(exc).__name__}: {first_lines(exc, 1)}"
             ) from exc
         for name, p in prepared.items():
-            _check(p, expected, report.row(name))
+            _check(p, expected, report.row(name), options.dtype)
         timed = {n: p for n, p in prepared.items() if report.row(n).error is None}
         with progress.step(f"timing {', '.join(timed)}: {rounds} rounds, taking turns"):
             timings = take_turns({n: p.call for n, p in timed.items()}, rounds=rounds)

@@ -376,7 +376,7 @@ def functions(
     generator = torch.Generator().manual_seed(EXAMPLE_INPUT_SEED)
     fixed = {"use_cache": False} if _accepts(model, "use_cache") else {}
     fixed["return_dict"] = True
-    if _accepts(model, "input_features") and getattr(config, "is_encoder_decoder", False):
+    if _is_whisper_like(model):
         return _speech_encoder_decoder(model, generator, fixed)
     if _accepts(model, "input_features") or _accepts(model, "input_values"):
         raise FrontendError(
@@ -409,6 +409,19 @@ def _encoder_decoder(model, ids, mask, fixed) -> dict:
         model.get_encoder(), ["input_ids", "attention_mask"], return_dict=True
     )
     return _with_decoder_step(model, encoder, (ids, mask), fixed, masked=True)
+
+
+def _is_whisper_like(model) -> bool:
+    """An encoder-decoder over log-mel `input_features` laid out as Whisper's (batch x
+    num_mel_bins x 2*max_source_positions). Speech2Text (frames x features) and
+    SeamlessM4T take other layouts and are refused with the other audio models."""
+    config = model.config
+    return (
+        _accepts(model, "input_features")
+        and getattr(config, "is_encoder_decoder", False)
+        and isinstance(getattr(config, "num_mel_bins", None), int)
+        and isinstance(getattr(config, "max_source_positions", None), int)
+    )
 
 
 def _speech_encoder_decoder(model, generator, fixed) -> dict:

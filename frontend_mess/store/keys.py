@@ -27,6 +27,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "importers/*.py",
         "support/mlir_types.py",
         "backend/params.py",
+        "backend/signature.py",  # name_arguments: the input names written into the IR
         "analysis/strip.py",
     ),
     "compile": (
@@ -47,6 +48,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
         "backend/signature.py",
         "backend/params.py",
         "backend/artifact.py",
+        "support/arrays.py",
     ),
     "analyze": ("api.py", "analysis/*.py", "analysis/templates/*"),
     "tune": ("bench/tune.py", "bench/timing.py", "bench/runtimes.py", "bench/run.py"),

@@ -7,11 +7,16 @@ crosses as a view of its 16-bit words, with no rounding on the way.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import ml_dtypes
 import numpy as np
 
+if TYPE_CHECKING:
+    import torch
 
-def to_numpy(tensor) -> np.ndarray:
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     """A NumPy array of a CPU tensor's values (a copy-free view where NumPy allows it)."""
     import torch
 
@@ -21,7 +26,7 @@ def to_numpy(tensor) -> np.ndarray:
     return tensor.numpy()
 
 
-def to_torch(array: np.ndarray):
+def to_torch(array: np.ndarray) -> torch.Tensor:
     """A tensor of an array's values (bf16 arrays as bfloat16 tensors)."""
     import torch
 

@@ -65,7 +65,9 @@ def test_verify_tolerance_follows_the_dtype_unless_given():
     assert tolerances("bf16", None, None) == VERIFY_TOLERANCES["bf16"]
     assert tolerances("f16", 1e-5, None) == (1e-5, VERIFY_TOLERANCES["f16"][1])
     # looser for narrower types: bf16 keeps fewer significant bits than f16, f16 than f32
-    assert VERIFY_TOLERANCES["f32"] < VERIFY_TOLERANCES["f16"] < VERIFY_TOLERANCES["bf16"]
+    for which in (0, 1):  # rtol, then atol
+        f32, f16, bf16 = (VERIFY_TOLERANCES[d][which] for d in ("f32", "f16", "bf16"))
+        assert f32 < f16 < bf16
 
 
 def test_unknown_dtype_is_one_clear_error():
@@ -192,3 +194,36 @@ def test_turbine_with_bf16_is_one_line_before_export():
     loaded = load(str(MLP), make_options(dtype="bf16"))
     with pytest.raises(ExportError, match="iree-turbine #1127"):
         compile_loaded(loaded, target_spec("llvm-cpu"), via="turbine")
+
+
+def test_a_bf16_npy_file_is_read_as_bf16(tmp_path):
+    """NumPy saves ml_dtypes' bfloat16 as raw 2-byte records (`|V2`); `run` reads them back
+    as the bf16 the signature declares, bits unchanged."""
+    from frontend_mess.backend.runtime import as_declared, read_npy
+    from frontend_mess.backend.signature import TensorType
+
+    values = np.array([1.5, -2.0, 3.25], dtype=ml_dtypes.bfloat16)
+    path = tmp_path / "x.npy"
+    np.save(path, values)
+    raw = read_npy(str(path))
+    assert raw.dtype.kind == "V"  # what NumPy gives back on its own
+    read = as_declared(raw, TensorType((3,), "bf16"))
+    assert read.dtype == ml_dtypes.bfloat16 and np.array_equal(read, values)
+    assert as_declared(raw, TensorType((3,), "f16")) is raw  # only where bf16 is declared
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+def test_greedy_generation_in_the_dtype_equals_transformers(dtype):
+    """`generate --check --dtype`: the compiled prefill and decode_step in the dtype give the
+    same 8 greedy tokens as transformers' generate on the same cast model, and the logits at
+    each step are within the dtype's tolerance."""
+    done = subprocess.run(
+        [sys.executable, "-m", "frontend_mess", "generate", f"hf-config:{CONFIGS / 'llama'}.json",
+         "--prompt-ids", "3,17,5", "--max-new-tokens", "8", "--check", "--dtype", dtype, "-q"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    tokens, verdict = done.stdout.strip().splitlines()
+    assert len(tokens.split(",")) == 8
+    assert "8 tokens equal transformers' generate" in verdict

@@ -86,6 +86,9 @@ def test_named_run_inputs_are_placed_by_the_signature():
     assert place_named_inputs(texts, signature, "main") == ["1x8xi64=random", "mask.npy"]
     positional = ["ids.npy", "1x8xi64=random", "f32=random"]
     assert place_named_inputs(positional, signature, "main") == positional
+    onnx_style = _signature(("input:0", "mask/1"))  # TensorFlow-converted ONNX names
+    texts = ["mask/1=m.npy", "input:0=i.npy"]
+    assert place_named_inputs(texts, onnx_style, "main") == ["i.npy", "m.npy"]
 
 
 @pytest.mark.parametrize(
