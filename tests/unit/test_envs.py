@@ -83,6 +83,7 @@ def _committed_variant_slice(name: str, count: int = 3) -> list[dict]:
 
     paths = sorted((ROOT / "reports" / "drift" / name).glob("matrix-*.jsonl"))
     records = sorted((r for p in paths for r in read_results(p)), key=cell_key)
+    assert records, f"no committed {name} drift records"
     quick = [
         r
         for r in records
@@ -97,8 +98,11 @@ def _committed_variant_slice(name: str, count: int = 3) -> list[dict]:
 @needs_iree_prev
 def test_a_slice_of_the_committed_variant_run_ends_the_same(tmp_path):
     """Rerunning a variant's slice gives the committed statuses and error classes."""
+    from frontend_mess.backend.targets import host_isa
+
     chosen = _committed_variant_slice("iree-prev")
-    assert chosen, "no committed iree-prev drift records"
+    if not chosen:  # a verdict may depend on the vector width (notes/matrix.md: host_isa)
+        pytest.skip(f"no committed iree-prev drift record is from a {host_isa()} host")
     fields = ("suite", "source", "path", "target", "compile_only")
     (tmp_path / "cells.json").write_text(json.dumps([{k: r[k] for k in fields} for r in chosen]))
     code = (

@@ -97,7 +97,7 @@ def test_compile_api_artifact(tmp_path):
     loaded = frontend_mess.Artifact.load(saved)
     x = np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32)
     np.testing.assert_array_equal(loaded.run(x)[0], artifact.run(x)[0])
-    assert str(loaded.module().signature("main")) == "(8x16xf32) -> (8x4xf32)"
+    assert str(loaded.module().signature("main")) == "(x: 8x16xf32) -> (8x4xf32)"  # forward(x)
 
 
 def test_run_checks_inputs():

@@ -180,7 +180,7 @@ def test_torch_source_through_the_dynamo_onnx_exporter():
 
 def test_hf_tiny_suite_reads_the_packaged_configs():
     todo = cells(["hf-tiny"], ["fx-torch"], ["llvm-cpu"])
-    assert len(todo) == len(list(TINY.glob("*.json"))) == 25
+    assert len(todo) == len(list(TINY.glob("*.json"))) == 26
     assert all(c["source"].startswith("hf-config:hf-tiny/") for c in todo)
 
 
