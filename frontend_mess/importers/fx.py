@@ -87,18 +87,24 @@ def dynamic_shapes(
             symbol = symbols[key]
             specs[index] = {**(specs[index] or {}), entry.dim: symbol}
     shapes = tuple(specs)
-    if _takes_only_varargs(module):
+    named = _positional_before_varargs(module)
+    if named is not None:
         # torch.export matches `dynamic_shapes` to the signature: a `forward(*tensors)` (the
-        # Hugging Face wrapper, importers/hf.py) has one parameter, the tuple of all inputs.
-        shapes = (shapes,)
+        # Hugging Face wrapper, importers/hf.py) has one parameter, the tuple of all inputs;
+        # `forward(token, position, *cache)` (hf_generation's decode step) has three.
+        shapes = (*shapes[:named], tuple(shapes[named:]))
     return tuple(args), shapes
 
 
-def _takes_only_varargs(module) -> bool:
+def _positional_before_varargs(module) -> int | None:
+    """How many positional parameters `forward` has before its `*args`; None without one."""
     import inspect
 
     parameters = list(inspect.signature(module.forward).parameters.values())
-    return len(parameters) == 1 and parameters[0].kind is inspect.Parameter.VAR_POSITIONAL
+    kinds = [p.kind for p in parameters]
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        return None
+    return kinds.index(inspect.Parameter.VAR_POSITIONAL)
 
 
 #: `--export`: auto tries non-strict (torch-mlir's default) first, then strict (TorchDynamo,

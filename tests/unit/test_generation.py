@@ -169,3 +169,21 @@ def test_the_hf_generate_suite_is_the_decoders_and_xlnet():
 
     names = [s.rsplit("/", 1)[-1].removesuffix(".json") for s in suite_sources("hf-generate")]
     assert names == sorted([*DECODERS, "xlnet"])
+
+
+@pytest.mark.slow
+def test_a_dynamic_prompt_length_verifies_and_decodes():
+    """`--dynamic-dim 0:1`: prefill takes a prompt of any length (and decode_step several new
+    tokens at once) up to the cache; checked at two lengths, then greedy decoding as
+    transformers' generate. decode_step's `forward(token, position, *cache)` needs
+    dynamic_shapes shaped as its signature (fx.dynamic_shapes)."""
+    import frontend_mess
+
+    source = f"hf-config:{CONFIGS / 'llama'}.json"
+    task = "text-generation-with-past"
+    report = frontend_mess.verify(source, task=task, dynamic_dims=["0:1"])
+    assert report.ok, report.text()
+    prefill = {c.shape for c in report.checks if c.function.startswith("prefill ") and c.index == 0}
+    assert prefill == {(1, 8, 128), (1, 9, 128)}
+    model = frontend_mess.import_model(source, to="torch", task=task, dynamic_dims=["0:1"])
+    assert "func.func @prefill(%arg0: !torch.vtensor<[1,?],si64>)" in model.text
