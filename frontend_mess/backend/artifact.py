@@ -85,12 +85,16 @@ class Artifact:
         *arrays: object,
         function: str | None = None,
         device: str | None = None,
+        inputs: dict[str, object] | None = None,
         **named: object,
     ) -> list:
         """Call `function` on NumPy arrays (or torch tensors), in order or by the input names
-        the signature records (`run(input_ids=ids, attention_mask=mask)`); returns the
-        model's own outputs as NumPy arrays (mutated inputs are dropped: signature.py)."""
+        the signature records (`run(input_ids=ids, attention_mask=mask)`, or `inputs={...}`
+        for names that are not Python identifiers or clash with `function`/`device`);
+        returns the model's own outputs as NumPy arrays (mutated inputs are dropped:
+        signature.py)."""
         module = self.module(device)
+        named = {**(inputs or {}), **named}
         if named:
             function = function or module.default_function()
             names = module.signature(function).names

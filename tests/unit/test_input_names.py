@@ -142,6 +142,11 @@ def test_vision_cache_and_onnx_file_names():
     assert decoder["decode_step"][:4] == (
         "token", "position", "past_key_values.0.key", "past_key_values.0.value"
     )  # fmt: skip
+    merged = names(f"hf-config:{CONFIGS / 't5'}.json", via="onnx")  # two graphs, one module
+    assert merged == {
+        "encoder": ("input_ids", "attention_mask"),
+        "decoder_step": ("decoder_input_ids", "encoder_hidden_states", "attention_mask"),
+    }
     data = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
     assert names(str(data / "light_squeezenet.onnx")) == {"squeezenet_old": ("data_0",)}
 
@@ -165,6 +170,7 @@ def test_run_by_name_equals_run_in_order(tmp_path):
     assert not np.array_equal(in_order, artifact.run(y, x)[0])
     with pytest.raises(FrontendError, match="in order or all by name"):
         artifact.run(x, **{names[1]: y})
+    assert np.array_equal(artifact.run(inputs={names[0]: x, names[1]: y})[0], in_order)
 
     path = tmp_path / "m.vmfb"
     artifact.save(path)
