@@ -460,9 +460,10 @@ def imported_for_iree(model: ImportedModel, progress: Progress = QUIET) -> IreeI
         onnx = loaded is not None and loaded.kind == "onnx"
         via = resolve_via(loaded, None) if onnx else f"fx-{model.kind}"
         module = model.mlir_module
-        if loaded is not None and loaded.input_names():  # named on a copy: the user's stays
+        names = loaded.input_names() if loaded is not None else {}
+        if names:  # named on a copy: the user's module stays as it is
             module = module.operation.clone()
-            name_arguments(module, loaded.input_names())
+            name_arguments(module, names)
         return IreeInput(generic_form(module), _INPUT_TYPE_OF_KIND[model.kind], via, roles)
     if loaded is None:
         raise FrontendError(f"cannot compile a {model.kind!r} module without its source")

@@ -96,14 +96,14 @@ class Artifact:
         module = self.module(device)
         named = {**(inputs or {}), **named}
         if named:
+            from frontend_mess.backend.runtime import in_signature_order
+
             function = function or module.default_function()
-            names = module.signature(function).names
-            if arrays or sorted(named) != sorted(names):
+            if arrays:
                 raise FrontendError(
-                    f"{function} takes its inputs in order or all by name "
-                    f"({', '.join(names) or 'it records no names'}); got "
+                    f"{function} takes its inputs in order or all by name; got "
                     f"{len(arrays)} in order and {', '.join(named)} by name"
                 )
-            arrays = tuple(named[n] for n in names)
+            arrays = in_signature_order(named, module.signature(function), function)
         arrays = [to_numpy(a) if hasattr(a, "detach") else a for a in arrays]
         return module.call(function, arrays)

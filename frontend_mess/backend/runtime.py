@@ -260,6 +260,13 @@ def place_named_inputs(texts: list[str], signature: Signature, function: str) ->
         return texts
     if len(named) != len(texts):
         raise FrontendError("--input: name every input (NAME=FILE) or none of them")
+    return in_signature_order(named, signature, function)
+
+
+def in_signature_order(named: dict, signature: Signature, function: str) -> list:
+    """Inputs given by name, in the order of the names the function's signature records; a
+    module that records none, an unknown or a missing name is one error (`run --input
+    NAME=...` and `Artifact.run(name=...)` alike)."""
     if not signature.names:
         raise FrontendError(
             f"{function} records no input names (an .mlir source, or a path that keeps none): "

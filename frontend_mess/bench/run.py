@@ -20,6 +20,7 @@ from frontend_mess.defaults import (
     BENCH_COLD_RUNS,
     BENCH_ROUNDS,
     BENCH_RUNTIMES,
+    DEFAULT_MODEL_DTYPE,
     VERIFY_SEED,
 )
 from frontend_mess.support.arrays import to_numpy
@@ -117,7 +118,10 @@ def _onnx_inputs(model, name: str, seed: int) -> list[np.ndarray]:
 
 
 def _check(
-    prepared: rts.Prepared, reference: list[np.ndarray], row: Row, dtype: str = "f32"
+    prepared: rts.Prepared,
+    reference: list[np.ndarray],
+    row: Row,
+    dtype: str = DEFAULT_MODEL_DTYPE,
 ) -> None:
     """Compare one call's outputs with the reference's (verify's tolerance for the model's
     --dtype); a runtime that fails when called gets its error in the row (and is not timed)."""

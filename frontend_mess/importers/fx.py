@@ -49,7 +49,7 @@ def dynamic_shapes(
 
     if not dynamic:
         return example_args, None
-    symbols: dict[tuple[str, int | None], Dim] = {}
+    symbols: dict[tuple[str, int], Dim] = {}
     specs: list[dict | None] = [None] * len(example_args)
     args = list(example_args)
     for entry in dynamic:
@@ -60,13 +60,13 @@ def dynamic_shapes(
                     f"{index}, but the model takes {len(args)} tensor input(s)"
                 )
             tensor = args[index]
-            traced_size = tensor.shape[entry.dim] if 0 <= entry.dim < tensor.dim() else None
             if entry.dim >= tensor.dim() or entry.dim < 0:
                 raise FrontendError(
                     f"--dynamic-dim: dynamic dimension {entry.dim} is out of range for input "
                     f"{index} of shape {tuple(tensor.shape)} (0 to {tensor.dim() - 1})"
                 )
-            if tensor.shape[entry.dim] < MIN_DYNAMIC_EXAMPLE_SIZE:
+            traced_size = tensor.shape[entry.dim]  # before widening: what inputs share
+            if traced_size < MIN_DYNAMIC_EXAMPLE_SIZE:
                 repeats = [1] * tensor.dim()
                 repeats[entry.dim] = MIN_DYNAMIC_EXAMPLE_SIZE
                 args[index] = tensor.repeat(*repeats)

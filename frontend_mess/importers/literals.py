@@ -60,7 +60,8 @@ def fast_literal_hooks(fx_importer: ModuleType, ir: ModuleType):
         bf16-to-f32 emulation on CPU (ConvertBf16ArithToF32Pass) cannot convert a resource
         constant that lands inside a dispatch and fails with "'arith.constant' op failed to
         verify that all of {value, result} have same type" (the class of iree #11367;
-        tests/unit/test_dtypes.py::test_bf16_weights_compile_for_llvm_cpu)."""
+        tests/unit/test_dtypes.py::test_iree_cannot_emulate_a_bf16_resource_constant and
+        ::test_bf16_weights_import_as_plain_dense_attributes)."""
         cc = getattr(gni, "_cc", None)
         if cc is None:  # the importer changed its internals: use its own path
             return None
