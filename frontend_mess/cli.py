@@ -248,8 +248,8 @@ def _add_source_options(p) -> None:
         "--dtype",
         choices=MODEL_DTYPES,
         default=DEFAULT_MODEL_DTYPE,
-        help="element type of a PyTorch source's weights, floating-point inputs and compute "
-        "(default: %(default)s)",
+        help="element type of the model's weights, floating-point inputs and compute: a "
+        "PyTorch source is cast, an ONNX file's float32 tensors retyped (default: %(default)s)",
     )
     p.add_argument(
         "--seed",

@@ -200,7 +200,8 @@ VERIFY_RTOL = 1e-3
 VERIFY_ATOL = 1e-4
 
 # `--dtype`: the element type a PyTorch source's weights and floating-point inputs are cast to
-# before tracing (sources.in_dtype), so the module computes in it. f32 is what every other
+# before tracing (sources.in_dtype), or an ONNX file's float32 tensors retyped to
+# (importers/onnx_dtype.py), so the module computes in it. f32 is what every other
 # default here was measured with.
 MODEL_DTYPES: tuple[str, ...] = ("f32", "f16", "bf16")
 DEFAULT_MODEL_DTYPE = "f32"

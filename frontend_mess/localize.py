@@ -177,10 +177,17 @@ def _onnx_ops(loaded, spec, via: str, seed: int, progress: Progress):
     from frontend_mess.verify import check_verifiable
 
     check_verifiable(loaded)
+    from frontend_mess.defaults import DEFAULT_MODEL_DTYPE
+    from frontend_mess.importers import onnx_dtype
+
     with progress.step("making every intermediate value an output"):
         exposed, probes = exposed_onnx(loaded.onnx)
+    # under --dtype, onnxruntime runs the float32 reference of the retyped graph, as verify
+    # does (pipeline.Loaded.onnx_reference), on the compiled side's rounded inputs
+    retyped = loaded.options.dtype != DEFAULT_MODEL_DTYPE
+    reference = onnx_dtype.reference(exposed) if retyped else exposed
     session = onnxruntime.InferenceSession(
-        exposed.SerializeToString(), providers=["CPUExecutionProvider"]
+        reference.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     rng = np.random.default_rng(seed)
     from frontend_mess.backend.signature import TensorType, element_type_name
@@ -195,9 +202,11 @@ def _onnx_ops(loaded, spec, via: str, seed: int, progress: Progress):
         dtype = np.dtype(_ORT_TYPES[graph_input.type])
         kind = TensorType(tuple(graph_input.shape), element_type_name(dtype))
         feeds[graph_input.name] = kind.random(rng)
+    arrays = onnx_dtype.as_inputs_of(exposed, list(feeds.values()))  # rounded to the dtype
+    feeds = dict(zip(feeds, onnx_dtype.as_inputs_of(reference, arrays), strict=True))
     names = [o.name for o in session.get_outputs()]
     expected = dict(zip(names, session.run(None, feeds), strict=True))
-    got_list = _compiled_call(exposed, spec, via, list(feeds.values()), progress)
+    got_list = _compiled_call(exposed, spec, via, arrays, progress)
     got = dict(zip([o.name for o in exposed.graph.output], got_list, strict=True))
     for index, node, name in probes:
         op = OpCheck(index, node.op_type, node.name or f"node {index}", name, None)

@@ -51,7 +51,7 @@ from frontend_mess.defaults import (
     VIAS,
 )
 from frontend_mess.imported import ImportedModel
-from frontend_mess.importers import fx, onnx_graph
+from frontend_mess.importers import fx, onnx_dtype, onnx_graph
 from frontend_mess.shapes import random_inputs
 from frontend_mess.sources import (
     Function,
@@ -127,6 +127,14 @@ class Loaded:
             return {}
         return {n: f.input_names for n, f in self.torch.functions.items() if f.input_names}
 
+    def onnx_reference(self):
+        """The ONNX model onnxruntime runs beside the compiled one: the prepared model, or
+        under `--dtype f16|bf16` that model's retyped tensors back in float32 (onnx_dtype.py:
+        onnxruntime's CPU kernels are mostly float32, and the rounding stays)."""
+        if self.options.dtype == DEFAULT_MODEL_DTYPE:
+            return self.onnx
+        return onnx_dtype.reference(self.onnx)
+
     def roles(self) -> dict[str, list[str]]:
         """Function name -> the role of each output (fx.output_roles), once exported."""
         return {name: fx.output_roles(p) for name, p in self.prepared().items()}
@@ -145,10 +153,18 @@ def _from_module(module, example_args, options: SourceOptions, func_name: str) -
 def _check_dtype_applies(options: SourceOptions, what: str) -> None:
     if options.dtype != DEFAULT_MODEL_DTYPE:
         raise FrontendError(
-            f"--dtype {options.dtype} applies to PyTorch sources (torchvision, model.py, hf:); "
-            f"{what} keeps the element types written in it: convert the file itself, or import "
-            f"the model from its PyTorch source with --dtype"
+            f"--dtype {options.dtype} applies to models (PyTorch sources and ONNX files); "
+            f"{what} keeps the element types written in it: import the model it came from "
+            f"with --dtype"
         )
+
+
+def _onnx_in_dtype(model, options: SourceOptions, progress: Progress):
+    """A prepared ONNX model computing in --dtype (onnx_dtype.py), its types re-inferred."""
+    if options.dtype == DEFAULT_MODEL_DTYPE:
+        return model
+    with progress.step(f"converting the model to {options.dtype}"):
+        return onnx_graph.infer_shapes(onnx_dtype.convert(model, options.dtype), progress)
 
 
 def load(
@@ -164,9 +180,9 @@ def load(
     options = options or SourceOptions()
     if not isinstance(source, str | Path):
         if type(source).__name__ == "ModelProto":
-            _check_dtype_applies(options, "an ONNX model")
             with progress.step("preparing the ONNX model"):
                 model = onnx_graph.prepare(source, options.input_specs, progress)
+            model = _onnx_in_dtype(model, options, progress)
             name = model.graph.name or "model"
             return Loaded(name, options, onnx=model, choices=_onnx_choices(model))
         return Loaded(
@@ -180,9 +196,9 @@ def load(
         _check_dtype_applies(options, source)
         return Loaded(source, options, mlir_path=source)
     if is_onnx(source):
-        _check_dtype_applies(options, source)
         with progress.step(f"loading {source}"):
             model = onnx_graph.load(source, options.input_specs, progress)
+        model = _onnx_in_dtype(model, options, progress)
         return Loaded(source, options, onnx=model, choices=_onnx_choices(model))
     with progress.step(f"loading {source}"):
         resolved = resolve(source, options)

@@ -257,8 +257,12 @@ def onnx_dynamic_inputs(model) -> list[str]:
 
 def onnx_checks(model, module, *, seed: int, rtol: float, atol: float) -> list[OutputCheck]:
     """Run the ONNX model in onnxruntime and the loaded IREE module on the same random inputs
-    (drawn from the compiled signature), and compare every output."""
+    (drawn from the compiled signature, and handed to onnxruntime in the types its graph
+    declares: the float32 reference of a --dtype model takes the f16 draw exactly), and
+    compare every output."""
     import onnxruntime
+
+    from frontend_mess.importers.onnx_dtype import as_inputs_of
 
     function = module.default_function()
     signature = module.signature(function)
@@ -272,9 +276,9 @@ def onnx_checks(model, module, *, seed: int, rtol: float, atol: float) -> list[O
         model.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     names = [i.name for i in session.get_inputs()]
-    expected = session.run(None, dict(zip(names, inputs, strict=True)))
+    expected = session.run(None, dict(zip(names, as_inputs_of(model, inputs), strict=True)))
     others = [t.random(rng) for t in signature.inputs]
-    second = session.run(None, dict(zip(names, others, strict=True)))
+    second = session.run(None, dict(zip(names, as_inputs_of(model, others), strict=True)))
     got = module.call(function, inputs)
     checks = [
         compare(function, i, g, np.asarray(e), rtol, atol)
@@ -322,7 +326,8 @@ def verify_artifact(
     module = artifact.module(device)
     if loaded.kind == "onnx":
         report = VerifyReport(loaded.name, artifact.target, via, seed, rtol, atol, "onnxruntime")
-        report.checks = onnx_checks(loaded.onnx, module, seed=seed, rtol=rtol, atol=atol)
+        reference = loaded.onnx_reference()
+        report.checks = onnx_checks(reference, module, seed=seed, rtol=rtol, atol=atol)
         return report
     report = VerifyReport(loaded.name, artifact.target, via, seed, rtol, atol, "PyTorch eager")
     report.checks = torch_checks(

@@ -67,6 +67,13 @@ def first_error(diagnostics: str) -> str:
     return diagnostics.strip().splitlines()[0] if diagnostics.strip() else "unknown failure"
 
 
+def _flags(spec: TargetSpec, input_type: str, signatures: dict) -> list[str]:
+    """The target's flags, then what the module's interface types need (targets.input_flags)."""
+    f64 = any(s.has_f64 for s in signatures.values())
+    low = any(s.has_low_precision for s in signatures.values())
+    return [*spec.flags, *input_flags(input_type, spec.target, f64, low)]
+
+
 def compile_text(
     mlir: str | bytes,
     spec: TargetSpec,
@@ -87,8 +94,7 @@ def compile_text(
     if input_type is None:
         input_type = detect_input_type(mlir if isinstance(mlir, str) else "")
     annotated, signatures = annotate(mlir, roles)
-    f64 = any(s.has_f64 for s in signatures.values())
-    flags = [*spec.flags, *input_flags(input_type, spec.target, f64)]
+    flags = _flags(spec, input_type, signatures)
     if keep_diagnostics:
         flags.append("--mlir-print-ir-after-failure")
     if spec.substituted:
@@ -163,8 +169,7 @@ def executable_sources(
     from iree.compiler.tools import CompilerToolError, compile_str
 
     annotated, signatures = annotate(mlir, roles)
-    f64 = any(s.has_f64 for s in signatures.values())
-    flags = [*spec.flags, *input_flags(input_type, spec.target, f64)]
+    flags = _flags(spec, input_type, signatures)
     try:
         with upstream_output(), tempfile.TemporaryDirectory() as scratch:
             if pack_parameters and spec.target == "llvm-cpu":  # as compile_text compiles it

@@ -100,6 +100,11 @@ class Signature:
     def has_f64(self) -> bool:
         return any(t.dtype == "f64" for t in (*self.inputs, *self.outputs))
 
+    @property
+    def has_low_precision(self) -> bool:
+        """Takes or returns f16 or bf16 tensors (a --dtype model)."""
+        return any(t.dtype in ("f16", "bf16") for t in (*self.inputs, *self.outputs))
+
     def to_json(self) -> str:
         def tensors(types):
             return [[list(t.shape), t.dtype] for t in types]

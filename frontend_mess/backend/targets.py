@@ -125,6 +125,15 @@ CUDA_CODEGEN_FLAGS: tuple[str, ...] = (
 # light_bvlc_alexnet) fails codegen on `arith.truncf` f64 -> f32. notes/iree.md;
 # tests/unit/test_onnx_node.py, tests/unit/test_pipeline.py.
 F64_CPU_FLAGS: tuple[str, ...] = ("--iree-input-demote-f64-to-f32=false",)
+# IREE 3.13's im2col rewrite (ConvertConv2DToImg2ColPass, behind CPU_SPEED_FLAGS' im2col flag)
+# builds a batched NCHW convolution with f16 or bf16 operands and an f32 accumulator (what
+# torch and OnnxToTorch both emit for a low-precision conv) as a matmul whose body adds the
+# narrow product to the f32 sum without widening it: "'arith.addf' op requires the same type
+# for all operands and results", at batch 2 and up (batch 1 takes linalg.matmul and compiles).
+# No upstream issue found; a six-line repro pins it (tests/unit/test_dtypes.py::
+# test_iree_im2col_fails_on_a_batched_low_precision_conv). Where a public function takes or
+# returns f16/bf16, convolutions stay direct on llvm-cpu; notes/dtypes.md.
+LOW_PRECISION_CPU_FLAGS: tuple[str, ...] = ("--iree-global-opt-use-im2col-for-convs=false",)
 
 # Input dialect -> `--iree-input-type`. `none` is plain linalg/tensor/arith input; `tm_tensor`
 # is linalg with torch-mlir's TMTensor ops (pipeline._INPUT_TYPE_OF_KIND).
@@ -331,10 +340,15 @@ def gpu_arch() -> str:
     return f"sm_{major}{minor}" if major.isdigit() and minor.isdigit() else ""
 
 
-def input_flags(input_type: str, target: str, f64_interface: bool = False) -> list[str]:
+def input_flags(
+    input_type: str, target: str, f64_interface: bool = False, low_precision: bool = False
+) -> list[str]:
     """`--iree-input-type`, plus what that input needs on that target to compute correctly
-    (`f64_interface`: a public function takes or returns f64 tensors)."""
+    (`f64_interface`: a public function takes or returns f64 tensors; `low_precision`: f16 or
+    bf16 ones). After the target's flags: these win."""
     flags = [f"--iree-input-type={input_type}"]
     if target == "llvm-cpu" and f64_interface:
         flags += F64_CPU_FLAGS
+    if target == "llvm-cpu" and low_precision:
+        flags += LOW_PRECISION_CPU_FLAGS
     return flags

@@ -208,13 +208,33 @@ def _iree_benchmark(prepared: rts.Prepared, inputs: list[str], threads: int) -> 
 
 class _OnnxFile:
     """The ONNX file onnxruntime runs: the source itself, or the torch source exported
-    (torch.onnx.export, as the onnx paths do) when first asked, with the export's seconds."""
+    (torch.onnx.export, as the onnx paths do) when first asked, with the export's seconds.
+    An ONNX source under --dtype f16|bf16 runs as verify's reference does: the retyped graph
+    back in float32 on its rounded weights (pipeline.Loaded.onnx_reference), fed the same
+    inputs widened exactly, since onnxruntime's CPU kernels are mostly float32."""
 
-    def __init__(self, path, function, options, name: str, work: Path, progress) -> None:
+    def __init__(self, path, function, options, name: str, work: Path, progress,
+                 reference=None) -> None:  # fmt: skip
         self.path, self.function, self.options, self.name = path, function, options, name
         self.work, self.progress, self.export_s = work, progress, 0.0
+        self.reference = reference
+
+    def feed(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        if self.reference is None:
+            return inputs
+        from frontend_mess.importers.onnx_dtype import as_inputs_of
+
+        return as_inputs_of(self.reference, inputs)
 
     def get(self) -> Path:
+        if self.reference is not None and self.path.name != "reference.onnx":
+            import onnx
+
+            source, self.path = Path(self.path), self.work / "reference.onnx"
+            large = self.reference.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF
+            onnx.save(self.reference, self.path, save_as_external_data=large)
+            self.progress.note(f"onnxruntime runs the float32 reference of {source.name} in "
+                               f"{self.options.dtype} (verify's)")  # fmt: skip
         if self.path is None:
             from frontend_mess.importers.onnx_export import export_onnx
 
@@ -241,7 +261,7 @@ def _prepare(name, memo, spec, via, function, inputs, work, threads, onnx, progr
             return rts.eager(function, inputs)
         return rts.inductor(function, inputs, progress)
     path = onnx.get()
-    return rts.onnxruntime(path, inputs, threads, onnx.export_s)
+    return rts.onnxruntime(path, onnx.feed(inputs), threads, onnx.export_s)
 
 
 def bench(
@@ -306,7 +326,10 @@ def bench(
             versions=tool_versions(),
         )
         prepared: dict[str, rts.Prepared] = {}
-        onnx = _OnnxFile(onnx_path, function, options, loaded.name, work, progress)
+        rounded = None if torch_source else loaded.onnx_reference()
+        if rounded is loaded.onnx:
+            rounded = None  # f32: onnxruntime runs the file itself
+        onnx = _OnnxFile(onnx_path, function, options, loaded.name, work, progress, rounded)
         for name in runtimes:
             row = Row(name)
             report.rows.append(row)

@@ -17,6 +17,8 @@ lowering is missing expanded into their ONNX bodies (onnx_functions.py), and con
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
 from pathlib import Path
 
@@ -149,13 +151,27 @@ def fold_constants(model, progress: Progress = QUIET, label: str = ""):
         import onnxscript.optimizer
 
         # folding evaluates with onnx's reference ops in numpy: log(0) = -inf and a NaN cast
-        # are values the model asked for, not faults to print (T5's relative position buckets)
-        with warnings.catch_warnings(), numpy.errstate(all="ignore"):
+        # are values the model asked for, not faults to print (T5's relative position buckets);
+        # onnx_ir's passes log a warning per initializer they leave alone ("Skipped
+        # deduplication of initializer ... as it is a graph input", one line per weight of an
+        # IR-3 model: test_onnx.py::test_preparing_an_old_model_prints_nothing)
+        with warnings.catch_warnings(), numpy.errstate(all="ignore"), _quiet_logger("onnx_ir"):
             warnings.simplefilter("ignore", RuntimeWarning)
             return onnxscript.optimizer.optimize(model)
     except Exception as exc:  # the optimizer's own bugs must not stop an import
         progress.note(f"constant folding failed, importing unfolded: {first_lines(exc, 1)}")
         return model
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def default_opset(model) -> int:

@@ -1,7 +1,8 @@
 """`--dtype f32|f16|bf16` (sources.in_dtype): a PyTorch source's weights, floating-point
 inputs and compute in the type, verified against PyTorch eager in the same type with the
 dtype's tolerance (defaults.VERIFY_TOLERANCES); the IREE workaround for bf16 constants
-(importers/literals.py) and the upstream failure it avoids; ONNX files refused in one line.
+(importers/literals.py) and the upstream failure it avoids; the im2col bug a batched
+low-precision conv meets (targets.LOW_PRECISION_CPU_FLAGS); MLIR files refused in one line.
 Models: tests/filecheck/Inputs/mlp.py, hf-tiny's BERT and ViT configs (random weights)."""
 
 import subprocess
@@ -77,27 +78,83 @@ def test_unknown_dtype_is_one_clear_error():
         make_options(dtype="f8")
 
 
-def test_an_onnx_file_refuses_dtype_in_one_line(tmp_path):
-    import onnx
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
-    )  # fmt: skip
-    path = tmp_path / "relu.onnx"
-    onnx.save(helper.make_model(graph), path)
-    out = tmp_path / "out.mlir"
+def test_an_mlir_file_refuses_dtype_in_one_line(tmp_path):
+    path = tmp_path / "m.mlir"
+    path.write_text(
+        "func.func @main(%x: tensor<2xf32>) -> tensor<2xf32> { return %x : tensor<2xf32> }\n"
+    )
+    out = tmp_path / "m.vmfb"
     done = subprocess.run(
-        [sys.executable, "-m", "frontend_mess", "import", str(path), "--dtype", "f16",
+        [sys.executable, "-m", "frontend_mess", "compile", str(path), "--dtype", "f16",
          "-o", str(out)],
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--dtype f16 applies to PyTorch sources" in lines[0]
+    assert len(lines) == 1 and "keeps the element types written in it" in lines[0]
     assert str(path) in lines[0] and not out.exists()
+
+
+_IM2COL_REPRO = """
+func.func @main(%x: tensor<2x3x16x16xT>, %w: tensor<8x3x3x3xT>) -> tensor<2x8x14x14xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x8x14x14xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<2x8x14x14xf32>) -> tensor<2x8x14x14xf32>
+  %r = linalg.conv_2d_nchw_fchw
+    {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+    ins(%x, %w : tensor<2x3x16x16xT>, tensor<8x3x3x3xT>)
+    outs(%acc : tensor<2x8x14x14xf32>) -> tensor<2x8x14x14xf32>
+  return %r : tensor<2x8x14x14xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+def test_iree_im2col_fails_on_a_batched_low_precision_conv(dtype):
+    """Pins the IREE bug behind targets.LOW_PRECISION_CPU_FLAGS: with im2col on, a batch-2
+    NCHW conv with narrow operands and an f32 accumulator fails to compile; the same conv in
+    f32, or with im2col off, compiles. If the first compile starts to pass, drop the flags."""
+    import iree.compiler as ic
+
+    from frontend_mess.backend.targets import LOW_PRECISION_CPU_FLAGS
+
+    base = ["--iree-llvmcpu-target-cpu=generic"]
+    im2col = [*base, "--iree-global-opt-use-im2col-for-convs"]
+    with pytest.raises(ic.CompilerToolError, match="'arith.addf' op requires the same type"):
+        ic.compile_str(_IM2COL_REPRO.replace("xT>", f"x{dtype}>"), target_backends=["llvm-cpu"],
+                       extra_args=im2col)  # fmt: skip
+    assert ic.compile_str(_IM2COL_REPRO.replace("xT>", "xf32>"), target_backends=["llvm-cpu"],
+                          extra_args=im2col)  # fmt: skip
+    assert ic.compile_str(_IM2COL_REPRO.replace("xT>", f"x{dtype}>"), target_backends=["llvm-cpu"],
+                          extra_args=[*im2col, *LOW_PRECISION_CPU_FLAGS])  # fmt: skip
+
+
+def test_a_low_precision_interface_turns_im2col_off_on_cpu_only():
+    from frontend_mess.backend.targets import LOW_PRECISION_CPU_FLAGS, input_flags
+
+    assert set(LOW_PRECISION_CPU_FLAGS) <= set(input_flags("torch", "llvm-cpu", low_precision=True))
+    assert not set(LOW_PRECISION_CPU_FLAGS) & set(input_flags("torch", "llvm-cpu"))
+    assert not set(LOW_PRECISION_CPU_FLAGS) & set(input_flags("torch", "cuda", low_precision=True))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+def test_a_batched_conv_verifies_in_the_dtype(tmp_path, dtype):
+    """What the flags above fix: a batch-4 convnet from a model file, on the default path."""
+    import frontend_mess
+
+    path = tmp_path / "convnet.py"
+    path.write_text(
+        "import torch\n"
+        "class ConvNet(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = torch.nn.Conv2d(3, 8, 3)\n"
+        "    def forward(self, x):\n"
+        "        return torch.relu(self.conv(x))\n"
+    )
+    report = frontend_mess.verify(str(path), dtype=dtype, input_shapes=["4x3x16x16"])
+    assert report.ok, report.text()
 
 
 @pytest.mark.slow

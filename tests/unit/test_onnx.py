@@ -268,3 +268,15 @@ def test_empty_initializer_survives_bytecode(tmp_path):
     onnx.save(model, tmp_path / "concat_empty.onnx")
     report = frontend_mess.verify(str(tmp_path / "concat_empty.onnx"))
     assert report.ok, report.text()
+
+
+def test_preparing_an_old_model_prints_nothing(capfd):
+    """onnx_ir's passes log a warning for every initializer that is also a graph input (IR-3
+    models list their weights as inputs): one line per weight on stderr, under --quiet too.
+    prepare silences that logger while it folds (onnx_graph.fold_constants)."""
+    import logging
+
+    onnx_importer.load(DATA / "light" / "light_squeezenet.onnx")
+    out, err = capfd.readouterr()
+    assert "initializer" not in out + err
+    assert logging.getLogger("onnx_ir").level == logging.NOTSET  # restored after folding
