@@ -206,6 +206,13 @@ def _iree_benchmark(prepared: rts.Prepared, inputs: list[str], threads: int) -> 
     raise FrontendError("iree-benchmark-module reported no median")
 
 
+def _retyped_reference(loaded):
+    """The float32 reference of an ONNX source retyped by --dtype; None for an f32 one (then
+    onnxruntime runs the file itself)."""
+    reference = loaded.onnx_reference()
+    return None if reference is loaded.onnx else reference
+
+
 class _OnnxFile:
     """The ONNX file onnxruntime runs: the source itself, or the torch source exported
     (torch.onnx.export, as the onnx paths do) when first asked, with the export's seconds.
@@ -326,9 +333,7 @@ def bench(
             versions=tool_versions(),
         )
         prepared: dict[str, rts.Prepared] = {}
-        rounded = None if torch_source else loaded.onnx_reference()
-        if rounded is loaded.onnx:
-            rounded = None  # f32: onnxruntime runs the file itself
+        rounded = None if torch_source else _retyped_reference(loaded)
         onnx = _OnnxFile(onnx_path, function, options, loaded.name, work, progress, rounded)
         for name in runtimes:
             row = Row(name)

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from frontend_mess.backend.targets import TUNE_SPACE
 from frontend_mess.bench import runtimes as rts
-from frontend_mess.bench.run import Row, _check, _onnx_inputs, torch_inputs
+from frontend_mess.bench.run import (
+    Row,
+    _check,
+    _onnx_inputs,
+    _OnnxFile,
+    _retyped_reference,
+    torch_inputs,
+)
 from frontend_mess.bench.timing import take_turns
 from frontend_mess.defaults import BENCH_ROUNDS, VERIFY_SEED
 from frontend_mess.support.errors import FrontendError
@@ -100,8 +107,10 @@ class TuneResult:
         )
 
 
-def _evaluate(memo, spec, via, candidate, inputs, expected, work: Path, progress) -> object:
-    """The candidate compiled and checked; its call if it computes the right numbers."""
+def _evaluate(memo, spec, via, candidate, inputs, expected, work: Path, progress,
+              dtype: str) -> object:  # fmt: skip
+    """The candidate compiled and checked (at the --dtype's tolerance); its call if it
+    computes the right numbers."""
     flagged = dataclasses.replace(spec, flags=(*spec.flags, *candidate.flags))
     directory = work / candidate.name
     directory.mkdir()
@@ -113,7 +122,7 @@ def _evaluate(memo, spec, via, candidate, inputs, expected, work: Path, progress
         return None
     candidate.compile_s = prepared.compile_s
     row = Row(candidate.name)
-    _check(prepared, expected, row)
+    _check(prepared, expected, row, dtype)
     candidate.numerics_ok, candidate.error_ratio = row.numerics_ok, row.error_ratio
     if row.error is not None:
         candidate.error = row.error
@@ -144,18 +153,21 @@ def search(
     loaded = memo.loaded()
     if loaded.kind == "mlir":
         raise FrontendError(f"{memo.source} is MLIR: there is no framework to check against")
-    if loaded.kind == "onnx":
-        inputs = _onnx_inputs(loaded.onnx, str(memo.source), seed)
-        expected = rts.onnxruntime(Path(memo.source), inputs, threads).call()
-    else:
-        inputs = torch_inputs(loaded.torch.main, seed)
-        expected = rts.eager(loaded.torch.main, inputs).call()
+    dtype = loaded.options.dtype
     candidates = {n: Candidate(n, list(TUNE_SPACE[n])) for n in names}
     with tempfile.TemporaryDirectory(prefix="frontend-mess-tune-") as scratch:
         work = Path(scratch)
+        if loaded.kind == "onnx":
+            inputs = _onnx_inputs(loaded.onnx, str(memo.source), seed)
+            onnx = _OnnxFile(Path(memo.source), None, loaded.options, loaded.name, work,
+                             progress, _retyped_reference(loaded))  # fmt: skip
+            expected = rts.onnxruntime(onnx.get(), onnx.feed(inputs), threads).call()
+        else:
+            inputs = torch_inputs(loaded.torch.main, seed)
+            expected = rts.eager(loaded.torch.main, inputs).call()
         calls = {}
         for c in candidates.values():
-            call = _evaluate(memo, spec, via, c, inputs, expected, work, progress)
+            call = _evaluate(memo, spec, via, c, inputs, expected, work, progress, dtype)
             if call is not None:
                 calls[c.name] = call
         if "default" not in calls:
@@ -181,7 +193,7 @@ def search(
                 f"{better[0].name}+{better[1].name}", [*better[0].flags, *better[1].flags]
             )
             candidates[pair.name] = pair
-            call = _evaluate(memo, spec, via, pair, inputs, expected, work, progress)
+            call = _evaluate(memo, spec, via, pair, inputs, expected, work, progress, dtype)
             if call is not None:
                 final[pair.name] = call
         if len(final) > 1:  # the finalists again, side by side: that decides

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from frontend_mess.api import make_options
 from frontend_mess.backend.targets import target_spec
 from frontend_mess.bench import timing, tune
 from frontend_mess.bench.runtimes import Prepared
@@ -28,11 +29,12 @@ SPACE = {
 DELAY = {(): 0.004, ("--fast",): 0.002, ("--faster",): 0.0015, ("--faster", "--fast"): 0.0005}
 
 
-def _fake(monkeypatch):
+def _fake(monkeypatch, dtype: str = "f32"):
     module = torch.nn.Linear(4, 3).eval()
     loaded = SimpleNamespace(
         kind="torch",
         name="linear",
+        options=make_options(dtype=dtype),
         torch=SimpleNamespace(main=Function(module, (torch.randn(2, 4),))),
     )
     memo = SimpleNamespace(loaded=lambda: loaded, source="linear.py")
@@ -46,6 +48,9 @@ def _fake(monkeypatch):
             right = module(x).numpy()
         if "--wrong" in added:
             return Prepared("iree", lambda: [right + 1.0], compile_s=0.1)
+        if "--rounded" in added:  # off by 0.5% of the output's scale: f16's rounding, not f32's
+            off = right + 5e-3 * abs(right).max()
+            return Prepared("iree", lambda: [off], compile_s=0.1)
         delay = DELAY[tuple(sorted(added, reverse=True))]
 
         def call():
@@ -74,6 +79,18 @@ def test_only_verified_candidates_are_timed_and_the_best_pair_wins(monkeypatch):
     assert result.speedup > 2  # 4 ms vs 0.5 ms a call, with the timer's overhead
     assert "faster+fast" in result.text() and "WRONG" in result.text()
     assert tune.TuneResult.from_json(result.to_json()) == result
+
+
+@pytest.mark.parametrize(("dtype", "accepted"), [("f32", False), ("f16", True)])
+def test_candidates_are_checked_at_the_dtypes_tolerance(monkeypatch, dtype, accepted):
+    memo = _fake(monkeypatch, dtype)
+    monkeypatch.setitem(SPACE, "rounded", ("--rounded",))
+    monkeypatch.setitem(DELAY, ("--rounded",), 0.002)
+    result = tune.search(
+        memo, target_spec("llvm-cpu"), None, threads=1, names=("default", "rounded"), rounds=2
+    )
+    rounded = next(c for c in result.candidates if c.name == "rounded")
+    assert rounded.numerics_ok is accepted
 
 
 def test_the_default_stays_when_nothing_beats_it(monkeypatch):
