@@ -65,6 +65,28 @@ class IreeBackendRep(BackendRep):
         ) + tuple(results[len(self.output_dtypes) :])
 
 
+class SpecializingRep(BackendRep):
+    """A model whose `bound` inputs must be constants to compile: each run's values of them
+    are bound into the graph (onnx_specialize.bind) and that program compiled once, then kept
+    for later runs with the same values."""
+
+    def __init__(self, backend, model, device: str, bound: list[str]) -> None:
+        self.backend, self.model, self.device, self.bound = backend, model, device, bound
+        self.programs: dict[tuple, IreeBackendRep] = {}
+
+    def run(self, inputs, **kwargs) -> tuple[np.ndarray, ...]:
+        from frontend_mess.importers import onnx_specialize
+
+        if isinstance(inputs, np.ndarray):
+            inputs = [inputs]
+        values, rest = onnx_specialize.split(self.model, self.bound, list(inputs))
+        key = onnx_specialize.value_key(values)
+        if key not in self.programs:
+            bound = onnx_specialize.bind(self.model, values)
+            self.programs[key] = self.backend._compiled(bound, self.device)
+        return self.programs[key].run(rest)
+
+
 class IreeBackend(Backend):
     """onnx backend: `prepare(model, device)` imports and compiles; `supports_device` says
     which ONNX devices this machine can run (CUDA only where IREE's runtime finds a GPU)."""
@@ -72,8 +94,19 @@ class IreeBackend(Backend):
     importer = DEFAULT_ONNX_IMPORTER
 
     @classmethod
-    def prepare(cls, model, device: str = "CPU", **kwargs) -> IreeBackendRep:
+    def prepare(cls, model, device: str = "CPU", **kwargs) -> BackendRep:
+        """Import and compile now; or, for a graph taking inputs the compiler needs as
+        constants (onnx_specialize.py: a reduction's axes), at each run with new values."""
         super().prepare(model, device, **kwargs)
+        from frontend_mess.importers.onnx_specialize import constant_inputs
+
+        bound = constant_inputs(model)
+        if bound:
+            return SpecializingRep(cls, model, device, bound)
+        return cls._compiled(model, device)
+
+    @classmethod
+    def _compiled(cls, model, device: str) -> IreeBackendRep:
         from frontend_mess import pipeline
 
         loaded = pipeline.load(model, SourceOptions(onnx_importer=cls.importer))

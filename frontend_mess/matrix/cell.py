@@ -101,6 +101,8 @@ class _Stages:
         self.seconds: dict[str, float] = {}
         #: stages served from the store, computed by another cell
         self.shared: list[str] = []
+        #: graph inputs bound to the case's values before compiling (onnx_specialize.py)
+        self.specialized: list[str] = []
 
     def run(self, stage: str, work, *, catch_all: bool = False):
         from frontend_mess.support.errors import FrontendError
@@ -156,6 +158,8 @@ def run_cell(cell: dict, store_root: str | None = None, fresh: bool = False) -> 
             record.update(status="crash", error_class="out of memory")
     if stages.shared:
         record["shared"] = stages.shared
+    if stages.specialized:
+        record["specialized"] = stages.specialized
     if store_run is not None and store_run.finish(record["status"]) is not None:
         record["run"] = store_run.id
     return record
@@ -266,6 +270,21 @@ def _assembled(stages: _Stages, artifact, spec, name: str) -> dict:
     return {"status": "assembled", "assembled": assembly.to_json()}
 
 
+def _specialized(case) -> tuple[list[str], object]:
+    """The case's inputs the compiler needs as constants (onnx_specialize.py) and its model with
+    them bound to its data's values, as the ONNX Backend binds them at run time; where its data
+    sets disagree on those values, none (the case then compiles as it is, and fails)."""
+    from frontend_mess.importers import onnx_specialize
+
+    names = onnx_specialize.constant_inputs(case.model)
+    if not names or not case.data_sets:
+        return [], case.model
+    sets = [onnx_specialize.split(case.model, names, inputs)[0] for inputs, _ in case.data_sets]
+    if len({onnx_specialize.value_key(values) for values in sets}) != 1:
+        return [], case.model
+    return names, onnx_specialize.bind(case.model, sets[0])
+
+
 def _node_cell(
     cell: dict, stages: _Stages, store_root: str | None = None, fresh: bool = False
 ) -> dict:
@@ -284,7 +303,8 @@ def _node_cell(
 
     def load():
         case = load_case(cell["source"])
-        return case, pipeline.load(case.model)
+        stages.specialized, model = _specialized(case)
+        return case, pipeline.load(model)
 
     case, loaded = stages.run("load", load)
     iree_input = stages.run("import", lambda: pipeline.for_iree(loaded, cell["path"]))
@@ -311,8 +331,14 @@ def _node_cell(
     device = "CUDA" if cell["target"] == "cuda" else "CPU"
 
     def run_all():
+        from frontend_mess.importers.onnx_specialize import split
+
         rep = IreeBackendRep(artifact, loaded.onnx, device)
-        return [(rep.run(inputs), outputs) for inputs, outputs in case.data_sets]
+        bound = stages.specialized
+        return [
+            (rep.run(split(case.model, bound, inputs)[1]), outputs)
+            for inputs, outputs in case.data_sets
+        ]
 
     results = stages.run("run", run_all, catch_all=True)
     numeric = [

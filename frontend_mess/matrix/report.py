@@ -103,6 +103,17 @@ def summary_markdown(records: list[dict], title: str = "Matrix summary") -> str:
             + (", ..." if len(set(weak)) > 12 else "")
             + ".",
         ]
+    bound = [r for r in records if passed(r) and r.get("specialized")]
+    if bound:
+        inputs = Counter(name for r in bound for name in r["specialized"])
+        lines += [
+            "",
+            f"{len(bound)} passes compiled with graph inputs the compiler needs as constants "
+            f"bound to the case's values, as the ONNX Backend binds them at run time "
+            f"(onnx_specialize.py): "
+            + ", ".join(f"`{name}` {n}" for name, n in inputs.most_common())
+            + ".",
+        ]
     classes = Counter(r["error_class"] for r in records if not passed(r))
     lines += ["", "## Top error classes", "", "| error class | cells |", "| --- | --- |"]
     lines += [f"| `{k}` | {n} |" for k, n in classes.most_common(20)]

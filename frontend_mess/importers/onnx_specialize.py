@@ -1,0 +1,86 @@
+"""Graph inputs the compiler must see as constants, bound to the values a run supplies.
+
+Since opset 13 (ReduceSum) and 18 (the other Reduce* ops) the axes of a reduction are an input
+tensor, not an attribute. Exporters write them as a constant; a graph may also take them as a
+graph input (onnx's own conformance cases do, for every Reduce* case). torch-mlir's OnnxToTorch
+lowers such a reduction to `torch.aten.sum.dim_IntList` (or amax, amin, ...) over a dim list it
+cannot read, and the torch-to-linalg conversion needs constant dims: "failed to legalize
+operation 'torch.aten.sum.dim_IntList'" (66 conformance cases), or for ReduceMax/ReduceMin a
+left-over `torch.constant.bool` (12). No compiled program can take a run-time axis list whose
+output rank depends on it, and no upstream lowering will: the axes decide the output's shape.
+
+So a backend that is handed such a graph does what TensorRT does with shape tensors: it compiles
+when the run supplies the values, with those inputs bound as initializers, and compiles again
+for other values (onnx_backend.IreeBackendRep; the matrix's onnx-node cells record which inputs
+were bound, `specialized`). `CONSTANT_OPERANDS` lists the (op, input position) pairs this
+applies to, each for a measured failure; a graph input that feeds anything else stays an input.
+Tests: tests/unit/test_onnx_specialize.py.
+"""
+
+from __future__ import annotations
+
+#: op type -> the input positions OnnxToTorch needs as constants (the reductions' `axes`)
+CONSTANT_OPERANDS: dict[str, tuple[int, ...]] = {
+    op: (1,)
+    for op in (
+        "ReduceL1",
+        "ReduceL2",
+        "ReduceLogSum",
+        "ReduceLogSumExp",
+        "ReduceMax",
+        "ReduceMean",
+        "ReduceMin",
+        "ReduceProd",
+        "ReduceSum",
+        "ReduceSumSquare",
+    )
+}
+
+
+def constant_inputs(model) -> list[str]:
+    """The graph inputs (in graph order) that feed a CONSTANT_OPERANDS position directly."""
+    from frontend_mess.importers.onnx_graph import graph_inputs
+
+    wanted = {
+        node.input[position]
+        for node in model.graph.node
+        if node.domain in ("", "ai.onnx")
+        for position in CONSTANT_OPERANDS.get(node.op_type, ())
+        if position < len(node.input) and node.input[position]
+    }
+    return [i.name for i in graph_inputs(model) if i.name in wanted]
+
+
+def bind(model, values: dict):
+    """A copy of `model` with the named graph inputs made initializers holding `values`."""
+    import onnx
+    from onnx import numpy_helper
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    kept = [i for i in copy.graph.input if i.name not in values]
+    del copy.graph.input[:]
+    copy.graph.input.extend(kept)
+    for name, value in values.items():
+        copy.graph.initializer.append(numpy_helper.from_array(value, name))
+    return copy
+
+
+def split(model, names: list[str], inputs: list) -> tuple[dict, list]:
+    """A run's `inputs` (in graph-input order) as ({bound name: value}, the rest, in order)."""
+    from frontend_mess.importers.onnx_graph import graph_inputs
+
+    order = [i.name for i in graph_inputs(model)]
+    values = {n: v for n, v in zip(order, inputs, strict=False) if n in names}
+    rest = [v for n, v in zip(order, inputs, strict=False) if n not in names]
+    return values, rest
+
+
+def value_key(values: dict) -> tuple:
+    """What makes two runs' bound values the same program."""
+    import numpy as np
+
+    return tuple(
+        (name, np.asarray(v).dtype.str, np.asarray(v).shape, np.asarray(v).tobytes())
+        for name, v in sorted(values.items())
+    )
