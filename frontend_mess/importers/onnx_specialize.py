@@ -6,8 +6,10 @@ graph input (onnx's own conformance cases do, for every Reduce* case). torch-mli
 lowers such a reduction to `torch.aten.sum.dim_IntList` (or amax, amin, ...) over a dim list it
 cannot read, and the torch-to-linalg conversion needs constant dims: "failed to legalize
 operation 'torch.aten.sum.dim_IntList'" (66 conformance cases), or for ReduceMax/ReduceMin a
-left-over `torch.constant.bool` (12). No compiled program can take a run-time axis list whose
-output rank depends on it, and no upstream lowering will: the axes decide the output's shape.
+left-over `torch.constant.bool` (12). Upstream: torch-mlir #3573 (open: "around 10% of the
+total failures in the iree onnx node tests"); nod-ai/AMD-SHARK-ModelDev #653 ended with the peer
+suite making the axes static in its test cases. A compiled program with static shapes cannot
+take a run-time axis list anyway when the output's shape depends on it.
 
 So a backend that is handed such a graph does what TensorRT does with shape tensors: it compiles
 when the run supplies the values, with those inputs bound as initializers, and compiles again
