@@ -50,3 +50,28 @@ def test_an_unknown_name_suggests_a_family_model():
 
     with pytest.raises(FrontendError, match="fcn_resnet50"):
         pipeline.load("fcn_resnet5")
+
+
+def test_random_vit_output_depends_on_the_image(tmp_path):
+    """A weightless ViT's zero-initialized head is redrawn (torchvision_models._redraw_zero_heads),
+    so its logits change with the image; a given --weights file is loaded as it is."""
+    import torch
+
+    from frontend_mess.importers.torchvision_models import build
+    from frontend_mess.sources import seeded
+
+    with seeded(0):
+        model = build("vit_b_32")
+    assert model.heads.head.weight.abs().sum() > 0
+    images = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        logits = model(images)
+    assert (logits[0] - logits[1]).abs().max() > 1e-3
+    with seeded(0):
+        again = build("vit_b_32")
+    assert torch.equal(again.heads.head.weight, model.heads.head.weight)  # seeded: reproducible
+    state = {k: torch.zeros_like(v) if k.startswith("heads.head") else v
+             for k, v in model.state_dict().items()}  # fmt: skip
+    torch.save(state, tmp_path / "w.pt")
+    loaded = build("vit_b_32", weights=tmp_path / "w.pt")
+    assert not loaded.heads.head.weight.any()
