@@ -11,7 +11,12 @@ from frontend_mess.backend.artifact import Artifact
 from frontend_mess.backend.encoder import RECORDED_FILE, compile_flags, recorded
 from frontend_mess.backend.integrity import is_module_bytes
 from frontend_mess.backend.signature import annotate
-from frontend_mess.backend.targets import TargetSpec, input_flags
+from frontend_mess.backend.targets import (
+    DATA_TILING_RETRY_FLAGS,
+    LARGE_VECTORS_ERROR,
+    TargetSpec,
+    input_flags,
+)
 from frontend_mess.support.capture import upstream_output
 from frontend_mess.support.errors import CompileError, FrontendError
 from frontend_mess.support.progress import QUIET, Progress
@@ -74,6 +79,26 @@ def _flags(spec: TargetSpec, input_type: str, signatures: dict) -> list[str]:
     return [*spec.flags, *input_flags(input_type, spec.target, f64, low)]
 
 
+def _compile_str(annotated, flags: list[str], extra: list[str], spec, progress) -> bytes:
+    """iree-compile, once more without data tiling where its CPU codegen refused the large
+    vectors data tiling made (targets.LARGE_VECTORS_ERROR, iree #24876); `flags` then gains
+    the retry's flags, so the artifact records what compiled it."""
+    from iree.compiler.tools import CompilerToolError, compile_str
+
+    try:
+        return compile_str(annotated, extra_args=[*flags, *extra])
+    except CompilerToolError as exc:
+        retry = spec.target == "llvm-cpu" and "--iree-opt-data-tiling" in flags
+        if not (retry and LARGE_VECTORS_ERROR in str(exc)):
+            raise
+    progress.note(
+        "IREE's CPU codegen refused the large vectors data tiling made (iree #24876): "
+        "compiling again without data tiling"
+    )
+    flags += DATA_TILING_RETRY_FLAGS
+    return compile_str(annotated, extra_args=[*flags, *extra])
+
+
 def compile_text(
     mlir: str | bytes,
     spec: TargetSpec,
@@ -89,7 +114,7 @@ def compile_text(
     per function, which outputs are the model's and which are mutated inputs (signature.py).
     `pack_parameters` (a module whose weights are parameters, on llvm-cpu) splits their
     packing out into an encoder module (backend/encoder.py), kept as `artifact.encoder`."""
-    from iree.compiler.tools import CompilerToolError, compile_str
+    from iree.compiler.tools import CompilerToolError
 
     if input_type is None:
         input_type = detect_input_type(mlir if isinstance(mlir, str) else "")
@@ -112,7 +137,7 @@ def compile_text(
         upstream_output(),
     ):
         try:
-            data = compile_str(annotated, extra_args=[*flags, *extra])
+            data = _compile_str(annotated, flags, extra, spec, progress)
             encoder = encoder_file.read_bytes() if encoder_file.is_file() else None
         except CompilerToolError as exc:
             diagnostics = _diagnostics(str(exc))

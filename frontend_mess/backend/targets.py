@@ -134,6 +134,16 @@ F64_CPU_FLAGS: tuple[str, ...] = ("--iree-input-demote-f64-to-f32=false",)
 # test_iree_im2col_fails_on_a_batched_low_precision_conv). Where a public function takes or
 # returns f16/bf16, convolutions stay direct on llvm-cpu; notes/dtypes.md.
 LOW_PRECISION_CPU_FLAGS: tuple[str, ...] = ("--iree-global-opt-use-im2col-for-convs=false",)
+# With data tiling (CPU_SPEED_FLAGS) IREE 3.13's CPU codegen builds vectors of a whole tile for
+# some matmul-like dispatches with fused elementwise consumers (a 1x1 conv and its batch norm
+# on AVX-512, maxvit_t's attention) and then refuses them: "One or more operations with large
+# vector sizes (32768 bytes) were found" (iree #24876, closed upstream, still failing in 3.13).
+# The same module compiles and verifies without data tiling, so a compile that fails with
+# exactly this message is done once more with these flags, said in a note and recorded in the
+# artifact's flags (backend/compiler.py). Test: tests/unit/test_iree.py::
+# test_large_tiled_vectors_compile_again_without_data_tiling.
+LARGE_VECTORS_ERROR = "One or more operations with large vector sizes"
+DATA_TILING_RETRY_FLAGS: tuple[str, ...] = ("--iree-opt-data-tiling=false",)
 
 # Input dialect -> `--iree-input-type`. `none` is plain linalg/tensor/arith input; `tm_tensor`
 # is linalg with torch-mlir's TMTensor ops (pipeline._INPUT_TYPE_OF_KIND).

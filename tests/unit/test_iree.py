@@ -378,3 +378,31 @@ def test_worker_stack_holds_large_dispatches(tmp_path):
     assert small.returncode == -11, (small.returncode, small.stderr[-500:])  # SIGSEGV
     report = frontend_mess.verify(model, args)
     assert report.ok, report.text()
+
+
+def test_large_tiled_vectors_compile_again_without_data_tiling():
+    """iree #24876 pinned, and the retry that works around it (targets.LARGE_VECTORS_ERROR):
+    hf-tiny's ResNet through TOSA, compiled for AVX-512 (any host: a named CPU), fails CPU
+    codegen with data tiling on; compile_text compiles it again without data tiling, records
+    the flag. If the first compile starts to pass, drop the retry."""
+    from iree.compiler.tools import CompilerToolError, compile_str
+
+    from frontend_mess.backend.signature import annotate
+    from frontend_mess.backend.targets import (
+        DATA_TILING_RETRY_FLAGS,
+        LARGE_VECTORS_ERROR,
+        input_flags,
+        target_spec,
+    )
+    from frontend_mess.pipeline import compile_input, for_iree, load
+
+    config = Path(__file__).resolve().parents[2] / "frontend_mess/matrix/data/hf-tiny/resnet.json"
+    loaded = load(f"hf-config:{config}")
+    iree_input = for_iree(loaded, "fx-tosa")
+    spec = target_spec("llvm-cpu", cpu="skylake-avx512")
+    annotated, _ = annotate(iree_input.mlir, iree_input.roles)
+    with pytest.raises(CompilerToolError, match=LARGE_VECTORS_ERROR):
+        compile_str(annotated, extra_args=[*spec.flags, *input_flags("tosa", "llvm-cpu")])
+    artifact = compile_input(iree_input, spec)
+    assert set(DATA_TILING_RETRY_FLAGS) <= set(artifact.flags)
+    assert "--iree-opt-data-tiling" in artifact.flags  # the target's flags, then the retry's
