@@ -103,6 +103,8 @@ class _Stages:
         self.shared: list[str] = []
         #: graph inputs bound to the case's values before compiling (onnx_specialize.py)
         self.specialized: list[str] = []
+        #: flags the compile added on its own (compiler._compile_str's retry, iree #24876)
+        self.retry_flags: list[str] = []
 
     def run(self, stage: str, work, *, catch_all: bool = False):
         from frontend_mess.support.errors import FrontendError
@@ -160,6 +162,8 @@ def run_cell(cell: dict, store_root: str | None = None, fresh: bool = False) -> 
         record["shared"] = stages.shared
     if stages.specialized:
         record["specialized"] = stages.specialized
+    if stages.retry_flags:
+        record["retry_flags"] = stages.retry_flags
     if store_run is not None and store_run.finish(record["status"]) is not None:
         record["run"] = store_run.id
     return record
@@ -199,6 +203,7 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
     spec = cell_spec(cell)
     stages.run("import", lambda: memo.iree_input(cell["path"]))
     artifact = stages.run("compile", lambda: memo.artifact(spec, cell["path"], name=source))
+    stages.retry_flags = _retry_flags(artifact)
     assembled = _assembled(stages, artifact, spec, cell["source"])
     if cell.get("compile_only"):
         return assembled
@@ -247,6 +252,14 @@ def _generation(memo, artifact) -> dict:
         error = check.line()
         result.update(status="mismatch", stage="compare", error_class="mismatch", error=error)
     return result
+
+
+def _retry_flags(artifact) -> list[str]:
+    """The flags the compile added when it compiled again (targets.DATA_TILING_RETRY_FLAGS):
+    the record's `flags` are the cell's spec, these what the artifact was compiled with too."""
+    from frontend_mess.backend.targets import DATA_TILING_RETRY_FLAGS
+
+    return [f for f in DATA_TILING_RETRY_FLAGS if f in artifact.flags]
 
 
 def cell_spec(cell: dict):

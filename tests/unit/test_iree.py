@@ -406,3 +406,6 @@ def test_large_tiled_vectors_compile_again_without_data_tiling():
     artifact = compile_input(iree_input, spec)
     assert set(DATA_TILING_RETRY_FLAGS) <= set(artifact.flags)
     assert "--iree-opt-data-tiling" in artifact.flags  # the target's flags, then the retry's
+    from frontend_mess.matrix.cell import _retry_flags
+
+    assert _retry_flags(artifact) == list(DATA_TILING_RETRY_FLAGS)  # a matrix record says so
