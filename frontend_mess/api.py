@@ -71,6 +71,7 @@ def make_options(
     onnx_exporter: str = DEFAULT_ONNX_EXPORTER,
     seed: int = DEFAULT_SEED,
     dtype: str = DEFAULT_MODEL_DTYPE,
+    bind: dict[str, Sequence[int]] | None = None,
 ) -> SourceOptions:
     """The options of every command, from Python values (what the CLI's flags also build)."""
     if seq_len < 1:
@@ -92,6 +93,7 @@ def make_options(
         onnx_exporter=onnx_exporter,
         seed=seed,
         dtype=dtype,
+        bound={name: [int(v) for v in values] for name, values in (bind or {}).items()},
     )
 
 

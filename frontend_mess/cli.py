@@ -243,6 +243,15 @@ def _add_source_options(p) -> None:
         help="make a dimension symbolic: DIM of every input, or ARG:DIM of one input "
         "(Hugging Face text models: 0 batch, 1 sequence)",
     )
+    p.add_argument(
+        "--bind",
+        action="append",
+        default=[],
+        type=_bind,
+        metavar="NAME=V[,V...]",
+        help="ONNX: make graph input NAME the constant integers V (a reduction's axes given as "
+        "an input, which the compiler needs as a constant); repeat for each input",
+    )
     p.add_argument("--weights", metavar="FILE", help="state dict for a torchvision model")
     p.add_argument(
         "--dtype",
@@ -419,6 +428,19 @@ def _input_shape(text: str):
         return parse_input_spec(text)
     except FrontendError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _bind(text: str) -> tuple[str, list[int]]:
+    name, sep, values = text.partition("=")
+    try:
+        numbers = [int(v) for v in values.split(",")] if values else []
+    except ValueError:
+        numbers = []
+    if not sep or not name or not numbers:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give NAME=V[,V...] with integers, e.g. --bind axes=1 or axes=0,2"
+        )
+    return name, numbers
 
 
 def _dynamic_dim(text: str):
@@ -1149,6 +1171,7 @@ def _options(args):
         onnx_exporter=args.onnx_exporter,
         seed=args.seed,
         dtype=args.dtype,
+        bind=dict(args.bind),
     )
 
 

@@ -150,6 +150,14 @@ def _from_module(module, example_args, options: SourceOptions, func_name: str) -
     return in_dtype(ModelSource(name, {func_name: Function(module.eval(), args)}), options.dtype)
 
 
+def _check_bind_applies(options: SourceOptions, what: str) -> None:
+    if options.bound:
+        raise FrontendError(
+            f"--bind applies to ONNX models, whose graph inputs it makes constants; {what} is "
+            f"not one: drop --bind"
+        )
+
+
 def _check_dtype_applies(options: SourceOptions, what: str) -> None:
     if options.dtype != DEFAULT_MODEL_DTYPE:
         raise FrontendError(
@@ -181,10 +189,13 @@ def load(
     if not isinstance(source, str | Path):
         if type(source).__name__ == "ModelProto":
             with progress.step("preparing the ONNX model"):
-                model = onnx_graph.prepare(source, options.input_specs, progress)
+                model = onnx_graph.prepare(
+                    source, options.input_specs, progress, bound=options.bound
+                )
             model = _onnx_in_dtype(model, options, progress)
             name = model.graph.name or "model"
             return Loaded(name, options, onnx=model, choices=_onnx_choices(model))
+        _check_bind_applies(options, type(source).__name__)
         return Loaded(
             type(source).__name__,
             options,
@@ -194,12 +205,14 @@ def load(
     if is_mlir_file(source):
         input_file(source, "MLIR file")
         _check_dtype_applies(options, source)
+        _check_bind_applies(options, source)
         return Loaded(source, options, mlir_path=source)
     if is_onnx(source):
         with progress.step(f"loading {source}"):
-            model = onnx_graph.load(source, options.input_specs, progress)
+            model = onnx_graph.load(source, options.input_specs, progress, options.bound)
         model = _onnx_in_dtype(model, options, progress)
         return Loaded(source, options, onnx=model, choices=_onnx_choices(model))
+    _check_bind_applies(options, source)
     with progress.step(f"loading {source}"):
         resolved = resolve(source, options)
     if example_args is not None:  # the caller's, in the --dtype the module now computes in

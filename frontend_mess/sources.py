@@ -67,6 +67,9 @@ class SourceOptions:
     seed: int = DEFAULT_SEED
     #: --dtype: weights, floating-point inputs and compute (in_dtype); f32, f16 or bf16.
     dtype: str = DEFAULT_MODEL_DTYPE
+    #: --bind NAME=V,...: ONNX graph inputs made constants of these integers before import
+    #: (importers/onnx_specialize.py: a reduction's axes given as an input).
+    bound: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass

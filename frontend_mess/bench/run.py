@@ -207,10 +207,12 @@ def _iree_benchmark(prepared: rts.Prepared, inputs: list[str], threads: int) -> 
 
 
 def _retyped_reference(loaded):
-    """The float32 reference of an ONNX source retyped by --dtype; None for an f32 one (then
-    onnxruntime runs the file itself)."""
-    reference = loaded.onnx_reference()
-    return None if reference is loaded.onnx else reference
+    """The model onnxruntime runs for an ONNX source that the file itself is not: the float32
+    reference of one retyped by --dtype, or the prepared model with the inputs --bind made
+    constants; None where onnxruntime runs the file as it is."""
+    if not loaded.options.bound and loaded.onnx_reference() is loaded.onnx:
+        return None
+    return loaded.onnx_reference()
 
 
 class _OnnxFile:
@@ -240,8 +242,10 @@ class _OnnxFile:
             source, self.path = Path(self.path), self.work / "reference.onnx"
             large = self.reference.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF
             onnx.save(self.reference, self.path, save_as_external_data=large)
-            self.progress.note(f"onnxruntime runs the float32 reference of {source.name} in "
-                               f"{self.options.dtype} (verify's)")  # fmt: skip
+            self.progress.note(
+                f"onnxruntime runs {source.name} as verify does (a --dtype model's float32 "
+                f"reference, --bind's constants)"
+            )
         if self.path is None:
             from frontend_mess.importers.onnx_export import export_onnx
 

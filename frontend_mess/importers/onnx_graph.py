@@ -33,8 +33,13 @@ from frontend_mess.support.progress import QUIET, Progress
 TORCH_ONNX_PIPELINE = "builtin.module(torch-onnx-to-torch-backend-pipeline)"
 
 
-def load(path: str | Path, input_specs: list[InputSpec] | None = None, progress: Progress = QUIET):
-    """Read, upgrade, fix shapes, infer shapes. Returns the ModelProto."""
+def load(
+    path: str | Path,
+    input_specs: list[InputSpec] | None = None,
+    progress: Progress = QUIET,
+    bound: dict[str, list[int]] | None = None,
+):
+    """Read, bind (`--bind`), upgrade, fix shapes, infer shapes. Returns the ModelProto."""
     import onnx
 
     path = input_file(path, "ONNX file")
@@ -48,7 +53,7 @@ def load(path: str | Path, input_specs: list[InputSpec] | None = None, progress:
     if not model.graph.node:
         raise FrontendError(f"{path} holds no ONNX graph: is it an ONNX model file?")
     check(model, path)
-    return prepare(model, input_specs, progress, name=str(path))
+    return prepare(model, input_specs, progress, name=str(path), bound=bound)
 
 
 def check(model, path: Path) -> None:
@@ -74,14 +79,24 @@ def check(model, path: Path) -> None:
 
 
 def prepare(
-    model, input_specs: list[InputSpec] | None = None, progress: Progress = QUIET, name: str = ""
+    model,
+    input_specs: list[InputSpec] | None = None,
+    progress: Progress = QUIET,
+    name: str = "",
+    bound: dict[str, list[int]] | None = None,
 ):
-    """Upgrade an old opset, fix input shapes, infer shapes, expand the chosen function ops,
-    fold constants: what every ONNX model gets before import, whether it came from a file or
-    from memory (the conformance cases)."""
+    """Bind the inputs `--bind` names, upgrade an old opset, fix input shapes, infer shapes,
+    expand the chosen function ops, fold constants: what every ONNX model gets before import,
+    whether it came from a file or from memory (the conformance cases)."""
+    from frontend_mess.importers import onnx_specialize
 
     name = name or model.graph.name
     label = Path(name).name  # the file's name, not its directory
+    if bound:  # first: the folder then sees the constants
+        model = onnx_specialize.bind_given(model, bound, name)
+    note = onnx_specialize.unbound_note(model)
+    if note:
+        progress.note(f"{label}: {note}")
     opset = default_opset(model)
     if opset < MIN_ONNX_OPSET:
         from onnx import version_converter

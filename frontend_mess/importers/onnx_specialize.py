@@ -14,12 +14,16 @@ take a run-time axis list anyway when the output's shape depends on it.
 So a backend that is handed such a graph does what TensorRT does with shape tensors: it compiles
 when the run supplies the values, with those inputs bound as initializers, and compiles again
 for other values (onnx_backend.IreeBackendRep; the matrix's onnx-node cells record which inputs
-were bound, `specialized`). `CONSTANT_OPERANDS` lists the (op, input position) pairs this
-applies to, each for a measured failure; a graph input that feeds anything else stays an input.
+were bound, `specialized`); on the command line `--bind NAME=V,...` binds them before import
+(`bind_given`), and loading a graph that needs it says so. `CONSTANT_OPERANDS` lists the (op,
+input position) pairs this applies to, each for a measured failure; a graph input that feeds
+anything else stays an input.
 Tests: tests/unit/test_onnx_specialize.py.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 #: op type -> the input positions OnnxToTorch needs as constants (the reductions' `axes`)
 CONSTANT_OPERANDS: dict[str, tuple[int, ...]] = {
@@ -80,9 +84,48 @@ def split(model, names: list[str], inputs: list) -> tuple[dict, list]:
 
 def value_key(values: dict) -> tuple:
     """What makes two runs' bound values the same program."""
-    import numpy as np
-
     return tuple(
         (name, np.asarray(v).dtype.str, np.asarray(v).shape, np.asarray(v).tobytes())
         for name, v in sorted(values.items())
+    )
+
+
+def bind_given(model, given: dict[str, list[int]], where: str):
+    """`--bind NAME=V,...`: the named graph inputs of `model` (read from `where`) made constants
+    of those integers, in each input's declared element type and length."""
+    from onnx import helper
+
+    from frontend_mess.importers.onnx_graph import graph_inputs
+    from frontend_mess.support.errors import FrontendError
+
+    inputs = {i.name: i for i in graph_inputs(model)}
+    values = {}
+    for name, numbers in given.items():
+        if name not in inputs:
+            raise FrontendError(
+                f"{where} has no input {name!r} to --bind: its inputs are {', '.join(inputs)}"
+            )
+        tensor = inputs[name].type.tensor_type
+        dtype = helper.tensor_dtype_to_np_dtype(tensor.elem_type)
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+        if dtype.kind not in "iu" or len(dims) > 1 or dims not in ([], [None], [len(numbers)]):
+            declared = "x".join("?" if d is None else str(d) for d in dims) or "scalar"
+            raise FrontendError(
+                f"--bind {name}: input {name!r} of {where} is {dtype} of shape {declared}, "
+                f"which {len(numbers)} integer(s) do not fill: give one integer per element"
+            )
+        array = np.asarray(numbers, dtype=dtype)
+        values[name] = array.reshape(()) if not dims else array
+    return bind(model, values)
+
+
+def unbound_note(model) -> str | None:
+    """What to say when a graph takes an input the compiler needs as a constant."""
+    names = constant_inputs(model)
+    if not names:
+        return None
+    listed = ", ".join(names)
+    return (
+        f"input {listed} feeds a reduction's axes, which IREE needs as a constant "
+        f"(torch-mlir #3573): give the value with --bind {names[0]}=V[,V...]"
     )

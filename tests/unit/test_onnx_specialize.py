@@ -143,3 +143,63 @@ def test_the_matrix_page_counts_bound_passes():
     text = summary_markdown(records)
     assert "1 passes compiled with graph inputs the compiler needs as constants" in text
     assert "`axes` 1" in text
+
+
+def test_bind_on_the_command_line_makes_the_file_compile_and_verify(tmp_path):
+    """`--bind axes=2` (SourceOptions.bound): the input becomes that constant before import,
+    so the module takes only `x` and matches onnxruntime on the same bound graph."""
+    import frontend_mess
+
+    path = tmp_path / "reduce.onnx"
+    onnx.save(_reduce(), path)
+    report = frontend_mess.verify(str(path), bind={"axes": [2]})
+    assert report.ok, report.text()
+    module = frontend_mess.compile(str(path), bind={"axes": [2]}).module()
+    signature = module.signature(module.default_function())
+    assert [t.shape for t in signature.inputs] == [(3, 4, 5)]
+    assert [t.shape for t in signature.outputs] == [(3, 4)]
+
+
+@pytest.mark.parametrize(
+    ("bind", "message"),
+    [
+        ({"axis": [1]}, "has no input 'axis' to --bind: its inputs are x, axes"),
+        ({"axes": [0, 1]}, "which 2 integer\\(s\\) do not fill"),
+        ({"x": [1]}, "input 'x' of .* is float32"),
+    ],
+)
+def test_bind_refuses_what_it_cannot_bind(tmp_path, bind, message):
+    from frontend_mess.api import make_options
+    from frontend_mess.pipeline import load
+    from frontend_mess.support.errors import FrontendError
+
+    path = tmp_path / "reduce.onnx"
+    onnx.save(_reduce(), path)
+    with pytest.raises(FrontendError, match=message):
+        load(str(path), make_options(bind=bind))
+
+
+def test_bind_is_refused_for_a_pytorch_source(inputs_dir):
+    from frontend_mess.api import make_options
+    from frontend_mess.pipeline import load
+    from frontend_mess.support.errors import FrontendError
+
+    with pytest.raises(FrontendError, match="--bind applies to ONNX models"):
+        load(str(inputs_dir / "mlp.py"), make_options(bind={"axes": [1]}))
+
+
+@pytest.mark.slow
+def test_bench_runs_onnxruntime_on_the_bound_graph(tmp_path, capsys):
+    """bench with --bind: onnxruntime runs the prepared graph with the same constants (the
+    file itself would want the bound input too), and both rows pass the numerics."""
+    import json
+
+    from frontend_mess.cli import main
+
+    path = tmp_path / "reduce.onnx"
+    onnx.save(_reduce(), path)
+    argv = ["bench", str(path), "--bind", "axes=1", "--rounds", "2", "--cold-runs", "1"]
+    assert main([*argv, "--json", "-q"]) == 0
+    rows = {r["runtime"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert set(rows) == {"iree", "onnxruntime"}
+    assert all(r["error"] is None and r["numerics_ok"] for r in rows.values()), rows
