@@ -177,15 +177,13 @@ def _onnx_ops(loaded, spec, via: str, seed: int, progress: Progress):
     from frontend_mess.verify import check_verifiable
 
     check_verifiable(loaded)
-    from frontend_mess.defaults import DEFAULT_MODEL_DTYPE
     from frontend_mess.importers import onnx_dtype
 
     with progress.step("making every intermediate value an output"):
         exposed, probes = exposed_onnx(loaded.onnx)
     # under --dtype, onnxruntime runs the float32 reference of the retyped graph, as verify
     # does (pipeline.Loaded.onnx_reference), on the compiled side's rounded inputs
-    retyped = loaded.options.dtype != DEFAULT_MODEL_DTYPE
-    reference = onnx_dtype.reference(exposed) if retyped else exposed
+    reference = onnx_dtype.reference_for(exposed, loaded.options.dtype)
     session = onnxruntime.InferenceSession(
         reference.SerializeToString(), providers=["CPUExecutionProvider"]
     )

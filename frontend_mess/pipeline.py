@@ -131,9 +131,7 @@ class Loaded:
         """The ONNX model onnxruntime runs beside the compiled one: the prepared model, or
         under `--dtype f16|bf16` that model's retyped tensors back in float32 (onnx_dtype.py:
         onnxruntime's CPU kernels are mostly float32, and the rounding stays)."""
-        if self.options.dtype == DEFAULT_MODEL_DTYPE:
-            return self.onnx
-        return onnx_dtype.reference(self.onnx)
+        return onnx_dtype.reference_for(self.onnx, self.options.dtype)
 
     def roles(self) -> dict[str, list[str]]:
         """Function name -> the role of each output (fx.output_roles), once exported."""

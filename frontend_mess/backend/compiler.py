@@ -79,6 +79,12 @@ def _flags(spec: TargetSpec, input_type: str, signatures: dict) -> list[str]:
     return [*spec.flags, *input_flags(input_type, spec.target, f64, low)]
 
 
+def _data_tiling_on(flags: list[str]) -> bool:
+    """Whether the last data-tiling flag (later flags win) turns it on."""
+    given = [f for f in flags if f.split("=")[0] == "--iree-opt-data-tiling"]
+    return bool(given) and given[-1] in ("--iree-opt-data-tiling", "--iree-opt-data-tiling=true")
+
+
 def _compile_str(annotated, flags: list[str], extra: list[str], spec, progress) -> bytes:
     """iree-compile, once more without data tiling where its CPU codegen refused the large
     vectors data tiling made (targets.LARGE_VECTORS_ERROR, iree #24876); `flags` then gains
@@ -88,7 +94,7 @@ def _compile_str(annotated, flags: list[str], extra: list[str], spec, progress) 
     try:
         return compile_str(annotated, extra_args=[*flags, *extra])
     except CompilerToolError as exc:
-        retry = spec.target == "llvm-cpu" and "--iree-opt-data-tiling" in flags
+        retry = spec.target == "llvm-cpu" and _data_tiling_on(flags)
         if not (retry and LARGE_VECTORS_ERROR in str(exc)):
             raise
     progress.note(

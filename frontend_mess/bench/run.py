@@ -210,9 +210,8 @@ def _retyped_reference(loaded):
     """The model onnxruntime runs for an ONNX source that the file itself is not: the float32
     reference of one retyped by --dtype, or the prepared model with the inputs --bind made
     constants; None where onnxruntime runs the file as it is."""
-    if not loaded.options.bound and loaded.onnx_reference() is loaded.onnx:
-        return None
-    return loaded.onnx_reference()
+    reference = loaded.onnx_reference()
+    return None if reference is loaded.onnx and not loaded.options.bound else reference
 
 
 class _OnnxFile:
@@ -226,7 +225,7 @@ class _OnnxFile:
                  reference=None) -> None:  # fmt: skip
         self.path, self.function, self.options, self.name = path, function, options, name
         self.work, self.progress, self.export_s = work, progress, 0.0
-        self.reference = reference
+        self.reference, self.reference_saved = reference, False
 
     def feed(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         if self.reference is None:
@@ -236,16 +235,21 @@ class _OnnxFile:
         return as_inputs_of(self.reference, inputs)
 
     def get(self) -> Path:
-        if self.reference is not None and self.path.name != "reference.onnx":
+        if self.reference is not None and not self.reference_saved:
             import onnx
 
             source, self.path = Path(self.path), self.work / "reference.onnx"
-            large = self.reference.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF
-            onnx.save(self.reference, self.path, save_as_external_data=large)
-            self.progress.note(
-                f"onnxruntime runs {source.name} as verify does (a --dtype model's float32 "
-                f"reference, --bind's constants)"
-            )
+            model = self.reference
+            large = model.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF
+            if large:  # saving with external data moves the tensors out of the proto it saves
+                model = onnx.ModelProto()
+                model.CopyFrom(self.reference)
+            onnx.save(model, self.path, save_as_external_data=large)
+            self.reference_saved = True
+            why = [f"the float32 reference of its {self.options.dtype} graph"] * (
+                self.options.dtype != DEFAULT_MODEL_DTYPE
+            ) + [f"--bind's {', '.join(self.options.bound)}"] * bool(self.options.bound)
+            self.progress.note(f"onnxruntime runs {source.name} as verify does: {'; '.join(why)}")
         if self.path is None:
             from frontend_mess.importers.onnx_export import export_onnx
 

@@ -31,6 +31,11 @@ FLOAT = ONNX_TYPES["f32"]
 #: INT attributes that name an element type, and the ops whose `dtype` defaults to float32
 TYPE_ATTRIBUTES = ("to", "dtype", "output_dtype")
 FLOAT_BY_DEFAULT = {"RandomNormal", "RandomUniform"}
+#: op type -> input positions whose schema takes float32 only, so what feeds them (an
+#: initializer, a Constant, a Cast, a graph input) stays float32: Resize's and Upsample's
+#: `scales` (onnxruntime refuses an f16 one, and rounding a scale can change the output size).
+#: Test: test_onnx_dtype.py::test_resize_scales_stay_float32.
+FLOAT32_OPERANDS: dict[str, tuple[int, ...]] = {"Resize": (2,), "Upsample": (1,)}
 
 
 def convert(model, dtype: str):
@@ -39,8 +44,17 @@ def convert(model, dtype: str):
 
 
 def reference(model):
-    """A copy of a converted `model` with its f16 and bf16 tensors back in float32."""
+    """A copy of a converted `model` with its f16 and bf16 tensors back in float32 (those the
+    original graph itself held in f16 too: the reference computes in float32 throughout)."""
     return _retype(model, {ONNX_TYPES["f16"], ONNX_TYPES["bf16"]}, FLOAT)
+
+
+def reference_for(model, dtype: str):
+    """What onnxruntime runs beside a model prepared for `--dtype`: the model itself in f32,
+    else its float32 reference."""
+    from frontend_mess.defaults import DEFAULT_MODEL_DTYPE
+
+    return model if dtype == DEFAULT_MODEL_DTYPE else reference(model)
 
 
 def _retype(model, sources: set[int], target: int):
@@ -51,10 +65,11 @@ def _retype(model, sources: set[int], target: int):
     retype = _Retype(sources, target)
     retype.graph(copy.graph)
     for function in copy.functions:
+        keep = retype.float32_only(function.node)
         for node in function.node:
-            retype.node(node)
-        for value in function.value_info:
-            retype.type(value.type)
+            if not node.output or not set(node.output) <= keep:
+                retype.node(node)
+        del function.value_info[:]
     return copy
 
 
@@ -66,14 +81,30 @@ class _Retype:
         self.numpy_type = helper.tensor_dtype_to_np_dtype(target)
 
     def graph(self, graph) -> None:
+        keep = self.float32_only(graph.node)
         for tensor in graph.initializer:
-            self.tensor(tensor)
+            if tensor.name not in keep:
+                self.tensor(tensor)
         for sparse in graph.sparse_initializer:
             self.tensor(sparse.values)
-        for value in (*graph.input, *graph.output, *graph.value_info):
-            self.type(value.type)
+        for value in (*graph.input, *graph.output):
+            if value.name not in keep:
+                self.type(value.type)
+        del graph.value_info[:]  # intermediate types: shape inference derives them anew
         for node in graph.node:
-            self.node(node)
+            if not node.output or not set(node.output) <= keep:
+                self.node(node)
+
+    def float32_only(self, nodes) -> set[str]:
+        """Values feeding a FLOAT32_OPERANDS position (retyping to f16/bf16 only)."""
+        if FLOAT not in self.sources:
+            return set()
+        return {
+            node.input[position]
+            for node in nodes
+            for position in FLOAT32_OPERANDS.get(node.op_type, ())
+            if position < len(node.input) and node.input[position]
+        }
 
     def node(self, node) -> None:
         from onnx import AttributeProto, helper

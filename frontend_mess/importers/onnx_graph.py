@@ -85,18 +85,13 @@ def prepare(
     name: str = "",
     bound: dict[str, list[int]] | None = None,
 ):
-    """Bind the inputs `--bind` names, upgrade an old opset, fix input shapes, infer shapes,
+    """Upgrade an old opset, fix input shapes, bind the inputs `--bind` names, infer shapes,
     expand the chosen function ops, fold constants: what every ONNX model gets before import,
     whether it came from a file or from memory (the conformance cases)."""
     from frontend_mess.importers import onnx_specialize
 
     name = name or model.graph.name
     label = Path(name).name  # the file's name, not its directory
-    if bound:  # first: the folder then sees the constants
-        model = onnx_specialize.bind_given(model, bound, name)
-    note = onnx_specialize.unbound_note(model)
-    if note:
-        progress.note(f"{label}: {note}")
     opset = default_opset(model)
     if opset < MIN_ONNX_OPSET:
         from onnx import version_converter
@@ -109,8 +104,13 @@ def prepare(
                 progress.note(
                     f"opset upgrade failed, importing opset {opset}: {first_lines(exc, 1)}"
                 )
-    if input_specs:
+    if input_specs:  # before --bind: positional shapes count the file's inputs
         fix_input_shapes(model, input_specs, Path(name))
+    if bound:  # before folding, which then sees the constants
+        model = onnx_specialize.bind_given(model, bound, name)
+    note = onnx_specialize.unbound_note(model)
+    if note:
+        progress.note(f"{label}: {note}")
     model = infer_shapes(model, progress)
     model = expand_functions(model, progress, label)
     return infer_shapes(fold_constants(model, progress, label), progress)

@@ -13,7 +13,7 @@ take a run-time axis list anyway when the output's shape depends on it.
 
 So a backend that is handed such a graph does what TensorRT does with shape tensors: it compiles
 when the run supplies the values, with those inputs bound as initializers, and compiles again
-for other values (onnx_backend.IreeBackendRep; the matrix's onnx-node cells record which inputs
+for other values (onnx_backend.SpecializingRep; the matrix's onnx-node cells record which inputs
 were bound, `specialized`); on the command line `--bind NAME=V,...` binds them before import
 (`bind_given`), and loading a graph that needs it says so. `CONSTANT_OPERANDS` lists the (op,
 input position) pairs this applies to, each for a measured failure; a graph input that feeds
@@ -44,17 +44,28 @@ CONSTANT_OPERANDS: dict[str, tuple[int, ...]] = {
 
 
 def constant_inputs(model) -> list[str]:
-    """The graph inputs (in graph order) that feed a CONSTANT_OPERANDS position directly."""
+    """The graph inputs (in graph order) that feed a CONSTANT_OPERANDS position directly, in
+    the main graph or in an If/Loop/Scan body that reads them from outside."""
     from frontend_mess.importers.onnx_graph import graph_inputs
 
-    wanted = {
-        node.input[position]
-        for node in model.graph.node
-        if node.domain in ("", "ai.onnx")
-        for position in CONSTANT_OPERANDS.get(node.op_type, ())
-        if position < len(node.input) and node.input[position]
-    }
+    wanted = set(_constant_operands(model.graph))
     return [i.name for i in graph_inputs(model) if i.name in wanted]
+
+
+def _constant_operands(graph):
+    from onnx import AttributeProto
+
+    for node in graph.node:
+        if node.domain in ("", "ai.onnx"):
+            for position in CONSTANT_OPERANDS.get(node.op_type, ()):
+                if position < len(node.input) and node.input[position]:
+                    yield node.input[position]
+        for attribute in node.attribute:
+            if attribute.type == AttributeProto.GRAPH:
+                yield from _constant_operands(attribute.g)
+            elif attribute.type == AttributeProto.GRAPHS:
+                for body in attribute.graphs:
+                    yield from _constant_operands(body)
 
 
 def bind(model, values: dict):
@@ -107,8 +118,12 @@ def bind_given(model, given: dict[str, list[int]], where: str):
             )
         tensor = inputs[name].type.tensor_type
         dtype = helper.tensor_dtype_to_np_dtype(tensor.elem_type)
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
-        if dtype.kind not in "iu" or len(dims) > 1 or dims not in ([], [None], [len(numbers)]):
+        if not tensor.HasField("shape"):  # unknown rank: a list, as axes are
+            dims: list[int | None] = [None]
+        else:
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+        fits = dims in ([None], [len(numbers)]) or (dims == [] and len(numbers) == 1)
+        if dtype.kind not in "iu" or not fits:
             declared = "x".join("?" if d is None else str(d) for d in dims) or "scalar"
             raise FrontendError(
                 f"--bind {name}: input {name!r} of {where} is {dtype} of shape {declared}, "
@@ -125,7 +140,9 @@ def unbound_note(model) -> str | None:
     if not names:
         return None
     listed = ", ".join(names)
+    feeds = "feeds" if len(names) == 1 else "feed"
+    binds = " ".join(f"--bind {n}=V[,V...]" for n in names)
     return (
-        f"input {listed} feeds a reduction's axes, which IREE needs as a constant "
-        f"(torch-mlir #3573): give the value with --bind {names[0]}=V[,V...]"
+        f"input {listed} {feeds} a reduction's axes, which IREE needs as a constant "
+        f"(torch-mlir #3573): give the value with {binds}"
     )

@@ -203,7 +203,7 @@ def _model_cell(cell: dict, stages: _Stages, store_run=None) -> dict:
     spec = cell_spec(cell)
     stages.run("import", lambda: memo.iree_input(cell["path"]))
     artifact = stages.run("compile", lambda: memo.artifact(spec, cell["path"], name=source))
-    stages.retry_flags = _retry_flags(artifact)
+    stages.retry_flags = _retry_flags(artifact, spec)
     assembled = _assembled(stages, artifact, spec, cell["source"])
     if cell.get("compile_only"):
         return assembled
@@ -254,12 +254,12 @@ def _generation(memo, artifact) -> dict:
     return result
 
 
-def _retry_flags(artifact) -> list[str]:
+def _retry_flags(artifact, spec) -> list[str]:
     """The flags the compile added when it compiled again (targets.DATA_TILING_RETRY_FLAGS):
     the record's `flags` are the cell's spec, these what the artifact was compiled with too."""
     from frontend_mess.backend.targets import DATA_TILING_RETRY_FLAGS
 
-    return [f for f in DATA_TILING_RETRY_FLAGS if f in artifact.flags]
+    return [f for f in DATA_TILING_RETRY_FLAGS if f in artifact.flags and f not in spec.flags]
 
 
 def cell_spec(cell: dict):
@@ -338,6 +338,7 @@ def _node_cell(
         )
         if shared:  # its seconds are a lookup's: the record says so
             stages.shared.append("compile")
+    stages.retry_flags = _retry_flags(artifact, spec)
     assembled = _assembled(stages, artifact, spec, case.name)
     if cell.get("compile_only"):
         return assembled

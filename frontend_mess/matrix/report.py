@@ -108,9 +108,9 @@ def summary_markdown(records: list[dict], title: str = "Matrix summary") -> str:
         inputs = Counter(name for r in bound for name in r["specialized"])
         lines += [
             "",
-            f"{len(bound)} passes compiled with graph inputs the compiler needs as constants "
-            f"bound to the case's values, as the ONNX Backend binds them at run time "
-            f"(onnx_specialize.py): "
+            f"{len(bound)} pass{'es' if len(bound) != 1 else ''} compiled with graph inputs "
+            f"the compiler needs as constants bound to the case's values, as the ONNX "
+            f"Backend binds them at run time (onnx_specialize.py): "
             + ", ".join(f"`{name}` {n}" for name, n in inputs.most_common())
             + ".",
         ]

@@ -408,4 +408,4 @@ def test_large_tiled_vectors_compile_again_without_data_tiling():
     assert "--iree-opt-data-tiling" in artifact.flags  # the target's flags, then the retry's
     from frontend_mess.matrix.cell import _retry_flags
 
-    assert _retry_flags(artifact) == list(DATA_TILING_RETRY_FLAGS)  # a matrix record says so
+    assert _retry_flags(artifact, spec) == list(DATA_TILING_RETRY_FLAGS)  # a matrix record says so

@@ -260,3 +260,20 @@ def test_localize_an_onnx_file_in_f16(tmp_path):
     result = localize(loaded, target_spec("llvm-cpu"), seed=1, rtol=rtol, atol=atol)
     assert result.ok and len(result.ops) >= 5, result.text()
     assert any(op.check.max_abs > 0 for op in result.ops)  # computed in f16
+
+
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+def test_resize_scales_stay_float32(dtype):
+    """Resize's `scales` takes float32 only (onnx_dtype.FLOAT32_OPERANDS): the initializer
+    feeding it keeps its type, the data is retyped, and ONNX's strict check holds."""
+    graph = helper.make_graph(
+        [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest")], "up",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 4, 4])],
+        initializer=[numpy_helper.from_array(np.float32([1, 1, 2, 2]), "scales")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    converted = onnx.shape_inference.infer_shapes(onnx_dtype.convert(model, dtype))
+    assert converted.graph.initializer[0].data_type == TensorProto.FLOAT
+    assert converted.graph.input[0].type.tensor_type.elem_type == TYPES[dtype]
+    onnx.checker.check_model(converted, full_check=True)

@@ -141,7 +141,7 @@ def test_the_matrix_page_counts_bound_passes():
         },  # fmt: skip
     ]
     text = summary_markdown(records)
-    assert "1 passes compiled with graph inputs the compiler needs as constants" in text
+    assert "1 pass compiled with graph inputs the compiler needs as constants" in text
     assert "`axes` 1" in text
 
 
@@ -203,3 +203,40 @@ def test_bench_runs_onnxruntime_on_the_bound_graph(tmp_path, capsys):
     rows = {r["runtime"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
     assert set(rows) == {"iree", "onnxruntime"}
     assert all(r["error"] is None and r["numerics_ok"] for r in rows.values()), rows
+
+
+def _reduce_with_axes(axes_value_info) -> onnx.ModelProto:
+    model = _reduce()
+    model.graph.input[1].CopyFrom(axes_value_info)
+    return model
+
+
+def test_bind_takes_the_declared_rank():
+    """An axes input of unknown rank is bound as a list (Reduce axes are 1-D); a declared
+    scalar takes exactly one integer, and two are one clear error, not NumPy's."""
+    from frontend_mess.importers.onnx_specialize import bind_given
+    from frontend_mess.support.errors import FrontendError
+
+    unknown = helper.make_tensor_value_info("axes", TensorProto.INT64, None)
+    bound = bind_given(_reduce_with_axes(unknown), {"axes": [0, 1]}, "m.onnx")
+    assert numpy_helper.to_array(bound.graph.initializer[-1]).shape == (2,)
+    scalar = helper.make_tensor_value_info("axes", TensorProto.INT64, [])
+    bound = bind_given(_reduce_with_axes(scalar), {"axes": [1]}, "m.onnx")
+    assert numpy_helper.to_array(bound.graph.initializer[-1]).shape == ()
+    with pytest.raises(FrontendError, match="shape scalar, which 2 integer"):
+        bind_given(_reduce_with_axes(scalar), {"axes": [0, 1]}, "m.onnx")
+
+
+def test_an_axes_input_read_inside_a_branch_is_found():
+    body = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x", "axes"], ["r"], keepdims=0)], "then", [],
+        [helper.make_tensor_value_info("r", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    graph = helper.make_graph(
+        [helper.make_node("If", ["c"], ["y"], then_branch=body, else_branch=body)], "g",
+        [helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4]),
+         helper.make_tensor_value_info("axes", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    assert constant_inputs(helper.make_model(graph)) == ["axes"]

@@ -1,0 +1,64 @@
+"""The compile stage's one retry (backend/compiler.py::_compile_str): again without data
+tiling where IREE's CPU codegen refused the large vectors data tiling made (iree #24876), and
+only there. iree-compile is replaced by a fake that fails at first, then while data tiling
+is on; the real failure is pinned in
+tests/unit/test_iree.py::test_large_tiled_vectors_compile_again_without_data_tiling."""
+
+import subprocess
+
+import pytest
+from iree.compiler.tools import CompilerToolError
+
+from frontend_mess.backend import compiler
+from frontend_mess.backend.targets import (
+    DATA_TILING_RETRY_FLAGS,
+    LARGE_VECTORS_ERROR,
+    target_spec,
+)
+from frontend_mess.support.progress import QUIET
+
+
+def _fake(monkeypatch, message: str) -> list[list[str]]:
+    calls: list[list[str]] = []
+
+    def compile_str(text, extra_args):
+        calls.append(list(extra_args))
+        if len(calls) == 1 or compiler._data_tiling_on(list(extra_args)):
+            done = subprocess.CompletedProcess(["iree-compile"], 1, b"", message.encode())
+            raise CompilerToolError(done)
+        return b"module"
+
+    monkeypatch.setattr("iree.compiler.tools.compile_str", compile_str)
+    return calls
+
+
+def test_large_vectors_compile_again_without_data_tiling(monkeypatch):
+    calls = _fake(monkeypatch, f"error: {LARGE_VECTORS_ERROR} (32768 bytes) were found")
+    spec = target_spec("llvm-cpu")
+    flags = list(spec.flags)
+    assert compiler._compile_str("m", flags, [], spec, QUIET) == b"module"
+    assert len(calls) == 2 and calls[1][-1:] == list(DATA_TILING_RETRY_FLAGS)
+    assert flags[-1:] == list(DATA_TILING_RETRY_FLAGS)  # the artifact records it
+
+
+@pytest.mark.parametrize(
+    ("target", "extra", "message"),
+    [
+        ("llvm-cpu", (), "error: failed to legalize operation 'foo'"),  # another failure
+        ("cuda", (), f"error: {LARGE_VECTORS_ERROR}"),  # not a CPU target
+        # data tiling already off: a retry would compile the same thing again
+        ("llvm-cpu", ("--iree-opt-data-tiling=false",), f"error: {LARGE_VECTORS_ERROR}"),
+    ],
+)
+def test_no_retry_elsewhere(monkeypatch, target, extra, message):
+    calls = _fake(monkeypatch, message)
+    spec = target_spec(target, extra_flags=extra)
+    with pytest.raises(CompilerToolError):
+        compiler._compile_str("m", list(spec.flags), [], spec, QUIET)
+    assert len(calls) == 1
+
+
+def test_data_tiling_is_read_from_the_last_flag():
+    assert compiler._data_tiling_on(["--iree-opt-data-tiling"])
+    assert not compiler._data_tiling_on(["--iree-opt-data-tiling", "--iree-opt-data-tiling=false"])
+    assert not compiler._data_tiling_on(["--iree-opt-level=O3"])
