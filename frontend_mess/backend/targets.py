@@ -145,6 +145,12 @@ LOW_PRECISION_CPU_FLAGS: tuple[str, ...] = ("--iree-global-opt-use-im2col-for-co
 LARGE_VECTORS_ERROR = "One or more operations with large vector sizes"
 DATA_TILING_RETRY_FLAGS: tuple[str, ...] = ("--iree-opt-data-tiling=false",)
 
+
+def retry_flags_added(artifact_flags, spec_flags) -> list[str]:
+    """The retry's flags in an artifact compiled for a spec that did not ask for them."""
+    return [f for f in DATA_TILING_RETRY_FLAGS if f in artifact_flags and f not in spec_flags]
+
+
 # Input dialect -> `--iree-input-type`. `none` is plain linalg/tensor/arith input; `tm_tensor`
 # is linalg with torch-mlir's TMTensor ops (pipeline._INPUT_TYPE_OF_KIND).
 INPUT_TYPES = ("torch", "onnx", "tosa", "stablehlo", "tm_tensor", "none")

@@ -409,6 +409,7 @@ def bench(
 
 def _dispatches(memo, spec, via, prepared: rts.Prepared, inputs, threads, progress):
     from frontend_mess.backend.compiler import executable_sources
+    from frontend_mess.backend.targets import retry_flags_added
     from frontend_mess.bench import dispatches, machine
 
     with progress.step("this machine's peaks (GEMM FLOP/s, copy bandwidth)"):
@@ -417,9 +418,12 @@ def _dispatches(memo, spec, via, prepared: rts.Prepared, inputs, threads, progre
         timings = dispatches.profile(prepared.cold_files, prepared.function, inputs, threads)
     with progress.step("each dispatch's linalg work (--compile-to=executable-sources)"):
         iree_input, _ = memo.iree_input(via)
+        # the artifact's own flags: a compile retried without data tiling (iree #24876) has
+        # other dispatches than the spec's flags would make
+        added = retry_flags_added(prepared.flags, spec.flags)
         sources = executable_sources(
             iree_input.mlir,
-            spec,
+            dataclasses.replace(spec, flags=(*spec.flags, *added)),
             input_type=iree_input.input_type,
             roles=iree_input.roles,
             pack_parameters=len(prepared.cold_files) > 1,  # as the artifact was compiled

@@ -257,9 +257,9 @@ def _generation(memo, artifact) -> dict:
 def _retry_flags(artifact, spec) -> list[str]:
     """The flags the compile added when it compiled again (targets.DATA_TILING_RETRY_FLAGS):
     the record's `flags` are the cell's spec, these what the artifact was compiled with too."""
-    from frontend_mess.backend.targets import DATA_TILING_RETRY_FLAGS
+    from frontend_mess.backend.targets import retry_flags_added
 
-    return [f for f in DATA_TILING_RETRY_FLAGS if f in artifact.flags and f not in spec.flags]
+    return retry_flags_added(artifact.flags, spec.flags)
 
 
 def cell_spec(cell: dict):

@@ -62,3 +62,16 @@ def test_data_tiling_is_read_from_the_last_flag():
     assert compiler._data_tiling_on(["--iree-opt-data-tiling"])
     assert not compiler._data_tiling_on(["--iree-opt-data-tiling", "--iree-opt-data-tiling=false"])
     assert not compiler._data_tiling_on(["--iree-opt-level=O3"])
+
+
+def test_a_retry_is_told_from_flags_the_spec_asked_for():
+    """What matrix records (`retry_flags`) and bench's dispatch table read: the retry's flags
+    only where the spec did not give them itself (tune's `no-data-tiling`, `--iree-flag`)."""
+    from frontend_mess.backend.targets import retry_flags_added
+
+    spec = target_spec("llvm-cpu")
+    retried = [*spec.flags, *DATA_TILING_RETRY_FLAGS]
+    assert retry_flags_added(retried, spec.flags) == list(DATA_TILING_RETRY_FLAGS)
+    asked = target_spec("llvm-cpu", extra_flags=DATA_TILING_RETRY_FLAGS)
+    assert retry_flags_added(list(asked.flags), asked.flags) == []
+    assert retry_flags_added(list(spec.flags), spec.flags) == []
