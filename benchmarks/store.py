@@ -66,13 +66,14 @@ print(time.perf_counter() - start)
     return float(done.stdout.strip().splitlines()[-1])
 
 
-COLD_RUNS = 5
+COLD_RUNS = 11
 
 
 def cold_start(vmfb: Path, *params: Path) -> tuple[float, float]:
     """`bench`'s own cold start (frontend_mess/bench/run.py cold_starts) in COLD_RUNS fresh
-    processes, each timed after Python, NumPy and IREE's runtime are imported (the start-up
-    the target allows): loading the module (and mapping its archive) plus its first call.
+    processes, each timed after Python, NumPy, IREE's runtime and frontend-mess's runtime
+    modules are imported (the start-up the target allows): loading the module (and mapping
+    its archive) plus its first call.
     The medians over the processes of that and of that minus the process's warm call, s."""
     import numpy as np
 

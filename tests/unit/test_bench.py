@@ -4,6 +4,8 @@ from IREE's executable sources, and one whole run on a small model (slow)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -231,3 +233,22 @@ def test_a_cold_starts_peak_memory_is_its_own_not_its_parents(small_vmfb):
     assert parent.sum() > 0
     assert 0 <= found["peak_mb"] < 100
     assert found["cold_ms"] > 0
+
+
+def test_a_cold_start_imports_nothing_inside_its_clock(small_vmfb):
+    """Imports are start-up, not cold start: bench/cold.py imports what its loaders need
+    before the clock. Where nothing writes `.pyc` files (PYTHONDONTWRITEBYTECODE, as here),
+    runtime.py and params.py were compiled inside the clock, 4-5 ms of resnet18's cold start
+    (notes/store.md). A fresh process, so nothing is imported already."""
+    inputs = [str(small_vmfb.with_name(n)) for n in ("a.npy", "b.npy")]
+    code = f"""
+import sys, numpy as np
+from frontend_mess.bench import cold
+cold._import_loaders()
+arrays = [np.load(path) for path in {inputs!r}]
+before = set(sys.modules)
+cold.LOADERS["iree"]([{str(small_vmfb)!r}], arrays, 1)()
+print(sorted(set(sys.modules) - before))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
