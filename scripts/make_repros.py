@@ -2,8 +2,11 @@
 reports and keep the repro directories under reports/repros/ (issue 14).
 
     uv run python scripts/make_repros.py [--report reports/matrix-onnx-models.jsonl]
+    uv run python scripts/make_repros.py --report reports/matrix-onnx-node.jsonl
 
-One cell per (path, status, stage, error class): the first in the report. A repro whose
+One cell per (path, status, stage, error class): the first in the report; a class that has a
+repro already (from another report) keeps it. An onnx-node case is its own repro (reduce
+writes it with its data set, uncut). A repro whose
 model is over MAX_BYTES (a failure that needs a large graph's weights) is left out and said.
 reports/repros/index.json lists every class, its repro directory or why there is none.
 """

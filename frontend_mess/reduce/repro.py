@@ -41,7 +41,19 @@ def upstream_of(stage: str, path: str, error: str = "", error_class: str = "") -
     return _UPSTREAM.get((stage, path), "torch-mlir or IREE")
 
 
-def command(cell: dict) -> list[str]:
+#: statuses whose failure `compile model.onnx` shows by itself (no reference is needed)
+_COMPILE_SHOWS = ("import-fail", "lower-fail", "compile-fail")
+
+
+def command(cell: dict, status: str = "") -> list[str]:
+    """The one command that shows the failure. A node case judged by its own outputs (a
+    mismatch, a failed run) is shown by its matrix cell; anything else by the model file."""
+    if cell.get("suite") == "onnx-node":
+        if status in _COMPILE_SHOWS:
+            return ["frontend-mess", "compile", "model.onnx", "--via", cell["path"],
+                    "--target", cell["target"], "-o", "model.vmfb"]  # fmt: skip
+        return ["frontend-mess", "matrix", "--suite", "onnx-node", "--match", cell["source"],
+                "--path", cell["path"], "--target", cell["target"]]  # fmt: skip
     return [
         "frontend-mess",
         "verify",
@@ -65,7 +77,7 @@ def write_repro(directory: Path, reduced, context: dict) -> Path:
         "original": {**cell, "ops": reduced.original_ops},
         "failure": {k: failure.get(k, "") for k in ("status", "stage", "error_class", "error")},
         "reduced": {"ops": reduced.ops, "op_types": ops, "error": record.get("error", "")},
-        "command": shlex.join(command(cell)),
+        "command": shlex.join(command(cell, failure.get("status", ""))),
         "candidates_run": reduced.candidates,
         "seconds": reduced.seconds,
         **context,
@@ -75,12 +87,14 @@ def write_repro(directory: Path, reduced, context: dict) -> Path:
         "model.onnx": data,
         "repro.json": (json.dumps(info, indent=1) + "\n").encode(),
         "ISSUE.md": _issue_text(reduced, info, onnx.printer.to_text(reduced.model.graph)).encode(),
+        **reduced.data,
     }
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FrontendError(f"cannot make {directory}: {exc.strerror}") from exc
     for name, content in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
         write_atomically(directory / name, lambda handle, content=content: handle.write(content))
     return directory
 
@@ -91,12 +105,36 @@ def _issue_text(reduced, info: dict, graph_text: str) -> str:
     flags = " ".join(info.get("flags", []))
     stage = failure["stage"] or "?"
     title_ops = ", ".join(dict.fromkeys(info["reduced"]["op_types"]))
+    if cell.get("suite") == "onnx-node":
+        import onnx
+
+        bound = reduced.failure.record.get("specialized") or []
+        bound_text = (
+            f"; its input{'s' if len(bound) > 1 else ''} {', '.join(bound)} bound to the case's "
+            f"values, as the compiler needs {'them' if len(bound) > 1 else 'it'} constant"
+            if bound
+            else ""
+        )
+        nodes = f"{reduced.ops} node{'s' if reduced.ops != 1 else ''}"
+        what = (
+            f"ONNX's conformance case {cell['source']} (onnx {onnx.__version__}, "
+            f"`onnx.backend.test.case.node`; {nodes}{bound_text}) fails at the {stage} stage on "
+            f"{cell['target']} via {cell['path']}. `test_data_set_0/` holds its inputs and "
+            f"expected outputs (TensorProto files, as onnx's backend tests keep them)."
+        )
+        expected = "The graph imports, compiles and runs, and its outputs match the case's own."
+    else:
+        what = (
+            f"A {reduced.ops}-node ONNX graph (reduced from {cell['source']}, "
+            f"{reduced.original_ops} nodes, by `frontend-mess reduce`) fails at the {stage} "
+            f"stage on {cell['target']} via {cell['path']}."
+        )
+        expected = "The graph imports, compiles and runs, and its outputs match onnxruntime's."
     return f"""# {failure["status"]} at {stage}: {failure["error_class"]} ({title_ops})
 
 Upstream: {upstream_of(stage, cell["path"], failure["error"], failure["error_class"])}
 
-A {reduced.ops}-node ONNX graph (reduced from {cell["source"]}, {reduced.original_ops} nodes, by
-`frontend-mess reduce`) fails at the {stage} stage on {cell["target"]} via {cell["path"]}.
+{what}
 
 ## Reproduce
 
@@ -114,7 +152,7 @@ iree-compile flags: `{flags}` (host ISA {info.get("host_isa", "?")})
 
 ## Expected
 
-The graph imports, compiles and runs, and its outputs match onnxruntime's.
+{expected}
 
 ## Actual
 

@@ -143,6 +143,38 @@ def test_a_compile_failure_of_a_49_node_graph_reduces_to_two_nodes(tmp_path):
     assert "torch.aten.sum.dim_IntList" in again.stderr
 
 
+@pytest.mark.slow
+def test_an_onnx_node_case_is_its_own_repro_with_its_data(tmp_path):
+    """A conformance case is judged by its own outputs, so it is not cut (a part would be
+    judged by onnxruntime's): its repro is the case as its cell runs it, its data set, and
+    the command that shows the failure from the directory. The case is one whose float8
+    Cast torch-mlir does not convert (reports/matrix-onnx-node.jsonl)."""
+    cell = {"suite": "onnx-node", "source": "test_cast_FLOAT16_to_FLOAT8E4M3FN"}
+    cell.update(path="onnx", target="llvm-cpu", status="compile-fail", stage="compile")
+    cell["error_class"] = "onnx.Cast"
+    repro = tmp_path / "repro"
+    done = _cli("reduce", "--cell", json.dumps(cell), "-o", str(repro), "-q")
+    assert done.returncode == 0, done.stderr
+    info = json.loads((repro / "repro.json").read_text())
+    assert info["candidates_run"] == 0 and info["reduced"]["op_types"] == ["Cast"]
+    assert info["command"].startswith("frontend-mess compile model.onnx --via onnx")
+    model = onnx.load(repro / "model.onnx")
+    tensor = onnx.TensorProto()
+    tensor.ParseFromString((repro / "test_data_set_0" / "input_0.pb").read_bytes())
+    declared = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert list(tensor.dims) == declared
+    assert "conformance case test_cast_FLOAT16_to_FLOAT8E4M3FN" in (repro / "ISSUE.md").read_text()
+    argv = info["command"].split()[1:]
+    again = subprocess.run(
+        [sys.executable, "-m", "frontend_mess", *argv, "-q"],
+        cwd=repro,
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 3 and "onnx.Cast" in again.stderr, again.stderr
+    assert not (repro / "model.vmfb").exists()
+
+
 def test_an_integer_value_is_never_cut_off():
     """A computed shape (Shape -> Reshape) stays computed: as a random input it would be a
     different program (or one onnxruntime rejects)."""
