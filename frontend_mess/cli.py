@@ -145,7 +145,10 @@ examples:
 examples:
   frontend-mess reduce model.onnx -o repro/                 # via onnx, on llvm-cpu
   frontend-mess reduce model.onnx --via onnx-iree -o repro/
-  frontend-mess reduce --cell reports/matrix-onnx-models.jsonl:21 -o repro/""",
+  frontend-mess reduce --cell reports/matrix-onnx-models.jsonl:21 -o repro/
+  frontend-mess reduce --cell reports/matrix-hf-tiny.jsonl:40 -o repro/   # an FX path's MLIR
+  frontend-mess reduce model.tosa.mlir --input-type tosa -o repro/   # fails in iree-compile
+  frontend-mess reduce model.torch.mlir --stage lower --to tosa -o repro/""",
     "bench": """
 examples:
   frontend-mess bench resnet18                      # iree, eager, inductor, onnxruntime
@@ -1044,13 +1047,16 @@ def _add_reduce(sub) -> None:
     p = _subparser(
         sub,
         "reduce",
-        "shrink a failing ONNX graph to the few nodes that fail the same way",
+        "shrink a failing ONNX graph or MLIR function to the few ops that fail the same way",
         "Run the source (or a matrix cell) once to learn how it fails (status, stage, error "
-        "class), then search the graph's windows for the smallest that fails the same way, "
-        "each candidate run as a matrix cell. A mismatch starts from the first diverging "
-        "node (verify --localize). Writes DIR/model.onnx, DIR/repro.json and DIR/ISSUE.md.",
+        "class), then search for the smallest part that fails the same way. An ONNX graph: "
+        "windows of its nodes, each candidate run as a matrix cell; a mismatch starts from "
+        "the first diverging node (verify --localize). An MLIR file, or a cell of an FX path "
+        "or turbine failing at compile or lower: the ops of the failing stage's function, "
+        "each candidate run through that stage. Writes DIR/model.onnx (or DIR/model.mlir), "
+        "DIR/repro.json and DIR/ISSUE.md.",
     )
-    p.add_argument("source", nargs="?", help="an .onnx file")
+    p.add_argument("source", nargs="?", help="an .onnx or .mlir file")
     p.add_argument(
         "--cell",
         metavar="RECORD",
@@ -1067,6 +1073,22 @@ def _add_reduce(sub) -> None:
         choices=TARGETS,
         default=DEFAULT_TARGET,
         help="IREE target (default: %(default)s)",
+    )
+    p.add_argument(
+        "--stage",
+        choices=("compile", "lower"),
+        default="compile",
+        help="an .mlir file: the stage it fails at: iree-compile, or torch-mlir's lowering "
+        "of a torch-backend module (default: %(default)s)",
+    )
+    p.add_argument(
+        "--to",
+        choices=("linalg", "tosa", "stablehlo"),
+        help="--stage lower: the kind it lowers to",
+    )
+    p.add_argument(
+        "--input-type",
+        help="--stage compile: iree-compile's --iree-input-type (default: what IREE detects)",
     )
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="the repro directory")
     p.add_argument(
@@ -1091,22 +1113,29 @@ def _run_reduce(args) -> None:
     from frontend_mess.support.paths import input_file
 
     if (args.source is None) == (args.cell is None):
-        raise FrontendError("reduce takes an .onnx SOURCE or --cell RECORD (one of the two)")
+        raise FrontendError(
+            "reduce takes an .onnx or .mlir SOURCE or --cell RECORD (one of the two)"
+        )
     expected = None
+    mlir = args.source is not None and args.source.endswith(".mlir")
     if args.cell is not None:
         cell, expected = cell_of_record(args.cell)
+        mlir = _mlir_cell(cell)
     else:
-        input_file(args.source, "ONNX model")
+        input_file(args.source, "MLIR file" if mlir else "ONNX model")
         cell = {
             "suite": "file",
             "source": os.path.abspath(args.source),
-            "path": args.via,
+            "path": "mlir" if mlir else args.via,
             "target": args.target,
         }
     output = Path(args.output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise FrontendError(f"{output} exists and is not an empty directory: name a new one")
     progress = _progress(args)
+    if mlir:
+        _reduce_mlir(args, cell, expected, output, progress)
+        return
     reduced = reduce(
         cell,
         timeout_s=args.timeout,
@@ -1119,6 +1148,59 @@ def _run_reduce(args) -> None:
         f"{cell['source']}: {reduced.original_ops} -> {reduced.ops} nodes, failing as it did "
         f"({reduced.failure.record['status']} at {reduced.failure.record['stage']}: "
         f"{reduced.failure.record['error_class']}); {reduced.candidates} candidates in "
+        f"{reduced.seconds:.0f} s; repro in {output}/",
+        file=args.out,
+    )
+
+
+def _mlir_cell(cell: dict) -> bool:
+    """Whether reduce takes a cell's MLIR (an FX path or turbine) rather than its ONNX graph."""
+    from frontend_mess.reduce.mlir_run import MLIR_PATHS
+
+    return cell["suite"] != "onnx-node" and cell["path"] in MLIR_PATHS
+
+
+def _reduce_mlir(args, cell: dict, expected, output: Path, progress) -> None:
+    from frontend_mess.matrix.runner import context
+    from frontend_mess.reduce.mlir_run import reduce_mlir, stage_input_of_cell
+    from frontend_mess.reduce.repro import write_mlir_repro
+
+    if cell["suite"] == "file":
+        if args.stage == "lower" and args.to is None:
+            raise FrontendError("reduce --stage lower needs --to linalg, tosa or stablehlo")
+        request = {"stage": "compile", "input_type": args.input_type, "target": args.target}
+        if args.stage == "lower":
+            request = {"stage": "lower", "to": args.to}
+        try:
+            text = Path(cell["source"]).read_text()
+        except UnicodeDecodeError as exc:
+            raise FrontendError(f"{cell['source']} is not MLIR text ({exc.reason})") from exc
+    else:
+        if expected is None:  # a record without a verdict: run the cell once to learn it
+            from frontend_mess.matrix.runner import Worker
+
+            worker = Worker(args.memory_gb, None, False)
+            try:
+                with progress.step(f"running {cell['source']} via {cell['path']} once"):
+                    record = worker.run(cell, args.timeout)
+            finally:
+                worker.close()
+        else:
+            record = dict(zip(("status", "stage", "error_class"), expected, strict=True))
+        if record["status"] == "pass":
+            raise FrontendError(
+                f"{cell['source']} passes via {cell['path']} on {cell['target']}: there is no "
+                f"failure to reduce"
+            )
+        text, request = stage_input_of_cell(cell, record, progress)
+    reduced = reduce_mlir(
+        cell, text, request, timeout_s=args.timeout, expected=expected, progress=progress
+    )
+    write_mlir_repro(output, reduced, context(cell))
+    print(
+        f"{cell['source']}: {reduced.original_ops} -> {reduced.ops} ops, failing as it did "
+        f"({reduced.failure['status']} at {reduced.failure['stage']}: "
+        f"{reduced.failure['error_class']}); {reduced.candidates} candidates in "
         f"{reduced.seconds:.0f} s; repro in {output}/",
         file=args.out,
     )

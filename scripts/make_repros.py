@@ -1,12 +1,13 @@
-"""Run `frontend-mess reduce` on one cell of each distinct failure of the committed ONNX
-reports and keep the repro directories under reports/repros/ (issue 14).
+"""Run `frontend-mess reduce` on one cell of each distinct failure of a committed report and
+keep the repro directories under reports/repros/ (issue 14).
 
     uv run python scripts/make_repros.py [--report reports/matrix-onnx-models.jsonl]
     uv run python scripts/make_repros.py --report reports/matrix-onnx-node.jsonl
 
 One cell per (path, status, stage, error class): the first in the report; a class that has a
 repro already (from another report) keeps it. An onnx-node case is its own repro (reduce
-writes it with its data set, uncut). A repro whose
+writes it with its data set, uncut); a cell of an FX path or turbine is reduced as the MLIR
+of its failing compile or lower stage (model.mlir). A repro whose
 model is over MAX_BYTES (a failure that needs a large graph's weights) is left out and said.
 reports/repros/index.json lists every class, its repro directory or why there is none.
 """
@@ -27,12 +28,18 @@ from frontend_mess.support.atomic import write_atomically
 ROOT = Path(__file__).resolve().parents[1]
 REPROS = ROOT / "reports" / "repros"
 MAX_BYTES = 1_000_000
-FAILED = ("import-fail", "lower-fail", "compile-fail", "run-fail", "mismatch")
+FAILED = ("import-fail", "lower-fail", "compile-fail", "run-fail", "mismatch", "crash")
 
 
 def slug(record: dict) -> str:
     text = f"{record['path']}-{record['status']}-{record['stage']}-{record['error_class']}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:120].strip("_")
+
+
+def _model_file(directory: Path) -> Path:
+    """The repro's model: an ONNX graph, or an MLIR function (an FX path's stage)."""
+    onnx_file = directory / "model.onnx"
+    return onnx_file if onnx_file.exists() else directory / "model.mlir"
 
 
 def main() -> None:
@@ -82,7 +89,7 @@ def main() -> None:
             if done.returncode != 0:
                 entry["repro"] = None
                 entry["why"] = (done.stderr.strip().splitlines() or ["?"])[-1][:300]
-            elif (out / "model.onnx").stat().st_size > MAX_BYTES:
+            elif _model_file(out).stat().st_size > MAX_BYTES:
                 entry["repro"] = None
                 entry["why"] = f"the reduced model is over {MAX_BYTES:,} bytes"
             else:

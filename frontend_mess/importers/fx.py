@@ -385,10 +385,7 @@ def to_mlir(
                 modules.append(fx._module_lowering(False, False, output_type, importer.module))
             module = _merged(modules)
         except TorchMlirCompilerError as exc:
-            raise LoweringError(
-                f"torch-mlir could not lower {name} to {kind}: "
-                f"{first_mlir_error(captured.text() + str(exc))}"
-            ) from exc
+            raise lowering_error(name, kind, captured.text() + str(exc)) from exc
         except Exception as exc:
             cause = _masked_cause(exc)
             raise ImporterError(
@@ -624,6 +621,24 @@ def to_iree_torch(
                 f"IREE's FX importer could not import {name}: {type(exc).__name__}: "
                 f"{first_lines(exc, 1)}"
             ) from exc
+
+
+def lowering_error(name: str, kind: str, report: str) -> LoweringError:
+    """The lower stage's error: torch-mlir's first diagnostic in `report` (what it printed and
+    its exception's text)."""
+    return LoweringError(f"torch-mlir could not lower {name} to {kind}: {first_mlir_error(report)}")
+
+
+def lower_torch_module(module, kind: str, *, name: str = "model"):
+    """A torch-backend module (the `torch` kind) lowered to linalg, tosa or stablehlo by
+    torch-mlir's backend pipeline, in place: the lower stage alone (reduce/mlir_stage.py)."""
+    from torch_mlir.compiler_utils import OutputType, TorchMlirCompilerError, lower_mlir_module
+
+    with upstream_output() as captured:
+        try:
+            return lower_mlir_module(False, OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind]), module)
+        except TorchMlirCompilerError as exc:
+            raise lowering_error(name, kind, captured.text() + str(exc)) from exc
 
 
 def first_mlir_error(report: str) -> str:

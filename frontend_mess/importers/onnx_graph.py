@@ -25,7 +25,7 @@ from pathlib import Path
 from frontend_mess.defaults import DEFAULT_ONNX_IMPORTER, MIN_ONNX_OPSET, ONNX_IMPORTERS
 from frontend_mess.shapes import InputSpec, check_elements
 from frontend_mess.support.capture import upstream_output
-from frontend_mess.support.errors import FrontendError, ImporterError, LoweringError, first_lines
+from frontend_mess.support.errors import FrontendError, ImporterError, first_lines
 from frontend_mess.support.mlir_types import inline_empty_resources
 from frontend_mess.support.paths import input_file
 from frontend_mess.support.progress import QUIET, Progress
@@ -325,12 +325,9 @@ def to_mlir(
                 output_type = OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind])
                 module = lower_mlir_module(False, output_type, module)
         except TorchMlirCompilerError as exc:
-            from frontend_mess.importers.fx import first_mlir_error
+            from frontend_mess.importers.fx import lowering_error
 
-            raise LoweringError(
-                f"torch-mlir could not lower {name} to {kind}: "
-                f"{first_mlir_error(captured.text() + str(exc))}"
-            ) from exc
+            raise lowering_error(name, kind, captured.text() + str(exc)) from exc
     return module
 
 

@@ -2,6 +2,7 @@
 versions and flags, the first error, and the text of an upstream issue, ready to paste.
 
     DIR/model.onnx     the reduced graph (its weights inline: a few nodes' worth)
+    DIR/model.mlir     or the reduced MLIR function (write_mlir_repro), in generic form
     DIR/repro.json     what failed, how, the counts, versions, flags and the command
     DIR/ISSUE.md       the upstream issue's text (title, steps, expected, actual, versions)
 """
@@ -164,3 +165,132 @@ iree-compile flags: `{flags}` (host ISA {info.get("host_isa", "?")})
 
 {versions}
 """
+
+
+#: torch-mlir's pipeline from a torch-backend module to each kind (its `torch-mlir-opt` name)
+BACKEND_PIPELINES = {
+    "linalg": "torch-backend-to-linalg-on-tensors-backend-pipeline",
+    "tosa": "torch-backend-to-tosa-backend-pipeline",
+    "stablehlo": "torch-backend-to-stablehlo-backend-pipeline",
+}
+
+
+def mlir_command(request: dict) -> list[str]:
+    """The stage, run on DIR/model.mlir: it prints the verdict the reduction kept."""
+    stage = {k: v for k, v in request.items() if v is not None}
+    return [
+        "python",
+        "-m",
+        "frontend_mess.reduce.mlir_stage",
+        json.dumps({**stage, "file": "model.mlir"}),
+    ]
+
+
+def _mlir_steps(request: dict, flags: list[str]) -> str:
+    if request["stage"] == "compile":
+        input_type = request.get("input_type")
+        typed = [f"--iree-input-type={input_type}"] if input_type else []
+        return shlex.join(["iree-compile", "model.mlir", *typed, *flags, "-o", "model.vmfb"])
+    return shlex.join(["torch-mlir-opt", f"--{BACKEND_PIPELINES[request['to']]}", "model.mlir"])
+
+
+def write_mlir_repro(directory: Path, reduced, context: dict) -> Path:
+    """Write the repro directory for a `mlir_run.ReducedMlir` (each file atomically)."""
+    cell, failure, request = reduced.cell, reduced.failure, reduced.request
+    info = {
+        "original": {**cell, "ops": reduced.original_ops},
+        "stage": request,
+        "failure": {k: failure.get(k, "") for k in ("status", "stage", "error_class", "error")},
+        "reduced": {
+            "ops": reduced.ops,
+            "op_names": reduced.op_names,
+            "error": reduced.record.get("error", ""),
+        },
+        "command": shlex.join(mlir_command(request)),
+        "candidates_run": reduced.candidates,
+        "seconds": reduced.seconds,
+        **context,
+    }
+    files = {
+        "model.mlir": reduced.text.encode(),
+        "repro.json": (json.dumps(info, indent=1) + "\n").encode(),
+        "ISSUE.md": _mlir_issue_text(reduced, info).encode(),
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FrontendError(f"cannot make {directory}: {exc.strerror}") from exc
+    for name, content in files.items():
+        write_atomically(directory / name, lambda handle, content=content: handle.write(content))
+    return directory
+
+
+def _mlir_issue_text(reduced, info: dict) -> str:
+    cell, failure, request = reduced.cell, info["failure"], reduced.request
+    versions = "\n".join(f"- {k} {v}" for k, v in info.get("versions", {}).items())
+    stage = failure["stage"] or request["stage"]
+    if request["stage"] == "lower":
+        upstream = f"torch-mlir (`{BACKEND_PIPELINES[request['to']]}`)"
+        what = f"torch-mlir's lowering of a torch-backend module to {request['to']}"
+    elif request.get("input_type") in ("torch", "onnx"):  # converted inside iree-compile
+        upstream = upstream_of(stage, cell["path"], failure["error"], failure["error_class"])
+        what = f"iree-compile for {cell['target']}"
+    else:  # torch-mlir made the IR, IREE refuses it
+        upstream = (
+            f"IREE (iree-compile, its {request.get('input_type') or 'linalg'} input), or "
+            f"torch-mlir if the op it made is outside the dialect's specification"
+        )
+        what = f"iree-compile for {cell['target']}"
+    ops = ", ".join(dict.fromkeys(n for n in info["reduced"]["op_names"]))
+    flags = [f for f in info.get("flags", []) if request["stage"] == "compile"]
+    return f"""# {failure["status"]} at {stage}: {failure["error_class"]} ({ops})
+
+Upstream: {upstream}
+
+A function of {reduced.ops} ops (reduced from {cell["source"]} via {cell["path"]}, whose
+{request["stage"]} stage takes {reduced.original_ops} ops, by `frontend-mess reduce`) fails in
+{what}.
+
+## Reproduce
+
+```sh
+{_mlir_steps(request, flags)}
+```
+
+or, with frontend-mess installed (the stage as the reduction ran it; it prints the verdict):
+
+```sh
+{info["command"]}
+```
+
+The function (`model.mlir`, in generic form, which IREE's parser and torch-mlir's read alike):
+
+```mlir
+{_elided(reduced.text)}
+```
+
+Host ISA {info.get("host_isa", "?")}.
+
+## Expected
+
+The function {"lowers" if request["stage"] == "lower" else "compiles"}, or is refused by a \
+diagnostic that says what is unsupported.
+
+## Actual
+
+```
+{info["reduced"]["error"] or failure["error"]}
+```
+
+## Versions
+
+{versions}
+"""
+
+
+def _elided(text: str, limit: int = 120) -> str:
+    """The module's text for the issue: its long lines (a weight's hex) cut short."""
+    lines = [
+        line if len(line) <= 4 * limit else line[:limit] + " ..." for line in text.splitlines()
+    ]
+    return "\n".join(lines[:200]) + ("\n..." if len(lines) > 200 else "")

@@ -75,8 +75,9 @@ def onnx_model_of(cell: dict, progress: Progress):
     source = cell_source(cell)
     if not is_onnx(source):
         raise FrontendError(
-            f"reduce takes ONNX graphs: {cell['source']} is a {cell['suite']} source; "
-            f"reducing FX graphs is not built yet (`verify --localize` names a mismatch's op)"
+            f"reduce takes ONNX graphs via {cell['path']}: {cell['source']} is a "
+            f"{cell['suite']} source, exported to ONNX inside the cell; reduce its MLIR on an "
+            f"FX path instead (--cell of an fx-* or turbine cell)"
         )
     # the file's own graph, as the cell runs it (the cell's load checks and upgrades it): a
     # window of the upgraded graph would be a different program

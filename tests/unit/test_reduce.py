@@ -115,12 +115,18 @@ def test_reduce_refuses_a_source_that_passes_and_a_torch_cell(tmp_path):
     done = _cli("reduce", str(tmp_path / "fine.onnx"), "-o", str(tmp_path / "r"), "-q")
     assert done.returncode == 2 and "there is no failure to reduce" in done.stderr
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
-    cell = (
-        '{"suite": "torchvision", "source": "resnet18", "path": "fx-linalg", "target": "llvm-cpu"}'
-    )
-    done = _cli("reduce", "--cell", cell, "-o", str(tmp_path / "t"), "-q")
-    assert done.returncode == 2 and "reduce takes ONNX graphs" in done.stderr
+    cell = {"suite": "torchvision", "source": "resnet18", "path": "onnx", "target": "llvm-cpu"}
+    done = _cli("reduce", "--cell", json.dumps(cell), "-o", str(tmp_path / "t"), "-q")
+    assert done.returncode == 2 and "reduce takes ONNX graphs via onnx" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+    # a report's passing record of an FX path: nothing to reduce, said before any work
+    record = {**cell, "path": "fx-linalg", "status": "pass", "stage": "", "error_class": ""}
+    done = _cli("reduce", "--cell", json.dumps(record), "-o", str(tmp_path / "p"), "-q")
+    assert done.returncode == 2 and "there is no failure to reduce" in done.stderr
+    # a record failing past the stages reduce rebuilds (here a mismatch)
+    record.update(status="mismatch", stage="compare", error_class="mismatch")
+    done = _cli("reduce", "--cell", json.dumps(record), "-o", str(tmp_path / "m"), "-q")
+    assert done.returncode == 2 and "verify --localize" in done.stderr
 
 
 @pytest.mark.slow
