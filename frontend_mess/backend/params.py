@@ -120,7 +120,7 @@ def externalize(
         candidates, inline = _candidates(module, ir, min_bytes)
         if _total_bytes(candidates, ir) < min_total:
             return Parameters(scope, inline=inline + len(candidates))
-        blobs = _read_bytes([c.attr for c in candidates], ir)
+        blobs = read_bytes([c.attr for c in candidates], ir)
         params = Parameters(scope, inline=inline)
         # (global type, digest) -> key: identical constants share one entry of the archive,
         # but each constant gets a global of its own. One global loaded by several ops (all
@@ -316,7 +316,7 @@ def _numpy_bytes(attr, ir) -> np.ndarray | None:
     return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
 
-def _read_bytes(attrs: list, ir) -> list[np.ndarray]:
+def read_bytes(attrs: list, ir) -> list[np.ndarray]:
     """The raw bytes of each elements attribute, in order."""
     out: list[np.ndarray | None] = [_numpy_bytes(a, ir) for a in attrs]
     rest = [i for i, array in enumerate(out) if array is None]

@@ -393,7 +393,10 @@ def to_mlir(
                 f"{first_lines(cause, 1)}"
             ) from cause
     if kind == "tosa":
+        from frontend_mess.importers.tosa_int64 import tosa_without_int64
+
         tosa_without_f64(module, progress)
+        tosa_without_int64(module, progress)
     return module
 
 

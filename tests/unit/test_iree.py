@@ -231,6 +231,75 @@ def test_fx_tosa_demotes_f64(monkeypatch):
         frontend_mess.verify(VarianceAndMask(), args, via="fx-tosa", store=None)
 
 
+class TokenTypesAndMask(torch.nn.Module):
+    """What BERT and Llama do with int64: a lookup in an int64 buffer (token types) by the
+    ids, a mask cast to float, an int64 position sum returned as it is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("types", torch.arange(16, dtype=torch.int64) % 3)
+        self.embed = torch.nn.Embedding(3, 8)
+
+    def forward(self, ids, mask):
+        kinds = self.types[ids]  # gather from an i64 table
+        scale = mask.to(torch.float32).unsqueeze(-1)  # cast of the i64 mask
+        return self.embed(kinds) * scale, (ids + mask).cumsum(-1) * 2
+
+
+def test_fx_tosa_narrows_int64_and_verifies(monkeypatch):
+    """TOSA's profiles have no int64 and IREE's TOSA validation refuses ops on it (hf-tiny's
+    BERT family on tosa.gather, the decoders on tosa.cast: reports/repros/fx-tosa-*);
+    frontend-mess narrows int64 inside the functions to int32 and keeps their i64 interface
+    (importers/tosa_int64.py). Without it the model fails to compile: when that half
+    passes, IREE or torch-mlir changed and the narrowing can go."""
+    from frontend_mess.importers import tosa_int64
+
+    ids = torch.randint(0, 16, (2, 5))
+    mask = torch.randint(0, 2, (2, 5))
+    text = frontend_mess.import_model(TokenTypesAndMask(), (ids, mask), to="tosa").text
+    assert "arith.trunci" in text and "arith.extsi" in text
+    from torch_mlir import ir
+    from torch_mlir.dialects import torch as torch_d
+
+    context = ir.Context()
+    torch_d.register_dialect(context)
+    assert tosa_int64.int64_tosa_ops(ir.Module.parse(text, context), ir) == []
+    report = frontend_mess.verify(TokenTypesAndMask(), (ids, mask), via="fx-tosa", store=None)
+    assert report.ok, report.text()
+    monkeypatch.setattr(tosa_int64, "narrow_int64_tensors", lambda module, ir: 0)
+    with pytest.raises(FrontendError, match="tosa"):
+        frontend_mess.verify(TokenTypesAndMask(), (ids, mask), via="fx-tosa", store=None)
+
+
+def test_an_int64_constant_out_of_int32_range_is_left_with_a_warning():
+    """Narrowing is exact only while values fit in 32 bits: a constant that does not leaves
+    the module untouched (IREE then says which op), with a warning naming it."""
+    from torch_mlir import ir
+    from torch_mlir.dialects import torch as torch_d
+
+    from frontend_mess.importers.tosa_int64 import tosa_without_int64
+    from frontend_mess.support.progress import Progress
+
+    text = """func.func @main(%arg0: tensor<2xi64>) -> tensor<2xi64> {
+      %0 = "tosa.const"() <{values = dense<[1, 4294967296]> : tensor<2xi64>}> : () -> tensor<2xi64>
+      %1 = "tosa.add"(%arg0, %0) : (tensor<2xi64>, tensor<2xi64>) -> tensor<2xi64>
+      return %1 : tensor<2xi64>
+    }"""
+    context = ir.Context()
+    torch_d.register_dialect(context)
+    module = ir.Module.parse(text, context)
+    notes = []
+    progress = Progress(quiet=False)
+    progress.note = notes.append
+    tosa_without_int64(module, progress)
+    assert str(module) == str(ir.Module.parse(text, context))
+    assert len(notes) == 1 and "4294967296" in notes[0] and "fx-linalg" in notes[0]
+    small = text.replace("4294967296", "7")
+    module = ir.Module.parse(small, context)
+    tosa_without_int64(module, progress)
+    assert "tensor<2xi32>" in str(module) and "arith.trunci" in str(module)
+
+
 def test_classify_input_dialect_validation():
     assert (
         classify_stage("x.mlir:3:5: error: 'tosa.cast' op is not profile-aligned")
