@@ -379,9 +379,9 @@ def to_mlir(
                 importer = FxImporter(context=context, hooks=torch_mlir_hooks())
                 for func_name, program in group.items():
                     program = program if prepared else prepare(program)
-                    if kind == "stablehlo":
-                        program = wrap_negative_indices(explicit_ceil_mode_padding(program))
-                    importer.import_frozen_program(program, func_name=func_name)
+                    importer.import_frozen_program(
+                        rewritten_for(kind, program), func_name=func_name
+                    )
                 modules.append(fx._module_lowering(False, False, output_type, importer.module))
             module = _merged(modules)
         except TorchMlirCompilerError as exc:
@@ -484,6 +484,106 @@ def _ceil_extra(size: int, kernel: int, stride: int, pad: int, dilation: int) ->
     if (out - 1) * stride >= size + pad:
         out -= 1
     return max(0, (out - 1) * stride + dilation * (kernel - 1) + 1 - (size + 2 * pad))
+
+
+def rewritten_for(kind: str, program):
+    """The program with the FX rewrites that work around one lowering's bugs, for `kind`
+    (the other kinds' programs are left as they are): StableHLO's ceil-mode pools and
+    negative indices, TOSA's index_copy."""
+    if kind == "stablehlo":
+        return wrap_negative_indices(explicit_ceil_mode_padding(program))
+    if kind == "tosa":
+        return one_hot_index_copies(program)
+    return program
+
+
+def _add_node(graph, before, fake_mode, target, *args, **kwargs):
+    """A call of `target` inserted before `before`, with its fake value (the importers read
+    each node's type from it) computed from its arguments' fake values."""
+    import torch
+
+    with graph.inserting_before(before):
+        node = graph.call_function(target, args, kwargs)
+    fakes = torch.fx.node.map_arg(args, lambda n: n.meta["val"])
+    with fake_mode:
+        node.meta["val"] = target(*fakes, **kwargs)
+    return node
+
+
+def one_hot_index_copies(program):
+    """The program with each `index_put` that is an `index_copy` (`x[:, :, p] = v`: indices
+    `[None, ..., p]` with a 1-D `p`, not accumulating, float `x`) made a select on a one-hot
+    mask, or the program itself where it has none.
+
+    transformers' static KV cache writes each step's keys and values so
+    (`StaticLayer.update`, `index_copy_` at `cache_position`), and torch-mlir's TOSA lowering
+    has no conversion for that `index_put.hacked_twin` (four index tensors once the `None`s are
+    expanded; torch-mlir #2031 and #2270 cover narrower forms): every hf-generate cell failed
+    on fx-tosa (reports/repros/fx-tosa-lower-fail-lower-torch.aten.index_put.hacked_twin).
+    `hit[q, l] = p[q] == l`; one position: `where(hit, v, x)` with `v` broadcast along the
+    dim; several: the one-hot matrix times `v` moved to the last dim (a sum of one term per
+    slot, exact), then `where(any(hit), that, x)`. Written positions must be distinct, as
+    `index_copy` wants. Test: tests/unit/test_torch_importer.py::test_index_copy_lowers_to_tosa.
+    """
+    import copy
+
+    import torch
+
+    aten = torch.ops.aten
+
+    def rewritable(node) -> int | None:
+        """The dim `node` copies along, where it is such an index_put."""
+        if node.target not in (aten.index_put.default, aten.index_put_.default):
+            return None
+        if len(node.args) > 3 and node.args[3]:
+            return None  # accumulate
+        target, indices = node.args[0].meta["val"], node.args[1]
+        if not target.dtype.is_floating_point or not indices:
+            return None
+        *leading, index = indices
+        if index is None or any(i is not None for i in leading):
+            return None
+        value = index.meta["val"]
+        if value.dim() != 1 or value.dtype.is_floating_point or value.dtype == torch.bool:
+            return None
+        dim = len(leading)
+        if not all(isinstance(s, int) for s in target.shape) or dim >= target.dim():
+            return None
+        return dim
+
+    if not any(rewritable(n) is not None for n in program.graph.nodes):
+        return program
+    program = copy.deepcopy(program)
+    graph = program.graph_module.graph
+    for node in [n for n in graph.nodes if rewritable(n) is not None]:
+        dim = rewritable(node)
+        target, index, values = node.args[0], node.args[1][-1], node.args[2]
+        fake = target.meta["val"]
+        rank, slots = fake.dim(), int(fake.shape[dim])
+        positions = int(index.meta["val"].shape[0])
+
+        def add(op, *args, _at=node, _mode=fake.fake_mode, **kwargs):
+            return _add_node(graph, _at, _mode, op, *args, **kwargs)
+
+        iota = add(aten.arange.start_step, 0, slots, 1, dtype=index.meta["val"].dtype)
+        row = add(aten.unsqueeze.default, index, 1)  # [positions, 1]
+        hit = add(aten.eq.Tensor, row, add(aten.unsqueeze.default, iota, 0))  # [positions, slots]
+        along = [1] * rank
+        along[dim] = slots
+        if positions == 1:  # v has size 1 at `dim`: it broadcasts along it
+            copied = add(aten.where.self, add(aten.view.default, hit, along), values, target)
+        else:
+            onehot = add(aten._to_copy.default, hit, dtype=fake.dtype)
+            order = [d for d in range(rank) if d != dim] + [dim]
+            moved = add(aten.permute.default, values, order)  # positions last
+            written = add(aten.matmul.default, moved, onehot)  # slots last
+            written = add(aten.permute.default, written, [order.index(d) for d in range(rank)])
+            covered = add(aten.view.default, add(aten.any.dim, hit, 0), along)
+            copied = add(aten.where.self, covered, written, target)
+        node.replace_all_uses_with(copied)
+        graph.erase_node(node)
+    program.graph_module.recompile()
+    return program
 
 
 def explicit_ceil_mode_padding(program):

@@ -103,11 +103,7 @@ def stage_input_of_cell(cell: dict, record: dict, progress: Progress = QUIET) ->
         raise FrontendError(f"{path} has no lower stage of torch-mlir's to reduce")
     pipeline.export(loaded, progress)
     programs = loaded.prepared(progress)
-    if kind == "stablehlo":  # as fx.to_mlir prepares them for StableHLO
-        programs = {
-            n: fx.wrap_negative_indices(fx.explicit_ceil_mode_padding(p))
-            for n, p in programs.items()
-        }
+    programs = {n: fx.rewritten_for(kind, p) for n, p in programs.items()}  # as to_mlir does
     module = fx.to_mlir(programs, "torch", name=loaded.name, prepared=True, progress=progress)
     return str(module), {"stage": "lower", "to": kind}
 

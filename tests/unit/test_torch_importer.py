@@ -135,6 +135,43 @@ def _stablehlo_rewrite_is_needed(monkeypatch, model, args, rewrite, shape, fixed
     assert not check().ok, fixed_message
 
 
+class CacheWrite(torch.nn.Module):
+    """A KV cache written as transformers' StaticLayer writes it: `index_copy_` along the
+    sequence dim at `start`, `start + 1`, ... (one position per new row: distinct, as a
+    cache's are), then read (so the write is not dead)."""
+
+    def forward(self, cache, start, new):
+        cache = cache.clone()
+        cache.index_copy_(2, torch.arange(new.shape[2]) + start, new)
+        return cache * 2.0
+
+
+@pytest.mark.parametrize("start, rows", [(5, 1), (2, 3)], ids=["decode", "prefill"])
+def test_index_copy_lowers_to_tosa(monkeypatch, start, rows):
+    """torch-mlir's TOSA lowering has no conversion for an `index_put` with a `None`-led index
+    list (every hf-generate decode step failed on fx-tosa); frontend-mess writes it as a
+    select on a one-hot mask (fx.one_hot_index_copies). Both one position (the decode step)
+    and several (the prefill) verify; without the rewrite the lowering fails: when that
+    half passes, torch-mlir lowers it and the rewrite can go."""
+    from frontend_mess import pipeline
+    from frontend_mess.backend.targets import target_spec
+    from frontend_mess.importers import fx as importer
+    from frontend_mess.support.errors import FrontendError
+    from frontend_mess.verify import verify
+
+    args = (torch.randn(1, 2, 8, 4), torch.tensor([start]), torch.randn(1, 2, rows, 4))
+
+    def check():
+        loaded = pipeline.load(CacheWrite(), example_args=args)
+        return verify(loaded, target_spec("llvm-cpu"), via="fx-tosa")
+
+    report = check()
+    assert report.ok, report.text()
+    monkeypatch.setattr(importer, "one_hot_index_copies", lambda program: program)
+    with pytest.raises(FrontendError, match="index_put"):
+        check()
+
+
 def test_depthwise_conv3d_imports_as_channel_pairs():
     """torch-mlir cannot lower a depthwise 3-D convolution to linalg (mvit's attention
     pooling); frontend-mess runs it as a grouped convolution over channel pairs
