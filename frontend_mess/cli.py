@@ -146,7 +146,7 @@ examples:
   frontend-mess reduce model.onnx -o repro/                 # via onnx, on llvm-cpu
   frontend-mess reduce model.onnx --via onnx-iree -o repro/
   frontend-mess reduce --cell reports/matrix-onnx-models.jsonl:21 -o repro/
-  frontend-mess reduce --cell reports/matrix-hf-tiny.jsonl:18 -o repro/   # bert on fx-tosa
+  frontend-mess reduce --cell reports/matrix-hf-tiny.jsonl:179 -o repro/  # whisper, turbine
   frontend-mess reduce model.tosa.mlir --input-type tosa -o repro/   # fails in iree-compile
   frontend-mess reduce model.torch.mlir --stage lower --to tosa -o repro/""",
     "bench": """
