@@ -23,37 +23,56 @@ def fast_literal_hooks(fx_importer: ModuleType, ir: ModuleType):
     npy_types = fx_importer.TORCH_DTYPE_TO_NPY_TYPE
 
     class FastLiteralHooks(fx_importer.FxImporterHooks):
-        """Resolve real, multi-element tensor literals with a zero-copy NumPy view."""
+        """Resolve real tensor literals with a zero-copy NumPy view, each tensor once.
+
+        The importer's own cache (`RefTracker`) keys a tensor's attribute by `id(tensor)`
+        and, since its finalizer was removed (torch-mlir PR #3995, for iree-turbine #281),
+        neither holds the tensor nor forgets a dead one: a tensor freed during the import
+        leaves its id to the next, which is then handed the dead one's attribute. In a
+        matrix cell of hf-generate on fx-tosa, BLOOM's decode step got its 64-wide
+        LayerNorm weight where a 64x256 matrix belonged (`'torch.vtensor.literal' op
+        inferred type(s) ... are incompatible`; on other paths such a swap of two tensors
+        of one type would be silent). This cache holds each tensor it saw, so an id stays
+        its tensor's while the importer lives. Test:
+        tests/unit/test_literals.py::test_a_dead_tensors_id_does_not_hand_its_attribute_on."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._attributes: dict[int, tuple[torch.Tensor, object]] = {}
 
         def resolve_literal(self, gni, literal, info):
-            if (
-                not isinstance(literal, torch.Tensor)
-                or isinstance(literal, FakeTensor)
-                or literal.numel() <= 1  # the default path makes splats of these
-            ):
+            if not isinstance(literal, torch.Tensor) or isinstance(literal, FakeTensor):
                 return None
             if literal.dtype == torch.bfloat16:
                 return _bf16_literal(gni, literal)
             if literal.dtype not in npy_types:
                 return None
             cc = getattr(gni, "_cc", None)
-            tracker = getattr(cc, "_py_attr_tracker", None)
-            if tracker is None:  # the importer changed its internals: use its own path
+            if cc is None:  # the importer changed its internals: use its own path
                 return None
-            mapping = tracker.track(literal)
-            if mapping.is_empty:
-                array = literal.detach().cpu().contiguous().numpy()
-                shape = "_".join(str(d) for d in literal.shape)
-                mapping.value = ir.DenseResourceElementsAttr.get_from_buffer(
-                    array.view(npy_types[literal.dtype]),
-                    f"torch_tensor_{shape}_{literal.dtype}",
-                    fx_importer.create_mlir_tensor_type(literal),
-                )
+            held = self._attributes.get(id(literal))
+            if held is None or held[0] is not literal:
+                held = (literal, _attribute(literal))
+                self._attributes[id(literal)] = held
             return ir.Operation.create(
                 name="torch.vtensor.literal",
                 results=[cc.tensor_to_vtensor_type(literal)],
-                attributes={"value": mapping.value},
+                attributes={"value": held[1]},
             ).result
+
+    def _attribute(literal):
+        """The attribute the importer's default path makes: a splat for one element (it
+        optimizes better, and dense_resource mishandles 0-d tensors), else a blob."""
+        array = literal.detach().cpu().contiguous().numpy().view(npy_types[literal.dtype])
+        if array.size == 1:
+            element = fx_importer.TORCH_DTYPE_TO_MLIR_TYPE[literal.dtype]()
+            return ir.DenseElementsAttr.get(array, type=element, shape=list(array.shape))
+        shape = "_".join(str(d) for d in literal.shape)
+        return ir.DenseResourceElementsAttr.get_from_buffer(
+            array,
+            f"torch_tensor_{shape}_{literal.dtype}",
+            fx_importer.create_mlir_tensor_type(literal),
+        )
 
     def _bf16_literal(gni, literal):
         """A bf16 weight as a plain dense attribute, not a `dense_resource` blob: IREE's
