@@ -1165,7 +1165,7 @@ def _reduce_mlir(args, cell: dict, expected, output: Path, progress) -> None:
     from frontend_mess.reduce.mlir_run import reduce_mlir, stage_input_of_cell
     from frontend_mess.reduce.repro import write_mlir_repro
 
-    if cell["suite"] == "file":
+    if args.source is not None:  # an .mlir file, and the stage it fails at
         if args.stage == "lower" and args.to is None:
             raise FrontendError("reduce --stage lower needs --to linalg, tosa or stablehlo")
         request = {"stage": "compile", "input_type": args.input_type, "target": args.target}

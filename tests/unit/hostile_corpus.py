@@ -1791,7 +1791,7 @@ def reduce_cases() -> list[Case]:
             says=("full", "empty directory"),
         ),
         Case(
-            "reduce-a-torch-cell",
+            "reduce-a-passing-torch-cell",
             [
                 "reduce",
                 "--cell",
@@ -1802,7 +1802,13 @@ def reduce_cases() -> list[Case]:
                 "r",
             ],
             tiny,
-            says=("reduce takes ONNX graphs",),
+            says=("m.py passes via fx-linalg", "no failure to reduce"),
+        ),
+        Case(
+            "reduce-a-python-file-as-mlir",
+            ["reduce", "m.mlir", "-o", "r"],
+            lambda d, f: (d / "m.mlir").write_text("import torch\n"),
+            says=("cannot parse the MLIR module",),
         ),
         Case(
             "verify-localize-mlir",
