@@ -12,8 +12,8 @@ from frontend_mess.backend.encoder import RECORDED_FILE, compile_flags, recorded
 from frontend_mess.backend.integrity import is_module_bytes
 from frontend_mess.backend.signature import annotate
 from frontend_mess.backend.targets import (
+    DATA_TILING_ERRORS,
     DATA_TILING_RETRY_FLAGS,
-    LARGE_VECTORS_ERROR,
     TargetSpec,
     input_flags,
 )
@@ -86,20 +86,20 @@ def _data_tiling_on(flags: list[str]) -> bool:
 
 
 def _compile_str(annotated, flags: list[str], extra: list[str], spec, progress) -> bytes:
-    """iree-compile, once more without data tiling where its CPU codegen refused the large
-    vectors data tiling made (targets.LARGE_VECTORS_ERROR, iree #24876); `flags` then gains
-    the retry's flags, so the artifact records what compiled it."""
+    """iree-compile, once more without data tiling where its CPU codegen failed in a way
+    data tiling causes (targets.DATA_TILING_ERRORS: the large vectors of iree #24876, a tiled
+    load); `flags` then gains the retry's flags, so the artifact records what compiled it."""
     from iree.compiler.tools import CompilerToolError, compile_str
 
     try:
         return compile_str(annotated, extra_args=[*flags, *extra])
     except CompilerToolError as exc:
         retry = spec.target == "llvm-cpu" and _data_tiling_on(flags)
-        if not (retry and LARGE_VECTORS_ERROR in str(exc)):
+        known = next((m for m in DATA_TILING_ERRORS if m in str(exc)), None)
+        if not (retry and known):
             raise
     progress.note(
-        "IREE's CPU codegen refused the large vectors data tiling made (iree #24876): "
-        "compiling again without data tiling"
+        f"IREE's CPU codegen {DATA_TILING_ERRORS[known]}: compiling again without data tiling"
     )
     flags += DATA_TILING_RETRY_FLAGS
     return compile_str(annotated, extra_args=[*flags, *extra])

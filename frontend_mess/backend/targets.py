@@ -143,6 +143,20 @@ LOW_PRECISION_CPU_FLAGS: tuple[str, ...] = ("--iree-global-opt-use-im2col-for-co
 # artifact's flags (backend/compiler.py). Test: tests/unit/test_iree.py::
 # test_large_tiled_vectors_compile_again_without_data_tiling.
 LARGE_VECTORS_ERROR = "One or more operations with large vector sizes"
+# The second such failure: with data tiling, IREE 3.13's CPU codegen of the attention that
+# torch-mlir's TOSA makes of a rotary-embedding decoder's prefill (Llama, Gemma, Mistral,
+# Qwen2, Falcon on fx-tosa; `reduce` took Llama's to 38 ops,
+# reports/repros/fx-tosa-compile-fail-compile-iree_codegen.load_from_buffer) fails with
+# "'iree_codegen.load_from_buffer' op buffer and tensor shapes must be compatible"; without
+# data tiling it compiles and verifies. No upstream issue found. Test:
+# tests/unit/test_iree.py::test_tiled_load_from_buffer_compiles_again_without_data_tiling.
+TILED_LOAD_ERROR = "'iree_codegen.load_from_buffer' op buffer and tensor shapes must be"
+#: codegen failures of data tiling that a compile without it does not have: each message, and
+#: what the retry's note says of it
+DATA_TILING_ERRORS = {
+    LARGE_VECTORS_ERROR: "refused the large vectors data tiling made (iree #24876)",
+    TILED_LOAD_ERROR: "failed on a tiled load_from_buffer (no upstream issue found)",
+}
 DATA_TILING_RETRY_FLAGS: tuple[str, ...] = ("--iree-opt-data-tiling=false",)
 
 

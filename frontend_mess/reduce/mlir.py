@@ -12,7 +12,9 @@ The search, each step verified by the oracle (run.py: the candidate run as the f
 1. the failing op alone (an op of the error class's name, the diagnostic's types first), with
    what it needs;
 2. else the window from the latest start that still fails to that op (bisection);
-3. then dropping the window's other operations one at a time while it still fails.
+3. then dropping the window's other operations one at a time while it still fails;
+4. then making the weights (float constants) splats of ones, all at once or one by one,
+   where it still fails: a repro of a few lines instead of kilobytes of hex.
 
 Parsing and printing go through torch-mlir's bindings, whose context reads every dialect of
 the stages (torch, TOSA, linalg, StableHLO); the candidates are printed in generic form, what
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from frontend_mess.support.errors import FrontendError
-from frontend_mess.support.mlir_types import tensor_info, walk
+from frontend_mess.support.mlir_types import attributes_of, tensor_info, walk
 
 #: at most this many one-at-a-time drops (step 3): each is a compile
 MAX_DROPS = 60
@@ -37,6 +39,12 @@ MAX_ALONE = 8
 class Candidate:
     kept: frozenset[int]
     text: str
+    #: constants whose values are made a splat (step 4): the ops' indices
+    splat: frozenset[int] = frozenset()
+
+    @property
+    def key(self) -> tuple[frozenset[int], frozenset[int]]:
+        return self.kept, self.splat
 
 
 def parse_module(data: str | bytes):
@@ -177,7 +185,32 @@ class MlirFunction:
                     todo.append(self._producer(value))
         return frozenset(done)
 
-    def candidate(self, kept: set[int]) -> Candidate:
+    def splattable(self, index: int) -> bool:
+        """Whether op `index` is a constant of float values that are not all one value."""
+        op = self.ops[index]
+        if op.operands or op.regions or len(op.results) != 1:
+            return False
+        return any(self._splat_of(named.attr) is not None for named in attributes_of(op))
+
+    def _splat_of(self, attr):
+        """A splat of ones of `attr`'s type, where it is a non-splat float elements attribute."""
+        ir = self.ir
+        with self.context, ir.Location.unknown():
+            for kind in (ir.DenseFPElementsAttr, ir.DenseResourceElementsAttr):
+                try:
+                    typed = kind(attr)
+                except (ValueError, TypeError):
+                    continue
+                if isinstance(typed, ir.DenseElementsAttr) and typed.is_splat:
+                    return None
+                element = ir.ShapedType(typed.type).element_type
+                if not isinstance(element, ir.FloatType):
+                    return None
+                one = ir.FloatAttr.get(element, 1.0)
+                return ir.DenseElementsAttr.get_splat(ir.ShapedType(typed.type), one)
+        return None
+
+    def candidate(self, kept: set[int], splat: frozenset[int] = frozenset()) -> Candidate:
         """The module of one function that runs the ops in `kept` (closed over what they need)."""
         ir, func = self.ir, self.func
         with self.context:
@@ -209,6 +242,11 @@ class MlirFunction:
                 for i in order:
                     original = self.ops[i]
                     clone = original.clone()
+                    if i in splat:
+                        for named in attributes_of(clone):
+                            ones = self._splat_of(named.attr)
+                            if ones is not None:
+                                clone.attributes[named.name] = ones
                     for old_op, new_op in zip(walk(original), walk(clone), strict=True):
                         for n, value in enumerate(old_op.operands):
                             if hash(value) in mapping:
@@ -218,7 +256,7 @@ class MlirFunction:
                 func.ReturnOp([mapping[hash(r)] for r in outputs])
             module.operation.verify()
             text = module.operation.get_asm(print_generic_op_form=True)
-        return Candidate(kept, text)
+        return Candidate(kept, text, frozenset(splat) & kept)
 
 
 def reduce_function(
@@ -230,9 +268,9 @@ def reduce_function(
     """The smallest candidate found that `fails` the way the whole does; None where no
     candidate does (the repro is then the whole module)."""
 
-    def attempt(kept: set[int]) -> Candidate | None:
+    def attempt(kept: set[int], splat: frozenset[int] = frozenset()) -> Candidate | None:
         try:
-            candidate = function.candidate(kept)
+            candidate = function.candidate(kept, splat)
         except Exception:  # noqa: BLE001 - a cut that does not verify is not a candidate
             return None
         return candidate if fails(candidate) else None
@@ -270,4 +308,16 @@ def reduce_function(
         if found is not None and len(found.kept) < len(best.kept):
             best = found
     on_step(f"{len(best.kept)} ops after dropping one at a time")
+    # 4. weights that need not be what they are: all made splats of ones at once, else each
+    constants = frozenset(i for i in best.kept if function.splattable(i))
+    if constants:
+        found = attempt(set(best.kept), constants)
+        if found is None:
+            for i in sorted(constants)[:MAX_DROPS]:
+                found_one = attempt(set(best.kept), best.splat | {i})
+                if found_one is not None:
+                    best = found_one
+        else:
+            best = found
+        on_step(f"{len(best.splat)} of {len(constants)} constants made splats")
     return best

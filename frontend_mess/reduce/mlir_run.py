@@ -172,8 +172,8 @@ def reduce_mlir(
 
         def fails(candidate) -> bool:
             with progress.step(f"candidate of {len(candidate.kept)} ops"):
-                records[candidate.kept] = oracle.record(candidate.text)
-            return signature_of(records[candidate.kept]) == signature_of(failure)
+                records[candidate.key] = oracle.record(candidate.text)
+            return signature_of(records[candidate.key]) == signature_of(failure)
 
         best = reduce_function(function, fails, on_step=progress.note)
         candidates = oracle.runs - 1
@@ -187,6 +187,6 @@ def reduce_mlir(
         )  # fmt: skip
     names = [function.ops[i].name for i in sorted(best.kept)]
     return ReducedMlir(
-        cell, request, failure, records[best.kept], len(function.ops), len(best.kept),
+        cell, request, failure, records[best.key], len(function.ops), len(best.kept),
         best.text, names, candidates, seconds,
     )  # fmt: skip

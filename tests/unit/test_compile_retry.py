@@ -1,8 +1,9 @@
 """The compile stage's one retry (backend/compiler.py::_compile_str): again without data
-tiling where IREE's CPU codegen refused the large vectors data tiling made (iree #24876), and
-only there. iree-compile is replaced by a fake that fails at first, then while data tiling
-is on; the real failure is pinned in
-tests/unit/test_iree.py::test_large_tiled_vectors_compile_again_without_data_tiling."""
+tiling where IREE's CPU codegen failed in a way data tiling causes (the large vectors of
+iree #24876, a tiled load_from_buffer), and only there. iree-compile is replaced by a fake
+that fails at first, then while data tiling is on; the real failures are pinned in
+tests/unit/test_iree.py::test_large_tiled_vectors_compile_again_without_data_tiling and
+test_tiled_load_from_buffer_compiles_again_without_data_tiling."""
 
 import subprocess
 
@@ -13,6 +14,7 @@ from frontend_mess.backend import compiler
 from frontend_mess.backend.targets import (
     DATA_TILING_RETRY_FLAGS,
     LARGE_VECTORS_ERROR,
+    TILED_LOAD_ERROR,
     target_spec,
 )
 from frontend_mess.support.progress import QUIET
@@ -32,8 +34,16 @@ def _fake(monkeypatch, message: str) -> list[list[str]]:
     return calls
 
 
-def test_large_vectors_compile_again_without_data_tiling(monkeypatch):
-    calls = _fake(monkeypatch, f"error: {LARGE_VECTORS_ERROR} (32768 bytes) were found")
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"error: {LARGE_VECTORS_ERROR} (32768 bytes) were found",
+        f"error: {TILED_LOAD_ERROR} compatible and element types must match",
+    ],
+    ids=["large-vectors", "tiled-load"],
+)
+def test_data_tiling_failures_compile_again_without_it(monkeypatch, message):
+    calls = _fake(monkeypatch, message)
     spec = target_spec("llvm-cpu")
     flags = list(spec.flags)
     assert compiler._compile_str("m", flags, [], spec, QUIET) == b"module"

@@ -448,6 +448,30 @@ def test_worker_stack_holds_large_dispatches(tmp_path):
     assert report.ok, report.text()
 
 
+def test_tiled_load_from_buffer_compiles_again_without_data_tiling():
+    """The second data-tiling failure pinned (targets.TILED_LOAD_ERROR): the attention of
+    Llama's prefill through TOSA, as `reduce` left it (38 ops, weights made splats:
+    tests/unit/data/tiled_load_from_buffer.tosa.mlir), fails CPU codegen with data tiling
+    on any CPU; compile_text compiles it again without, and records the flag. If the first
+    compile starts to pass, drop the message from targets.DATA_TILING_ERRORS."""
+    from iree.compiler.tools import CompilerToolError, compile_str
+
+    from frontend_mess.backend.compiler import compile_text
+    from frontend_mess.backend.targets import (
+        DATA_TILING_RETRY_FLAGS,
+        TILED_LOAD_ERROR,
+        input_flags,
+        target_spec,
+    )
+
+    text = (Path(__file__).parent / "data" / "tiled_load_from_buffer.tosa.mlir").read_text()
+    spec = target_spec("llvm-cpu", cpu="haswell")
+    with pytest.raises(CompilerToolError, match=TILED_LOAD_ERROR):
+        compile_str(text, extra_args=[*spec.flags, *input_flags("tosa", "llvm-cpu")])
+    artifact = compile_text(text, spec, input_type="tosa")
+    assert set(DATA_TILING_RETRY_FLAGS) <= set(artifact.flags)
+
+
 def test_large_tiled_vectors_compile_again_without_data_tiling():
     """iree #24876 pinned, and the retry that works around it (targets.LARGE_VECTORS_ERROR):
     hf-tiny's ResNet through TOSA, compiled for AVX-512 (any host: a named CPU), fails CPU
