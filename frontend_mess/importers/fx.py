@@ -522,8 +522,9 @@ def one_hot_index_copies(program):
     on fx-tosa (reports/repros/fx-tosa-lower-fail-lower-torch.aten.index_put.hacked_twin).
     `hit[q, l] = p[q] == l`; one position: `where(hit, v, x)` with `v` broadcast along the
     dim; several: the one-hot matrix times `v` moved to the last dim (a sum of one term per
-    slot, exact), then `where(any(hit), that, x)`. Written positions must be distinct, as
-    `index_copy` wants. Test: tests/unit/test_torch_importer.py::test_index_copy_lowers_to_tosa.
+    slot, exact), then `where(any(hit), that, x)`. A negative position counts from the end, as
+    in index_put; written positions must be distinct, as `index_copy` wants.
+    Test: tests/unit/test_torch_importer.py::test_index_copy_lowers_to_tosa.
     """
     import copy
 
@@ -566,6 +567,12 @@ def one_hot_index_copies(program):
             return _add_node(graph, _at, _mode, op, *args, **kwargs)
 
         iota = add(aten.arange.start_step, 0, slots, 1, dtype=index.meta["val"].dtype)
+        rows = list(fake.shape)
+        rows[dim] = positions
+        if list(values.meta["val"].shape) != rows:  # index_put broadcasts its values
+            values = add(aten.expand.default, values, rows)
+        negative = add(aten.lt.Scalar, index, 0)  # index_put counts a negative one from the end
+        index = add(aten.where.self, negative, add(aten.add.Scalar, index, slots), index)
         row = add(aten.unsqueeze.default, index, 1)  # [positions, 1]
         hit = add(aten.eq.Tensor, row, add(aten.unsqueeze.default, iota, 0))  # [positions, slots]
         along = [1] * rank

@@ -146,8 +146,22 @@ class CacheWrite(torch.nn.Module):
         return cache * 2.0
 
 
-@pytest.mark.parametrize("start, rows", [(5, 1), (2, 3)], ids=["decode", "prefill"])
-def test_index_copy_lowers_to_tosa(monkeypatch, start, rows):
+class CacheSetItem(torch.nn.Module):
+    """The same write as `cache[:, :, positions] = new`, where a negative position counts
+    from the end."""
+
+    def forward(self, cache, start, new):
+        cache = cache.clone()
+        cache[:, :, torch.arange(new.shape[2]) + start] = new
+        return cache * 2.0
+
+
+@pytest.mark.parametrize(
+    "module, start, rows",
+    [(CacheWrite, 5, 1), (CacheWrite, 2, 3), (CacheSetItem, -3, 2)],
+    ids=["decode", "prefill", "negative"],
+)
+def test_index_copy_lowers_to_tosa(monkeypatch, module, start, rows):
     """torch-mlir's TOSA lowering has no conversion for an `index_put` with a `None`-led index
     list (every hf-generate decode step failed on fx-tosa); frontend-mess writes it as a
     select on a one-hot mask (fx.one_hot_index_copies). Both one position (the decode step)
@@ -162,7 +176,7 @@ def test_index_copy_lowers_to_tosa(monkeypatch, start, rows):
     args = (torch.randn(1, 2, 8, 4), torch.tensor([start]), torch.randn(1, 2, rows, 4))
 
     def check():
-        loaded = pipeline.load(CacheWrite(), example_args=args)
+        loaded = pipeline.load(module(), example_args=args)
         return verify(loaded, target_spec("llvm-cpu"), via="fx-tosa")
 
     report = check()
