@@ -26,8 +26,7 @@ from frontend_mess.support.errors import (
 )
 from frontend_mess.support.mlir_types import (
     demote_f64_tensors,
-    tensor_info,
-    walk,
+    ops_on_element,
     walk_attributes,
 )
 from frontend_mess.support.progress import QUIET, Progress
@@ -422,14 +421,7 @@ def f64_tosa_ops(module) -> list[str]:
     constants and scalar arithmetic); TOSA's profiles have no f64."""
     from torch_mlir import ir
 
-    found: list[str] = []
-    with module.context:
-        for op in walk(module.operation):
-            if op.name.startswith("tosa.") and op.name not in found:
-                infos = (tensor_info(v.type, ir) for v in [*op.operands, *op.results])
-                if any(i is not None and i.element == "f64" for i in infos):
-                    found.append(op.name)
-    return found
+    return ops_on_element(module, ir, "tosa.", "f64")
 
 
 def tosa_without_f64(module, progress: Progress) -> None:

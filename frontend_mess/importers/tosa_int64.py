@@ -17,7 +17,7 @@ tests/unit/test_iree.py::test_fx_tosa_narrows_int64_and_verifies.
 
 from __future__ import annotations
 
-from frontend_mess.support.mlir_types import attributes_of, tensor_info, walk
+from frontend_mess.support.mlir_types import attributes_of, ops_on_element, walk
 from frontend_mess.support.progress import Progress
 
 _INT32 = (-(2**31), 2**31 - 1)
@@ -25,14 +25,7 @@ _INT32 = (-(2**31), 2**31 - 1)
 
 def int64_tosa_ops(module, ir) -> list[str]:
     """Names of the TOSA ops with an i64 tensor operand or result."""
-    found: list[str] = []
-    with module.context:
-        for op in walk(module.operation):
-            if op.name.startswith("tosa.") and op.name not in found:
-                infos = (tensor_info(v.type, ir) for v in [*op.operands, *op.results])
-                if any(i is not None and i.element == "i64" for i in infos):
-                    found.append(op.name)
-    return found
+    return ops_on_element(module, ir, "tosa.", "i64")
 
 
 def _narrowed(value_type, ir):

@@ -118,6 +118,19 @@ def walk(operation) -> Iterator:
         stack.extend(reversed(inner))
 
 
+def ops_on_element(module, ir, prefix: str, element: str) -> list[str]:
+    """Names of the ops of a dialect (`prefix`, e.g. `tosa.`) with a tensor operand or result
+    of `element` (`f64`, `i64`), each once, in the order met."""
+    found: list[str] = []
+    with module.context:
+        for op in walk(module.operation):
+            if op.name.startswith(prefix) and op.name not in found:
+                infos = (tensor_info(v.type, ir) for v in [*op.operands, *op.results])
+                if any(i is not None and i.element == element for i in infos):
+                    found.append(op.name)
+    return found
+
+
 def attributes_of(op) -> list:
     """An operation's named attributes, listed up front so that the caller may replace them
     (`op.attributes[name] = ...`) while it goes through them."""
