@@ -513,8 +513,9 @@ def one_hot_index_copies(program):
     expanded; torch-mlir #2031 and #2270 cover narrower forms): every hf-generate cell failed
     on fx-tosa (reports/repros/fx-tosa-lower-fail-lower-torch.aten.index_put.hacked_twin).
     `hit[q, l] = p[q] == l`; one position: `where(hit, v, x)` with `v` broadcast along the
-    dim; several: the one-hot matrix times `v` moved to the last dim (a sum of one term per
-    slot, exact), then `where(any(hit), that, x)`. A negative position counts from the end, as
+    dim; several: each slot gathers the row of `v` that writes it (`argmax` of its column of
+    `hit`), then `where(any(hit), that, x)`: values are moved, never multiplied, so an inf or
+    a NaN stays in its own slot. A negative position counts from the end, as
     in index_put; written positions must be distinct, as `index_copy` wants.
     Test: tests/unit/test_torch_importer.py::test_index_copy_lowers_to_tosa.
     """
@@ -538,6 +539,8 @@ def one_hot_index_copies(program):
             return None
         value = index.meta["val"]
         if value.dim() != 1 or value.dtype.is_floating_point or value.dtype == torch.bool:
+            return None
+        if not isinstance(value.shape[0], int):  # a dynamic number of positions
             return None
         dim = len(leading)
         if not all(isinstance(s, int) for s in target.shape) or dim >= target.dim():
@@ -571,12 +574,10 @@ def one_hot_index_copies(program):
         along[dim] = slots
         if positions == 1:  # v has size 1 at `dim`: it broadcasts along it
             copied = add(aten.where.self, add(aten.view.default, hit, along), values, target)
-        else:
-            onehot = add(aten._to_copy.default, hit, dtype=fake.dtype)
-            order = [d for d in range(rank) if d != dim] + [dim]
-            moved = add(aten.permute.default, values, order)  # positions last
-            written = add(aten.matmul.default, moved, onehot)  # slots last
-            written = add(aten.permute.default, written, [order.index(d) for d in range(rank)])
+        else:  # each slot takes the row that writes it (a gather: no arithmetic on values)
+            scores = add(aten._to_copy.default, hit, dtype=torch.float32)
+            which = add(aten.argmax.default, scores, 0)  # [slots]: the row, or 0 if none
+            written = add(aten.index_select.default, values, dim, which)
             covered = add(aten.view.default, add(aten.any.dim, hit, 0), along)
             copied = add(aten.where.self, covered, written, target)
         node.replace_all_uses_with(copied)

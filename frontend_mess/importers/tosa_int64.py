@@ -159,22 +159,65 @@ def _keep_interface(function, ir) -> int:
     return changed
 
 
+#: ops the narrowing rewrites or keeps consistent; an i64 anywhere else (a `func.call` to a
+#: function whose interface stays i64, a `tensor.extract` of an i64 scalar, a global) leaves
+#: the module as it is
+_NARROWABLE = ("tosa.", "arith.constant", "builtin.module", "func.func", "func.return")
+
+
+def _blocker(module, ir) -> str | None:
+    """The first op with an int64 value (tensor or scalar) that the narrowing does not
+    rewrite, or a call or global (whose types it does not follow); None where there is none."""
+    for op in walk(module.operation):
+        if op.name in ("func.call", "util.global", "ml_program.global"):
+            return op.name
+        if op.name.startswith(_NARROWABLE):
+            continue
+        values = [*op.operands, *op.results]
+        values += [a for r in op.regions for b in r.blocks for a in b.arguments]
+        for value in values:
+            element = getattr(value.type, "element_type", value.type)
+            if isinstance(element, ir.IntegerType) and element.width == 64:
+                return op.name
+    return None
+
+
 def tosa_without_int64(module, progress: Progress) -> None:
     """Narrow a TOSA module's int64 to int32 where it has any (the module docstring), or
-    leave it with a warning that names the constant out of range."""
+    leave it with a warning that names what stopped it (a constant out of range, an op the
+    narrowing does not rewrite)."""
     from torch_mlir import ir
+
+    from frontend_mess.support.errors import LoweringError, first_lines
 
     ops = int64_tosa_ops(module, ir)
     if not ops:
+        return
+    leave = (
+        "TOSA's profiles have no int64, and IREE's TOSA input rejects it: compile through "
+        "--via fx-linalg or fx-torch instead"
+    )
+    with module.context:
+        blocker = _blocker(module, ir)
+    if blocker is not None:
+        progress.note(
+            f"warning: the TOSA module has int64 in {', '.join(ops)}, and {blocker} on int64 "
+            f"that frontend-mess does not narrow; {leave}"
+        )
         return
     try:
         count = narrow_int64_tensors(module, ir)
     except OverflowError as exc:
         progress.note(
             f"warning: the TOSA module has int64 in {', '.join(ops)} and a constant that does "
-            f"not fit in int32 ({exc}); TOSA's profiles have no int64, and IREE's TOSA input "
-            f"rejects it: compile through --via fx-linalg or fx-torch instead"
+            f"not fit in int32 ({exc}); {leave}"
         )
         return
-    module.operation.verify()
+    try:
+        module.operation.verify()
+    except Exception as exc:  # MLIRError: a rewrite this module needs that is not made here
+        raise LoweringError(
+            f"frontend-mess could not narrow the int64 in the TOSA module to int32 "
+            f"({first_lines(exc, 1)}); {leave}"
+        ) from exc
     progress.note(f"tosa: {count} int64 values narrowed to int32 ({', '.join(ops[:3])}, ...)")

@@ -297,6 +297,19 @@ def test_an_int64_constant_out_of_int32_range_is_left_with_a_warning():
     module = ir.Module.parse(small, context)
     tosa_without_int64(module, progress)
     assert "tensor<2xi32>" in str(module) and "arith.trunci" in str(module)
+    # an i64 scalar read out of a tensor: an op the narrowing does not rewrite, so the module
+    # is left whole (a half-narrowed one would not verify), with a warning naming the op
+    scalar = small.replace(
+        "      return %1 : tensor<2xi64>",
+        "      %c0 = arith.constant 0 : index\n"
+        "      %2 = tensor.extract %1[%c0] : tensor<2xi64>\n"
+        "      %3 = tensor.from_elements %2, %2 : tensor<2xi64>\n"
+        "      return %3 : tensor<2xi64>",
+    )
+    module = ir.Module.parse(scalar, context)
+    tosa_without_int64(module, progress)
+    assert str(module) == str(ir.Module.parse(scalar, context))
+    assert "tensor.extract" in notes[-1] and "fx-linalg" in notes[-1]
 
 
 def test_classify_input_dialect_validation():
