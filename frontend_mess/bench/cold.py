@@ -59,7 +59,7 @@ def _import_loaders() -> None:
     """Import what the loaders import, before the clock: imports are start-up, not cold
     start. frontend-mess's own modules too: where nothing writes `.pyc` files
     (PYTHONDONTWRITEBYTECODE, as on these machines), importing runtime.py and params.py
-    compiled them inside the clock, 8-10 ms of a resnet18 cold start measured as 12-15 ms."""
+    compiled them inside the clock: 4-5 ms of resnet18's cold start (notes/store.md)."""
     import encodings.cp437  # noqa: F401  (zipfile decodes the archive's names with it)
     import mmap  # noqa: F401
 

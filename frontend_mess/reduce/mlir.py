@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from frontend_mess.support.errors import FrontendError
-from frontend_mess.support.mlir_types import attributes_of, tensor_info, walk
+from frontend_mess.support.mlir_types import attributes_of, tensor_info, walk, walk_attributes
 
 #: at most this many one-at-a-time drops (step 3): each is a compile
 MAX_DROPS = 60
@@ -210,11 +210,52 @@ class MlirFunction:
                 return ir.DenseElementsAttr.get_splat(ir.ShapedType(typed.type), one)
         return None
 
+    def _symbols_of(self, order: list[int]) -> list:
+        """The module-level ops (a `util.global`, another function) that the ops at `order`
+        name by symbol, in module order."""
+        ir = self.ir
+        names = set()
+        for i in order:
+            for _, named in walk_attributes(self.ops[i]):
+                try:
+                    names.add(ir.FlatSymbolRefAttr(named.attr).value)
+                except (ValueError, TypeError):
+                    continue
+        found = []
+        for op in self.module.body.operations:
+            op = op.operation
+            if self._key(op) == self._key(self.function) or "sym_name" not in op.attributes:
+                continue
+            if ir.StringAttr(op.attributes["sym_name"]).value in names:
+                found.append(op)
+        return found
+
+    def _pruned(self, kept: frozenset[int]) -> frozenset[int]:
+        """`kept` without the makers (an op without operands, or of no tensor) whose every
+        user was dropped: dead code, and their torch ints and lists no function returns."""
+        kept = set(kept)
+        while True:
+            used = {hash(v) for i in kept for v in self._used(i)}
+            dead = [
+                i
+                for i in kept
+                if i not in self.failing_ops
+                and self.ops[i].results
+                and not any(hash(r) in used for r in self.ops[i].results)
+                and (
+                    not self.ops[i].operands
+                    or all(tensor_info(r.type, self.ir) is None for r in self.ops[i].results)
+                )
+            ]
+            if not dead:
+                return frozenset(kept)
+            kept -= set(dead)
+
     def candidate(self, kept: set[int], splat: frozenset[int] = frozenset()) -> Candidate:
         """The module of one function that runs the ops in `kept` (closed over what they need)."""
         ir, func = self.ir, self.func
         with self.context:
-            kept = self.closure(kept)
+            kept = self._pruned(self.closure(kept))
         order = sorted(kept)
         arguments, outputs, seen = [], [], set()
         used_by_kept = set()
@@ -226,13 +267,18 @@ class MlirFunction:
                 elif hash(value) not in seen:
                     seen.add(hash(value))
                     arguments.append(value)
-        for i in order:
-            outputs += [r for r in self.ops[i].results if hash(r) not in used_by_kept]
-        if not outputs:  # every result feeds another kept op: return the last op's
-            outputs = list(self.ops[order[-1]].results)
+        with self.context:  # the unused tensors are the results (a torch int is no output)
+            for i in order:
+                outputs += [
+                    r
+                    for r in self.ops[i].results
+                    if hash(r) not in used_by_kept and tensor_info(r.type, ir) is not None
+                ]
         with self.context, ir.Location.unknown():
             module = ir.Module.create()
             with ir.InsertionPoint(module.body):
+                for symbol in self._symbols_of(order):  # turbine's weight globals, callees
+                    symbol.clone()
                 function = func.FuncOp(
                     "main", ([a.type for a in arguments], [r.type for r in outputs])
                 )

@@ -67,7 +67,12 @@ class MlirOracle:
                 "error": last[:400],
                 "error_class": f"exit {done.returncode}",
             }
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        try:
+            return json.loads(done.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):  # something else printed last
+            last = (done.stdout.strip().splitlines() or ["no output"])[-1]
+            return {"status": "error", "stage": self.request["stage"], "error": last[:400],
+                    "error_class": "harness error: no verdict"}  # fmt: skip
 
 
 def stage_input_of_cell(cell: dict, record: dict, progress: Progress = QUIET) -> tuple[str, dict]:
@@ -150,6 +155,11 @@ def reduce_mlir(
         generic = first.module.operation.get_asm(print_generic_op_form=True)
         with progress.step(f"running {cell['source']}'s {request['stage']} stage once"):
             failure = oracle.record(generic)
+        if failure["status"] == "error":
+            raise FrontendError(
+                f"the {request['stage']} stage could not run on {cell['source']}'s MLIR "
+                f"({failure['error'][:200]}): nothing to reduce"
+            )
         if failure["status"] == "pass":
             raise FrontendError(
                 f"{cell['source']} passes the {request['stage']} stage here: there is no "

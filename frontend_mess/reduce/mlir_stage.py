@@ -33,7 +33,7 @@ def run_stage(request: dict) -> dict:
 
             arch = {"cuda_arch": request["cuda_arch"]} if request.get("cuda_arch") else {}
             spec = target_spec(request["target"], **arch)
-            compile_text(text, spec, input_type=request.get("input_type"))
+            compile_text(text, spec, input_type=request.get("input_type"), name="model.mlir")
         else:
             from torch_mlir import ir
             from torch_mlir.dialects import torch as torch_d
@@ -42,7 +42,7 @@ def run_stage(request: dict) -> dict:
 
             context = ir.Context()
             torch_d.register_dialect(context)
-            lower_torch_module(ir.Module.parse(text, context), request["to"], name=path.name)
+            lower_torch_module(ir.Module.parse(text, context), request["to"], name="model.mlir")
     except FrontendError as exc:
         failed = exc.stage or stage
         message = (exc.message if hasattr(exc, "message") else str(exc)).strip().splitlines()[0]
@@ -52,6 +52,13 @@ def run_stage(request: dict) -> dict:
             "stage": failed,
             "error": message[:400],
             "error_class": error_class(message, "model.mlir"),
+        }
+    except Exception as exc:  # noqa: BLE001 - not the stage's verdict: the harness's failure
+        return {
+            "status": "error",
+            "stage": stage,
+            "error": f"{type(exc).__name__}: {str(exc).strip()[:300]}",
+            "error_class": f"harness error: {type(exc).__name__}",
         }
     return {"status": "pass", "stage": "", "error": "", "error_class": ""}
 

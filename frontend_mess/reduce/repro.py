@@ -257,7 +257,9 @@ A function of {reduced.ops} ops (reduced from {cell["source"]} via {cell["path"]
 {_mlir_steps(request, flags)}
 ```
 
-or, with frontend-mess installed (the stage as the reduction ran it; it prints the verdict):
+(the stage's flags; frontend-mess also adds its signature annotations and, for some inputs,
+flags of their own), or exactly as the reduction ran it, with frontend-mess installed (it
+prints the verdict):
 
 ```sh
 {info["command"]}

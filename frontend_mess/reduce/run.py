@@ -57,6 +57,7 @@ def cell_of_record(text: str) -> tuple[dict, tuple[str, ...] | None]:
     if not isinstance(record, dict) or not {"suite", "source", "path", "target"} <= set(record):
         raise FrontendError("--cell: a matrix record names suite, source, path and target")
     cell = {k: record[k] for k in ("suite", "source", "path", "target")}
+    cell.update({k: record[k] for k in ("cuda_arch", "compile_only") if record.get(k)})
     expected = signature_of(record) if "status" in record else None
     return cell, expected
 

@@ -187,3 +187,25 @@ def test_reduce_of_mlir_says_what_it_needs(tmp_path):
     done = _cli("reduce", str(tmp_path / "bad.mlir"), "-o", str(tmp_path / "r"))
     assert done.returncode == 2 and "cannot parse the MLIR module" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_candidate_keeps_the_globals_its_ops_name():
+    """turbine's module keeps each weight in a `util.global` read by `util.global.load`: a
+    candidate that keeps a load carries the global it names (and no other)."""
+    text = """
+    module {
+      util.global private @w = dense<1.0> : tensor<4xf32>
+      util.global private @unused = dense<2.0> : tensor<4xf32>
+      func.func @main(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+        %a = arith.negf %x : tensor<4xf32>
+        %w = util.global.load @w : tensor<4xf32>
+        %b = arith.addf %x, %w : tensor<4xf32>
+        return %a, %b : tensor<4xf32>, tensor<4xf32>
+      }
+    }"""
+    function = MlirFunction(text, "arith.addf")
+    candidate = function.candidate({function.failing})
+    assert names(function, candidate.kept) == ["util.global.load", "arith.addf"]
+    assert "@w" in candidate.text and "@unused" not in candidate.text
+    again = MlirFunction(candidate.text)  # it parses and verifies as a module of its own
+    assert [op.name for op in again.ops] == ["util.global.load", "arith.addf"]
