@@ -360,10 +360,12 @@ def to_mlir(
     from torch_mlir.dialects import torch as torch_d
     from torch_mlir.extras.fx_importer import FxImporter
 
+    from frontend_mess.importers.lean_pipelines import lean_pipelines
     from frontend_mess.importers.literals import torch_mlir_hooks
 
     output_type = OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind])
-    with progress.step(f"importing {name} to {kind}"), upstream_output() as captured:
+    step = progress.step(f"importing {name} to {kind}")
+    with step, upstream_output() as captured, lean_pipelines():
         try:
             context = ir.Context()
             torch_d.register_dialect(context)
@@ -694,7 +696,9 @@ def _masked_cause(exc: BaseException) -> BaseException:
     """The real error behind torch-mlir's repro-report handler. When printing the module for
     its report fails (a MemoryError on a 644M-parameter model), the handler then reads the
     unassigned `asm_for_error_report` and raises UnboundLocalError, hiding the cause in
-    `__context__` (torch_mlir/compiler_utils.py, run_pipeline_with_repro_report)."""
+    `__context__` (torch_mlir/compiler_utils.py, run_pipeline_with_repro_report). The FX and
+    ONNX lowerings now run without that print (lean_pipelines.py); a caller of torch-mlir's
+    own functions outside them may still meet it."""
     if isinstance(exc, UnboundLocalError) and "asm_for_error_report" in str(exc):
         return exc.__context__ or exc
     return exc
@@ -737,7 +741,9 @@ def lower_torch_module(module, kind: str, *, name: str = "model"):
     torch-mlir's backend pipeline, in place: the lower stage alone (reduce/mlir_stage.py)."""
     from torch_mlir.compiler_utils import OutputType, TorchMlirCompilerError, lower_mlir_module
 
-    with upstream_output() as captured:
+    from frontend_mess.importers.lean_pipelines import lean_pipelines
+
+    with upstream_output() as captured, lean_pipelines():
         try:
             return lower_mlir_module(False, OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind]), module)
         except TorchMlirCompilerError as exc:

@@ -309,18 +309,15 @@ def to_mlir(
         return module
     # Only here: torch_mlir.compiler_utils imports torch, seconds that a raw import (what IREE
     # compiles) does not need.
-    from torch_mlir.compiler_utils import (
-        OutputType,
-        TorchMlirCompilerError,
-        lower_mlir_module,
-        run_pipeline_with_repro_report,
-    )
+    from torch_mlir.compiler_utils import OutputType, TorchMlirCompilerError, lower_mlir_module
 
     from frontend_mess.defaults import TORCH_MLIR_OUTPUT_TYPES
+    from frontend_mess.importers.lean_pipelines import lean_pipelines, run_pipeline
 
-    with progress.step(f"lowering {name} to {kind}"), upstream_output() as captured:
+    step = progress.step(f"lowering {name} to {kind}")
+    with step, upstream_output() as captured, lean_pipelines():
         try:
-            run_pipeline_with_repro_report(module, TORCH_ONNX_PIPELINE, "ONNX to torch backend")
+            run_pipeline(module, TORCH_ONNX_PIPELINE, "ONNX to torch backend")
             if kind != "torch":
                 output_type = OutputType.get(TORCH_MLIR_OUTPUT_TYPES[kind])
                 module = lower_mlir_module(False, output_type, module)

@@ -286,3 +286,37 @@ def test_negative_index_verifies_on_stablehlo(monkeypatch):
         (1, 8, 4, 32),
         "torch-mlir's StableHLO gather wraps negative indices now: drop it",
     )
+
+
+def test_torch_mlirs_pipeline_runner_prints_the_module():
+    """torch-mlir's run_pipeline_with_repro_report prints the whole module before running
+    (its repro report), weights included: it passes no `large_resource_limit`. The pin: its
+    source still does so (when it stops, importers/lean_pipelines.py can go). The lean runner
+    gives the module torch-mlir's gives, and raises its error type with the diagnostics."""
+    import inspect
+
+    from torch_mlir import ir
+    from torch_mlir.compiler_utils import (
+        OutputType,
+        TorchMlirCompilerError,
+        lower_mlir_module,
+        run_pipeline_with_repro_report,
+    )
+
+    from frontend_mess.importers.lean_pipelines import lean_pipelines, run_pipeline
+
+    source = inspect.getsource(run_pipeline_with_repro_report)
+    assert "get_asm(" in source and "large_resource_limit" not in source, "torch-mlir changed"
+
+    program = torch.export.export(torch.nn.Linear(4, 3), (torch.randn(2, 4),))
+    modules = [fx.export_and_import(program, output_type="torch") for _ in range(2)]
+    lower_mlir_module(False, OutputType.LINALG_ON_TENSORS, modules[0])
+    with lean_pipelines():
+        lower_mlir_module(False, OutputType.LINALG_ON_TENSORS, modules[1])
+    assert str(modules[1]) == str(modules[0]) and "linalg.matmul" in str(modules[1])
+    import torch_mlir.compiler_utils as compiler_utils
+
+    assert compiler_utils.run_pipeline_with_repro_report is run_pipeline_with_repro_report
+    with pytest.raises(TorchMlirCompilerError, match="no-such-pass"):
+        run_pipeline(modules[1], "builtin.module(no-such-pass)", "a bad pipeline")
+    assert isinstance(modules[1], ir.Module)
