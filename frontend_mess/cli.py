@@ -67,6 +67,7 @@ from frontend_mess.importers.hf import (  # noqa: E402  (no heavy imports)
     TASK_NAMES,
     TASKS,
 )
+from frontend_mess.reduce.mlir_stage import STAGES as MLIR_STAGES  # no heavy imports
 from frontend_mess.store.objects import STORE_ENV
 from frontend_mess.support.capture import VERBOSE_ENV, verbose
 from frontend_mess.support.errors import (
@@ -1076,7 +1077,7 @@ def _add_reduce(sub) -> None:
     )
     p.add_argument(
         "--stage",
-        choices=("compile", "lower"),
+        choices=MLIR_STAGES,
         default="compile",
         help="an .mlir file: the stage it fails at: iree-compile, or torch-mlir's lowering "
         "of a torch-backend module (default: %(default)s)",

@@ -675,18 +675,10 @@ def wrap_negative_indices(program):
         size = node.args[0].meta["val"].shape
         for dim in wrappable(node):
             index = indices[dim]
-            value = index.meta["val"]
-            with graph.inserting_before(node):
-                negative = graph.call_function(aten.lt.Scalar, (index, 0))
-                shifted = graph.call_function(aten.add.Scalar, (index, int(size[dim])))
-                wrapped = graph.call_function(aten.where.self, (negative, shifted, index))
-            with value.fake_mode:  # the importer reads each node's type from its fake value
-                negative.meta["val"] = aten.lt.Scalar(value, 0)
-                shifted.meta["val"] = aten.add.Scalar(value, int(size[dim]))
-                wrapped.meta["val"] = aten.where.self(
-                    negative.meta["val"], shifted.meta["val"], value
-                )
-            indices[dim] = wrapped
+            mode = index.meta["val"].fake_mode
+            negative = _add_node(graph, node, mode, aten.lt.Scalar, index, 0)
+            shifted = _add_node(graph, node, mode, aten.add.Scalar, index, int(size[dim]))
+            indices[dim] = _add_node(graph, node, mode, aten.where.self, negative, shifted, index)
         node.args = (node.args[0], indices, *node.args[2:])
     program.graph_module.recompile()
     return program

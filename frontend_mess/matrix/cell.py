@@ -123,6 +123,24 @@ class _Stages:
         return result
 
 
+def failure_fields(exc: BaseException, stage: str, path: str, name: str) -> dict:
+    """A failed stage's record fields: its status, the first line of its error with the
+    machine's `path` of the source written as its `name`, and the error's class (a crash
+    where it ran out of memory). Cells and reduce's stage runs (reduce/mlir_stage.py) alike."""
+    text = exc.message if hasattr(exc, "message") else str(exc)
+    message = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    message = message.replace(path, name)  # no machine's paths
+    fields = {
+        "status": _STATUS_OF_STAGE.get(stage, "import-fail"),
+        "stage": stage,
+        "error": message[:400],
+        "error_class": error_class(message, name),
+    }
+    if isinstance(exc, MemoryError) or is_out_of_memory(message):
+        fields.update(status="crash", error_class="out of memory")
+    return fields
+
+
 def run_cell(cell: dict, store_root: str | None = None, fresh: bool = False) -> dict:
     """The cell's record. With `store_root`, a model cell's stages go through the store
     (store/stages.py): a stage whose inputs did not change is served from it, and the record
@@ -144,20 +162,9 @@ def run_cell(cell: dict, store_root: str | None = None, fresh: bool = False) -> 
         else:
             record.update(_model_cell(cell, stages, store_run))
     except _Failed as failed:
-        exc = failed.cause
-        text = exc.message if hasattr(exc, "message") else str(exc)
-        message = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         from frontend_mess.matrix.runner import cell_source
 
-        message = message.replace(cell_source(cell), cell["source"])  # no machine's paths
-        record.update(
-            status=failed.status,
-            stage=failed.stage,
-            error=message[:400],
-            error_class=error_class(message, cell["source"]),
-        )
-        if isinstance(exc, MemoryError) or is_out_of_memory(message):
-            record.update(status="crash", error_class="out of memory")
+        record.update(failure_fields(failed.cause, failed.stage, cell_source(cell), cell["source"]))
     if stages.shared:
         record["shared"] = stages.shared
     if stages.specialized:

@@ -91,8 +91,11 @@ class MlirFunction:
         self.ops = operations[:-1]  # the terminator is rebuilt
         self.arguments = list(block.arguments)
         self._index = {self._key(op): i for i, op in enumerate(self.ops)}
-        #: the top-level ops holding an op of the failing name, the ones whose types are the
-        #: diagnostic's first; else the last op
+        self.locate(failing_op, failing_types)
+
+    def locate(self, failing_op: str, failing_types: str = "") -> None:
+        """Say which op fails: `failing_ops`, the top-level ops holding an op of that name,
+        the ones of the diagnostic's types first (else the last op); `failing`, the first."""
         self.failing_ops = self._holding(failing_op, failing_types) or [len(self.ops) - 1]
         self.failing = self.failing_ops[0]
 

@@ -151,8 +151,8 @@ def reduce_mlir(
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="frontend-mess-reduce-") as scratch:
         oracle = MlirOracle(request, Path(scratch), timeout_s)
-        first = MlirFunction(text)
-        generic = first.module.operation.get_asm(print_generic_op_form=True)
+        function = MlirFunction(text)  # parsed once: the failing op is located below
+        generic = function.module.operation.get_asm(print_generic_op_form=True)
         with progress.step(f"running {cell['source']}'s {request['stage']} stage once"):
             failure = oracle.record(generic)
         if failure["status"] == "error":
@@ -171,8 +171,8 @@ def reduce_mlir(
                 f"({' / '.join(signature_of(failure))}) than the cell "
                 f"({' / '.join(expected)}): rerun its matrix first"
             )
-        function = MlirFunction(
-            text, failing_op_of(failure["error_class"]), failing_types_of(failure.get("error", ""))
+        function.locate(
+            failing_op_of(failure["error_class"]), failing_types_of(failure.get("error", ""))
         )
         progress.note(
             f"failure: {failure['status']} at {failure['stage']}, {failure['error_class']!r}; "

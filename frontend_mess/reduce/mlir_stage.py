@@ -1,4 +1,4 @@
-"""One stage run on one MLIR file, in the fresh process this module runs as (reduce/run.py
+"""One stage run on one MLIR file, in the fresh process this module runs as (mlir_run.py
 starts it for every candidate, so a compiler that crashes or hangs takes only the candidate):
 print the stage's verdict as a matrix record would give it (status, stage, error class).
 
@@ -21,7 +21,7 @@ STAGES = ("compile", "lower")
 
 
 def run_stage(request: dict) -> dict:
-    from frontend_mess.matrix.cell import _STATUS_OF_STAGE, error_class
+    from frontend_mess.matrix.cell import failure_fields
     from frontend_mess.support.errors import FrontendError
 
     stage, path = request["stage"], Path(request["file"])
@@ -44,15 +44,7 @@ def run_stage(request: dict) -> dict:
             torch_d.register_dialect(context)
             lower_torch_module(ir.Module.parse(text, context), request["to"], name="model.mlir")
     except FrontendError as exc:
-        failed = exc.stage or stage
-        message = (exc.message if hasattr(exc, "message") else str(exc)).strip().splitlines()[0]
-        message = message.replace(str(path), "model.mlir")
-        return {
-            "status": _STATUS_OF_STAGE.get(failed, "import-fail"),
-            "stage": failed,
-            "error": message[:400],
-            "error_class": error_class(message, "model.mlir"),
-        }
+        return failure_fields(exc, exc.stage or stage, str(path), "model.mlir")
     except Exception as exc:  # noqa: BLE001 - not the stage's verdict: the harness's failure
         return {
             "status": "error",
